@@ -1,0 +1,110 @@
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_contacts import __version__
+
+INTEGRATION = "HighLevel Contacts"
+
+
+def _modules(*names: str) -> list[dict[str, Any]]:
+    return [{"integration-name": INTEGRATION, "python-modules": [f"airflow_provider_contacts.{n}" for n in names]}]
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-contacts",
+        "name": "HighLevel Contacts",
+        "description": "Hook, operators, sensors and triggers for the HighLevel (LeadConnector) Contacts API v2, "
+        "with OAuth refresh-token rotation, rate limiting and a local sandbox server.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://marketplace.gohighlevel.com/docs/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": _modules("hooks.contacts", "hooks.auth"),
+        "operators": _modules(
+            "operators.contacts",
+            "operators.tasks",
+            "operators.notes",
+            "operators.automation",
+            "operators.sync",
+        ),
+        "sensors": _modules("sensors.contacts"),
+        "triggers": _modules("triggers.contacts"),
+        "connection-types": [
+            {
+                "connection-type": "contacts",
+                "hook-class-name": "airflow_provider_contacts.hooks.contacts.ContactsHook",
+                "hook-name": "Contacts API",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {
+                        "host": "API base URL",
+                        "login": "OAuth client id",
+                        "password": "OAuth client secret or private integration token",
+                    },
+                    "placeholders": {
+                        "host": "https://services.leadconnectorhq.com",
+                        "login": "empty with a private integration token",
+                    },
+                },
+                "conn-fields": {
+                    "location_id": {
+                        "label": "Location id",
+                        "description": "The sub-account (location) id; required by list, search, create, "
+                        "upsert and bulk calls.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "auth_type": {
+                        "label": "Authentication",
+                        "description": "oauth (refresh-token rotation) or private_token.",
+                        "schema": {"type": ["string", "null"], "enum": ["oauth", "private_token", None]},
+                    },
+                    "refresh_token": {
+                        "label": "First refresh token",
+                        "description": "OAuth only. Rotated tokens are saved by the token store, not here.",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "scopes": {
+                        "label": "Granted scopes",
+                        "description": "Space separated. Write calls are refused unless contacts.write is here.",
+                        "schema": {"type": ["string", "null"], "default": "contacts.readonly"},
+                    },
+                    "api_version": {
+                        "label": "API version header",
+                        "schema": {"type": ["string", "null"], "default": "2021-07-28"},
+                    },
+                    "timeout": {
+                        "label": "Request timeout (s)",
+                        "schema": {"type": ["number", "null"], "default": 30},
+                    },
+                    "max_retries": {
+                        "label": "Retry budget per request",
+                        "schema": {"type": ["integer", "null"], "default": 5},
+                    },
+                    "requests_per_10s": {
+                        "label": "Client-side burst budget",
+                        "description": "Never more than this many requests in any rate-limit window.",
+                        "schema": {"type": ["integer", "null"], "default": 100},
+                    },
+                    "token_variable": {
+                        "label": "Token Variable",
+                        "description": "Airflow Variable that keeps rotated tokens "
+                        "(default contacts_token__<conn_id>).",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "token_file": {
+                        "label": "Token file",
+                        "description": "Keep rotated tokens in this JSON file (OS-locked) instead of a Variable.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                },
+            }
+        ],
+    }

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import airflow
+import jsonschema
+
+from airflow_provider_contacts.get_provider_info import get_provider_info
+
+
+def test_provider_info_validates_against_installed_schema():
+    schema_path = Path(airflow.__file__).parent / "provider_info.schema.json"
+    schema = json.loads(schema_path.read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_every_listed_module_and_hook_class_imports():
+    info = get_provider_info()
+    for kind in ("hooks", "operators", "sensors", "triggers"):
+        for entry in info[kind]:
+            for module in entry["python-modules"]:
+                importlib.import_module(module)
+    for conn in info["connection-types"]:
+        module_name, _, class_name = conn["hook-class-name"].rpartition(".")
+        hook_class = getattr(importlib.import_module(module_name), class_name)
+        assert hook_class.conn_type == conn["connection-type"] == "contacts"
+
+
+def test_connection_form_is_declarative_and_marks_the_refresh_token_secret():
+    conn = get_provider_info()["connection-types"][0]
+    assert conn["conn-fields"]["refresh_token"]["schema"]["format"] == "password"
+    assert "location_id" in conn["conn-fields"]
