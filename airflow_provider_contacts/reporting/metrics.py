@@ -1,0 +1,325 @@
+"""
+Contact metrics for one reporting run, computed through the ``ContactsHook``.
+
+What it costs, in API requests (the budget is 100 per 10 s and 200,000 a day per location):
+
+- counts (total, new in the interval, updated in the interval): one search each with ``pageLimit: 1``,
+  read from the answer's ``total``; never a scan.
+- tag counts: one pass over the search results, 500 contacts a page, stopping after ``tag_scan_limit``
+  contacts (most recently updated first); ``tag_contacts_scanned`` says how many were seen.
+- tasks: the API keeps tasks per contact (one ``GET /contacts/{id}/tasks`` each, no paging, no
+  location-wide listing), so tasks are counted over the ``task_contact_limit`` most recently updated
+  contacts only (optionally narrowed by ``task_filters``, e.g. a lifecycle tag), read from the same
+  search pass; ``task_contacts_scanned`` says how many contacts that covered. With the defaults a run
+  costs at most 3 + 20 + 200 requests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from itertools import islice
+from typing import Any, Protocol
+
+SEARCH_PAGE_LIMIT = 500
+DEFAULT_TAG_SCAN_LIMIT = 10_000
+DEFAULT_TASK_CONTACT_LIMIT = 200
+DEFAULT_TOP_TAGS = 10
+
+
+class ContactsReader(Protocol):
+    """The part of ``ContactsHook`` that the metrics need."""
+
+    @property
+    def location_id(self) -> str: ...
+
+    def request(
+        self, method: str, path: str, params: dict[str, Any] | None = None, json: Any = None
+    ) -> dict[str, Any]: ...
+
+    def search_contacts(
+        self,
+        filters: list[dict[str, Any]] | None = None,
+        query: str | None = None,
+        sort: list[dict[str, Any]] | None = None,
+        page_limit: int = 500,
+    ) -> Iterable[dict[str, Any]]: ...
+
+    def get_tasks(self, contact_id: str) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class ContactMetrics:
+    """
+    The figures of one reporting run; ``as_row()`` is a row of the ``contacts_metrics`` table.
+
+    :param computed_at: when the figures were computed (UTC).
+    :param interval_start: start of the interval that "new" and "updated" refer to (inclusive).
+    :param interval_end: end of that interval (exclusive).
+    :param location_id: the location (sub-account) the figures describe.
+    :param contacts_total: every contact of the location (the search's ``total``).
+    :param contacts_new: contacts added in the interval.
+    :param contacts_updated: contacts added before the interval and updated in it.
+    :param tasks_total: tasks of the scanned contacts.
+    :param tasks_open: of them, not completed.
+    :param tasks_overdue: of the open ones, due before ``interval_end``.
+    :param tasks_completed: of them, completed.
+    :param task_contacts_scanned: how many contacts' tasks were read.
+    :param tag_contacts_scanned: how many contacts the tag counts cover.
+    :param top_tags: the most used tags and their contact counts, most used first.
+    :param last_sync_at: when the last sync run finished, if known.
+    :param api_requests: requests this computation sent to the API (search pages counted as ceil(n/limit)).
+    """
+
+    computed_at: datetime
+    interval_start: datetime
+    interval_end: datetime
+    location_id: str
+    contacts_total: int
+    contacts_new: int
+    contacts_updated: int
+    tasks_total: int
+    tasks_open: int
+    tasks_overdue: int
+    tasks_completed: int
+    task_contacts_scanned: int
+    tag_contacts_scanned: int
+    top_tags: dict[str, int] = field(default_factory=dict)
+    last_sync_at: datetime | None = None
+    api_requests: int = 0
+
+    def as_row(self, dag_id: str | None = None, run_id: str | None = None) -> dict[str, Any]:
+        """
+        Return the figures as a ``contacts_metrics`` row (tags as a JSON object).
+
+        :param dag_id: the DAG that computed them.
+        :param run_id: the run that computed them.
+        """
+        row = asdict(self)
+        row["top_tags"] = json.dumps(self.top_tags)
+        return {"dag_id": dag_id, "run_id": run_id, **row}
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the figures as JSON-able values (datetimes as ISO strings), e.g. for XCom."""
+        return {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in asdict(self).items()
+        }
+
+
+def top_tags_of(row: Mapping[str, Any]) -> dict[str, int]:
+    """
+    Return a metrics row's top tags as a dict, whether stored as JSON text or already decoded.
+
+    :param row: a ``contacts_metrics`` row.
+    """
+    value = row.get("top_tags") or {}
+    return dict(json.loads(value)) if isinstance(value, str) else dict(value)
+
+
+def iso_ms(moment: datetime) -> str:
+    """
+    Format a moment as the API's filters want it: ISO-8601 UTC with milliseconds and ``Z``.
+
+    :param moment: an aware datetime (a naive one is taken as UTC).
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def range_filter(field_name: str, gte: datetime | None = None, lt: datetime | None = None) -> dict[str, Any]:
+    """
+    Return a search ``range`` filter on a date field.
+
+    :param field_name: ``dateAdded`` or ``dateUpdated``.
+    :param gte: inclusive lower bound.
+    :param lt: exclusive upper bound.
+    """
+    value: dict[str, str] = {}
+    if gte is not None:
+        value["gte"] = iso_ms(gte)
+    if lt is not None:
+        value["lt"] = iso_ms(lt)
+    return {"field": field_name, "operator": "range", "value": value}
+
+
+def count_contacts(hook: ContactsReader, filters: Sequence[Mapping[str, Any]] | None = None) -> int:
+    """
+    Return how many contacts match ``filters``, from one search answer's ``total`` (one request).
+
+    :param hook: the Contacts hook.
+    :param filters: search filters in the API's shape; all contacts when None.
+    """
+    body: dict[str, Any] = {"locationId": hook.location_id, "pageLimit": 1, "page": 1}
+    if filters:
+        body["filters"] = list(filters)
+    answer = hook.request("POST", "/contacts/search", json=body)
+    return int(answer["total"])
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class TaskCounts:
+    """Task counts over some contacts."""
+
+    total: int = 0
+    open: int = 0
+    overdue: int = 0
+    completed: int = 0
+
+    def add(self, task: Mapping[str, Any], as_of: datetime) -> None:
+        """
+        Count one task.
+
+        :param task: the API's task object (``completed``, ``dueDate``).
+        :param as_of: a task still open and due before this moment is overdue.
+        """
+        self.total += 1
+        if task.get("completed"):
+            self.completed += 1
+            return
+        self.open += 1
+        due = _parse_time(task.get("dueDate"))
+        if due is not None and due < as_of:
+            self.overdue += 1
+
+
+def count_tasks(
+    hook: ContactsReader, contact_ids: Sequence[str], as_of: datetime, max_workers: int = 4
+) -> TaskCounts:
+    """
+    Read the tasks of each contact (one request per contact) and count them.
+
+    :param hook: the Contacts hook (its rate limiter is shared by the worker threads).
+    :param contact_ids: the contacts whose tasks are read.
+    :param as_of: open tasks due before this moment count as overdue.
+    :param max_workers: concurrent requests.
+    """
+    counts = TaskCounts()
+    if not contact_ids:
+        return counts
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(contact_ids)))) as pool:
+        for tasks in pool.map(hook.get_tasks, contact_ids):
+            for task in tasks or ():
+                counts.add(task, as_of)
+    return counts
+
+
+def _take(items: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` items, consuming no more of a lazy pager than needed."""
+    return list(islice(items, limit)) if limit > 0 else []
+
+
+def _pages(count: int, page_limit: int) -> int:
+    """Search requests that returned ``count`` results (at least one, even for none)."""
+    return max(1, -(-count // page_limit))
+
+
+def compute_metrics(
+    hook: ContactsReader,
+    interval_start: datetime,
+    interval_end: datetime,
+    *,
+    last_sync_at: datetime | None = None,
+    top_n: int = DEFAULT_TOP_TAGS,
+    tag_scan_limit: int = DEFAULT_TAG_SCAN_LIMIT,
+    task_contact_limit: int = DEFAULT_TASK_CONTACT_LIMIT,
+    task_filters: Sequence[Mapping[str, Any]] | None = None,
+    max_workers: int = 4,
+    now: datetime | None = None,
+) -> ContactMetrics:
+    """
+    Compute the metrics of one run; the module docstring says what each figure costs.
+
+    :param hook: the Contacts hook.
+    :param interval_start: "new" and "updated" count contacts from here (inclusive)...
+    :param interval_end: ...to here (exclusive); open tasks due before it are overdue.
+    :param last_sync_at: when the last sync finished (from the audit table), reported as is.
+    :param top_n: how many tags to keep, most used first.
+    :param tag_scan_limit: count tags over at most this many contacts (most recently updated first).
+    :param task_contact_limit: read the tasks of at most this many contacts (most recently updated first).
+    :param task_filters: search filters choosing the contacts whose tasks are read; all when None.
+    :param max_workers: concurrent task requests.
+    :param now: the computation time; the current time by default.
+    """
+    if interval_end <= interval_start:
+        raise ValueError(f"Empty interval: {interval_start} .. {interval_end}")
+    requests = 0
+
+    def counted(filters: Sequence[Mapping[str, Any]] | None = None) -> int:
+        nonlocal requests
+        requests += 1
+        return count_contacts(hook, filters)
+
+    total = counted()
+    new = counted([range_filter("dateAdded", gte=interval_start, lt=interval_end)])
+    updated = counted(
+        [
+            range_filter("dateUpdated", gte=interval_start, lt=interval_end),
+            range_filter("dateAdded", lt=interval_start),
+        ]
+    )
+
+    sort = [{"field": "dateUpdated", "direction": "desc"}]
+    scanned = _take(hook.search_contacts(sort=sort, page_limit=SEARCH_PAGE_LIMIT), tag_scan_limit)
+    requests += _pages(len(scanned), SEARCH_PAGE_LIMIT) if tag_scan_limit > 0 else 0
+    tags: Counter[str] = Counter()
+    for contact in scanned:
+        tags.update(set(contact.get("tags") or ()))
+    if task_filters is None:
+        task_contacts = scanned[:task_contact_limit]
+    else:
+        page_limit = max(1, min(SEARCH_PAGE_LIMIT, task_contact_limit))
+        found = hook.search_contacts(filters=list(task_filters), sort=sort, page_limit=page_limit)
+        task_contacts = _take(found, task_contact_limit)
+        requests += _pages(len(task_contacts), page_limit) if task_contact_limit > 0 else 0
+    task_ids = [contact["id"] for contact in task_contacts]
+    tasks = count_tasks(hook, task_ids, as_of=interval_end, max_workers=max_workers)
+    requests += len(task_ids)
+
+    return ContactMetrics(
+        computed_at=now or datetime.now(timezone.utc),
+        interval_start=interval_start,
+        interval_end=interval_end,
+        location_id=hook.location_id,
+        contacts_total=total,
+        contacts_new=new,
+        contacts_updated=updated,
+        tasks_total=tasks.total,
+        tasks_open=tasks.open,
+        tasks_overdue=tasks.overdue,
+        tasks_completed=tasks.completed,
+        task_contacts_scanned=len(task_ids),
+        tag_contacts_scanned=len(scanned),
+        top_tags=dict(sorted(tags.items(), key=lambda item: (-item[1], item[0]))[:top_n]),
+        last_sync_at=last_sync_at,
+        api_requests=requests,
+    )
+
+
+def default_interval(
+    previous_end: datetime | None, now: datetime, first_window: timedelta = timedelta(days=1)
+) -> tuple[datetime, datetime]:
+    """
+    Return the interval a run reports on: from where the previous run stopped, else ``first_window`` back.
+
+    :param previous_end: ``interval_end`` of the previous metrics row, if any.
+    :param now: the end of the new interval.
+    :param first_window: how far back the first run looks.
+    """
+    start = previous_end if previous_end is not None and previous_end < now else now - first_window
+    return start, now
