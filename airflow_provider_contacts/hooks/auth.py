@@ -1,0 +1,541 @@
+"""
+The token lifecycle: static private integration tokens, and OAuth 2.0 with refresh-token rotation.
+
+HighLevel access tokens live about a day, and every refresh returns a new refresh token while the old one
+stops working. A rotated token that is not saved locks the integration out until a person re-authorises it,
+so the rules here are strict:
+
+* refresh ahead of expiry, and once more when the API answers 401;
+* one refresh at a time: a lock per store inside the process, and the store's own lock across processes
+  (the file store takes an OS lock); whoever gets the lock first re-reads the store, and uses a token that
+  another worker rotated meanwhile instead of refreshing again;
+* save the new pair before anything uses it;
+* on ``invalid_grant`` re-read the store (waiting briefly for a concurrent writer), because another worker
+  may have rotated the token already; only then fail, with an error that says how to re-authorise.
+
+Tokens never reach logs, exception texts or reprs, and every token is registered with Airflow's masker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import requests
+from filelock import FileLock
+
+from airflow_provider_contacts.exceptions import ContactsAuthError
+
+log = logging.getLogger(__name__)
+
+TokenData = dict[str, Any]
+
+# A refresh whose answer was lost may still have rotated the token on the server, so the token endpoint is
+# retried only when the request certainly did not get processed.
+_TOKEN_RETRY_STATUSES = frozenset({429, 503})
+_TOKEN_ATTEMPTS = 4
+
+
+def mask(value: str | None, name: str | None = None) -> None:
+    """Register a secret with Airflow's secrets masker (task logs and the supervisor's)."""
+    if not value:
+        return
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(value, name)
+
+
+def fingerprint(secret: str | None) -> str | None:
+    """A short one-way digest of a secret, safe to store and compare (never to log the secret itself)."""
+    if not secret:
+        return None
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------- stores
+
+
+class TokenStore:
+    """
+    Where rotated tokens live between task runs. ``load`` returns the saved token dict or None.
+
+    ``lock`` serialises refreshes among the processes that share the store, where the kind allows it; the
+    default is a no-op and the ``invalid_grant`` re-read covers the race instead.
+    """
+
+    #: A key that identifies the store's data: refreshes are single-flight per key inside a process.
+    identity: str = ""
+
+    def load(self) -> TokenData | None:
+        raise NotImplementedError
+
+    def save(self, tokens: TokenData) -> None:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        yield
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.identity})"
+
+
+class MemoryTokenStore(TokenStore):
+    """Keeps tokens in this process only: for tests and one-off scripts."""
+
+    def __init__(self, tokens: TokenData | None = None) -> None:
+        self._tokens = dict(tokens) if tokens else None
+        self.identity = f"memory:{id(self)}"
+        self.saves = 0
+
+    def load(self) -> TokenData | None:
+        return dict(self._tokens) if self._tokens else None
+
+    def save(self, tokens: TokenData) -> None:
+        self._tokens = dict(tokens)
+        self.saves += 1
+
+
+class FileTokenStore(TokenStore):
+    """
+    A JSON file guarded by an OS-level lock (``filelock``): for local runs and several processes on one host.
+
+    The file is written atomically (temporary file, then rename) with mode 0600.
+
+    :param path: the JSON file; its directory is created if needed.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.identity = f"file:{self.path.resolve()}"
+        self._lock = FileLock(str(self.path) + ".lock")
+
+    def load(self) -> TokenData | None:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return None
+        return json.loads(text) if text.strip() else None
+
+    def save(self, tokens: TokenData) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(tokens, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            yield
+
+
+def _in_task_runtime() -> bool:
+    from airflow.sdk.execution_time import task_runner
+
+    return hasattr(task_runner, "SUPERVISOR_COMMS")
+
+
+class VariableTokenStore(TokenStore):
+    """
+    Keeps tokens in an Airflow Variable: the default inside Airflow, since task code may write Variables but
+    not Connections. Its key contains ``token``, so Airflow masks the value in logs and the UI.
+
+    The Variable must not also be defined in an environment variable or a secrets backend: those take
+    precedence, and the rotated value written here would never be read back.
+
+    :param key: the Variable's key.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.identity = f"variable:{key}"
+
+    def load(self) -> TokenData | None:
+        if _in_task_runtime():
+            from airflow.sdk import Variable
+
+            raw = Variable.get(self.key, default=None)
+        else:
+            from airflow.models.variable import Variable as VariableModel
+
+            raw = VariableModel.get(self.key, default_var=None)
+        return json.loads(raw) if raw else None
+
+    def save(self, tokens: TokenData) -> None:
+        value = json.dumps(tokens)
+        if _in_task_runtime():
+            from airflow.sdk import Variable
+
+            Variable.set(self.key, value, description="Rotated OAuth tokens of the Contacts API")
+        else:
+            from airflow.models.variable import Variable as VariableModel
+
+            VariableModel.set(self.key, value, description="Rotated OAuth tokens of the Contacts API")
+
+
+# ---------------------------------------------------------------------------------------------- providers
+
+
+class TokenProvider(Protocol):
+    """What the hook's request path needs from an authentication method."""
+
+    def access_token(self) -> str: ...
+
+    def refresh(self, stale_access_token: str | None = None) -> None: ...
+
+    @property
+    def granted_scopes(self) -> frozenset[str] | None: ...
+
+    @property
+    def can_refresh(self) -> bool: ...
+
+
+class StaticTokenProvider:
+    """A private integration token: a fixed bearer token with no refresh."""
+
+    can_refresh = False
+    granted_scopes: frozenset[str] | None = None
+
+    def __init__(self, token: str) -> None:
+        mask(token, "private_integration_token")
+        self._token = token
+
+    def access_token(self) -> str:
+        return self._token
+
+    def refresh(self, stale_access_token: str | None = None) -> None:
+        raise ContactsAuthError(
+            "the private integration token was rejected; create or rotate it in HighLevel under "
+            "Settings > Private Integrations and update the connection's password",
+            status=401,
+        )
+
+    def __repr__(self) -> str:
+        return "StaticTokenProvider(token=***)"
+
+
+_process_locks: dict[str, threading.Lock] = {}
+_process_locks_guard = threading.Lock()
+
+
+def _process_lock(identity: str) -> threading.Lock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(identity, threading.Lock())
+
+
+class _InvalidGrant(Exception):
+    """The token endpoint refused the refresh token (used, revoked or expired)."""
+
+
+class OAuthTokenProvider:
+    """
+    OAuth 2.0 access tokens from a rotating refresh token, kept in a :class:`TokenStore`.
+
+    :param token_url: the token endpoint (``<base>/oauth/token``).
+    :param client_id: the OAuth app's client id.
+    :param client_secret: the OAuth app's client secret.
+    :param seed_refresh_token: the refresh token from the connection. It is used when the store is empty,
+        and wins over the store's tokens when it differs from the one the store was seeded from (the user
+        re-authorised and pasted a new one).
+    :param store: where rotated tokens are saved.
+    :param session: the HTTP session to use.
+    :param timeout: request timeout in seconds.
+    :param conn_id: the connection's id, for messages.
+    :param user_type: ``Location`` (sub-account tokens) or ``Company``.
+    :param clock: wall clock in epoch seconds (tests pass a fake one).
+    :param rotation_wait: how long to wait for a concurrent writer after an ``invalid_grant``.
+    """
+
+    can_refresh = True
+
+    def __init__(
+        self,
+        *,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        seed_refresh_token: str | None,
+        store: TokenStore,
+        session: requests.Session,
+        timeout: float = 30.0,
+        conn_id: str = "contacts_default",
+        user_type: str = "Location",
+        clock: Callable[[], float] = time.time,
+        rotation_wait: float = 5.0,
+    ) -> None:
+        mask(client_secret, "client_secret")
+        mask(seed_refresh_token, "refresh_token")
+        self.token_url = token_url
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._seed_refresh_token = seed_refresh_token
+        self._seed = fingerprint(seed_refresh_token)
+        self.store = store
+        self._session = session
+        self._timeout = timeout
+        self.conn_id = conn_id
+        self.user_type = user_type
+        self._clock = clock
+        self._rotation_wait = rotation_wait
+        self._tokens: TokenData | None = None
+        self.refreshes = 0
+
+    def __repr__(self) -> str:
+        return f"OAuthTokenProvider(conn_id={self.conn_id!r}, store={self.store!r})"
+
+    # -- reading
+
+    @property
+    def granted_scopes(self) -> frozenset[str] | None:
+        scope = (self._tokens or {}).get("scope")
+        return frozenset(str(scope).split()) if scope else None
+
+    @property
+    def expires_at(self) -> float | None:
+        return (self._tokens or {}).get("expires_at")
+
+    def _needs_refresh(self, tokens: TokenData | None) -> bool:
+        if not tokens or not tokens.get("access_token"):
+            return True
+        expires_at = float(tokens.get("expires_at") or 0)
+        lifetime = float(tokens.get("expires_in") or 86399)
+        # A few minutes ahead for day-long tokens; a fifth of the lifetime for short-lived ones.
+        margin = min(300.0, lifetime * 0.2)
+        return self._clock() >= expires_at - margin
+
+    def _load_store(self) -> TokenData | None:
+        tokens = self.store.load()
+        if not tokens:
+            return None
+        if self._seed and tokens.get("seed") != self._seed:
+            # The connection carries a refresh token the store was not seeded from: the user re-authorised.
+            return None
+        self._register(tokens)
+        return tokens
+
+    @staticmethod
+    def _register(tokens: TokenData) -> None:
+        mask(tokens.get("access_token"), "access_token")
+        mask(tokens.get("refresh_token"), "refresh_token")
+
+    def access_token(self) -> str:
+        """Return an access token that is valid for a while yet, refreshing it first when needed."""
+        tokens = self._tokens
+        if self._needs_refresh(tokens):
+            stale = tokens.get("access_token") if tokens else None
+            if tokens is None:
+                stored = self._load_store()
+                if not self._needs_refresh(stored):
+                    self._tokens = stored
+                    return str(stored["access_token"])  # type: ignore[index]
+            self.refresh(stale)
+            tokens = self._tokens
+        return str(tokens["access_token"])  # type: ignore[index]
+
+    # -- refreshing
+
+    def refresh(self, stale_access_token: str | None = None) -> None:
+        """
+        Get a fresh access token: one refresh at a time, re-using one another worker just obtained.
+
+        :param stale_access_token: the token that expired or was refused; a stored token other than this
+            one, still valid, is taken instead of refreshing again.
+        """
+        with _process_lock(self.store.identity), self.store.lock():
+            current = self._load_store()
+            if (
+                current
+                and current.get("access_token") != stale_access_token
+                and not self._needs_refresh(current)
+            ):
+                self._tokens = current
+                return
+            refresh_token = (current or {}).get("refresh_token") or self._seed_refresh_token
+            if not refresh_token:
+                raise ContactsAuthError(
+                    f"connection {self.conn_id!r} has no refresh token: authorise the app once and put the "
+                    "refresh token in the connection's extra 'refresh_token'",
+                    status=None,
+                )
+            new: TokenData | None
+            try:
+                new = self._exchange(refresh_token)
+            except _InvalidGrant:
+                new = self._recover_from_invalid_grant(refresh_token, stale_access_token)
+            if new is not None:
+                self._persist(new)
+                self._tokens = new
+
+    def _recover_from_invalid_grant(self, used_refresh_token: str, stale: str | None) -> TokenData | None:
+        """After ``invalid_grant``: take a rotation another worker saved, or refresh once from it."""
+        deadline = self._clock() + self._rotation_wait
+        while True:
+            stored = self._load_store()
+            if stored and stored.get("refresh_token") != used_refresh_token:
+                if stored.get("access_token") != stale and not self._needs_refresh(stored):
+                    self._tokens = stored
+                    return None
+                try:
+                    return self._exchange(stored["refresh_token"])
+                except _InvalidGrant:
+                    break
+            if self._clock() >= deadline:
+                break
+            time.sleep(0.1)
+        raise ContactsAuthError(
+            f"the refresh token of connection {self.conn_id!r} was refused (invalid_grant) and the token "
+            f"store {self.store!r} holds no newer one. HighLevel refresh tokens are single-use, so this one "
+            "was used elsewhere or revoked. Re-authorise the app (the marketplace 'chooselocation' install "
+            "link), exchange the code for tokens, and put the new refresh token in the connection's extra "
+            "'refresh_token': the store is re-seeded from it on the next run.",
+            status=400,
+            method="POST",
+            path="/oauth/token",
+        )
+
+    def _persist(self, tokens: TokenData) -> None:
+        last_error: Exception | None = None
+        for attempt in range(3):
+            try:
+                self.store.save(tokens)
+                return
+            except Exception as error:  # any store failure: retry, then fail loudly
+                last_error = error
+                time.sleep(0.2 * (attempt + 1))
+        raise ContactsAuthError(
+            f"the token endpoint rotated the refresh token of connection {self.conn_id!r}, but saving it to "
+            f"{self.store!r} failed ({type(last_error).__name__}: {last_error}). Fix the store; if this "
+            "process ends before it can save, the app must be re-authorised.",
+            status=None,
+        )
+
+    def _exchange(self, refresh_token: str) -> TokenData:
+        form = {
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "user_type": self.user_type,
+        }
+        for attempt in range(_TOKEN_ATTEMPTS):
+            try:
+                response = self._session.post(
+                    self.token_url,
+                    data=form,
+                    headers={"Accept": "application/json"},
+                    timeout=self._timeout,
+                )
+            except requests.exceptions.ConnectionError as error:
+                # Only a failure to connect proves the request was never processed.
+                if never_sent(error) and attempt + 1 < _TOKEN_ATTEMPTS:
+                    time.sleep(0.5 * 2**attempt)
+                    continue
+                raise ContactsAuthError(
+                    f"token refresh for connection {self.conn_id!r} got no answer ({type(error).__name__}); "
+                    "it is not retried, since the server may have rotated the refresh token already",
+                    method="POST",
+                    path="/oauth/token",
+                ) from None
+            if response.status_code in _TOKEN_RETRY_STATUSES and attempt + 1 < _TOKEN_ATTEMPTS:
+                time.sleep(retry_after_seconds(response, 0.5 * 2**attempt))
+                continue
+            return self._parse_token_response(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _parse_token_response(self, response: requests.Response) -> TokenData:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = {}
+        if response.ok and body.get("access_token"):
+            self.refreshes += 1
+            now = self._clock()
+            tokens: TokenData = {
+                "access_token": body["access_token"],
+                "refresh_token": body.get("refresh_token"),
+                "token_type": body.get("token_type", "Bearer"),
+                "expires_in": body.get("expires_in", 86399),
+                "expires_at": now + float(body.get("expires_in") or 86399),
+                "scope": body.get("scope"),
+                "user_type": body.get("userType", self.user_type),
+                "location_id": body.get("locationId"),
+                "obtained_at": now,
+                "seed": self._seed,
+            }
+            self._register(tokens)
+            if not tokens["refresh_token"]:
+                raise ContactsAuthError("the token endpoint answered without a refresh token", status=200)
+            log.info("Refreshed the OAuth access token of connection %r", self.conn_id)
+            return tokens
+        error_code = str(body.get("error") or "")
+        message = body.get("error_description") or body.get("message") or response.reason or "refused"
+        if isinstance(message, list):
+            message = "; ".join(str(m) for m in message)
+        if error_code == "invalid_grant" or "invalid_grant" in str(message).lower():
+            raise _InvalidGrant()
+        raise ContactsAuthError(
+            f"token refresh for connection {self.conn_id!r} was refused: {message}",
+            status=response.status_code,
+            method="POST",
+            path="/oauth/token",
+            trace_id=body.get("traceId"),
+        )
+
+
+def never_sent(error: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection itself failed, so the request cannot have been processed."""
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return True
+    text = str(error)
+    return "Connection refused" in text or "NewConnectionError" in text or "Name or service" in text
+
+
+def retry_after_seconds(response: requests.Response, default: float) -> float:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else default
+    except ValueError:
+        return default
+
+
+def describe_tokens(tokens: TokenData | None) -> dict[str, Any]:
+    """A summary of a token set that is safe to log or push to XCom: no token, only when and what."""
+    tokens = tokens or {}
+    return {
+        "expires_at": tokens.get("expires_at"),
+        "scope": tokens.get("scope"),
+        "user_type": tokens.get("user_type"),
+        "location_id": tokens.get("location_id"),
+        "refresh_token_fingerprint": fingerprint(tokens.get("refresh_token")),
+    }
+
+
+__all__ = [
+    "FileTokenStore",
+    "MemoryTokenStore",
+    "OAuthTokenProvider",
+    "StaticTokenProvider",
+    "TokenProvider",
+    "TokenStore",
+    "VariableTokenStore",
+    "describe_tokens",
+    "fingerprint",
+    "mask",
+    "never_sent",
+    "retry_after_seconds",
+]

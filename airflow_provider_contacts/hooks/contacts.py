@@ -1,0 +1,1131 @@
+"""
+``ContactsHook``: the HighLevel (LeadConnector) Contacts API v2.
+
+Every endpoint method goes through :meth:`ContactsHook.request`, the one request path that owns
+authentication (static token or rotating OAuth tokens), the read-only guard, the rate limiter shared by the
+hook's threads, retries with backoff and jitter, and the mapping of API errors onto typed exceptions.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+import tenacity
+from airflow.sdk import BaseHook
+from requests.adapters import HTTPAdapter
+
+from airflow_provider_contacts.exceptions import (
+    ContactsApiError,
+    ContactsConfigError,
+    ContactsError,
+    ContactsPermissionError,
+    ContactsRateLimitError,
+    error_for_status,
+)
+from airflow_provider_contacts.hooks.auth import (
+    FileTokenStore,
+    OAuthTokenProvider,
+    StaticTokenProvider,
+    TokenProvider,
+    TokenStore,
+    VariableTokenStore,
+    describe_tokens,
+    never_sent,
+    retry_after_seconds,
+)
+from airflow_provider_contacts.hooks.rate_limit import RollingWindowLimiter
+from airflow_provider_contacts.progress import ProgressLogger
+
+DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
+DEFAULT_API_VERSION = "2021-07-28"
+SEARCH_MAX_PAGE_LIMIT = 500
+# The search API serves ``page`` numbers over the first 10,000 rows only; ``searchAfter`` goes beyond.
+SEARCH_PAGE_WINDOW = 10_000
+LIST_MAX_PAGE_SIZE = 100
+BULK_TAGS_MAX_CONTACTS = 500
+BUSINESS_PAGE_SIZE = 100
+WRITE_SCOPE = "contacts.write"
+
+
+def _loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _as_float(conn_id: str, extra: Mapping[str, Any], key: str, default: float, minimum: float) -> float:
+    value = extra.get(key)
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ContactsConfigError(
+            f"connection {conn_id!r}: extra.{key} must be a number, got {value!r}"
+        ) from None
+    if number < minimum:
+        raise ContactsConfigError(
+            f"connection {conn_id!r}: extra.{key} must be at least {minimum}, got {value!r}"
+        )
+    return number
+
+
+@dataclass(frozen=True)
+class ContactsSettings:
+    """The connection's settings, parsed and checked. Holds no secret: the credentials stay on the hook."""
+
+    conn_id: str
+    base_url: str
+    auth_type: str
+    location_id: str | None
+    scopes: frozenset[str]
+    api_version: str
+    timeout: float
+    max_retries: int
+    requests_per_window: int
+    rate_limit_window: float
+    retry_backoff: float
+    retry_backoff_max: float
+    token_variable: str
+    token_file: str | None
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> ContactsSettings:
+        """
+        Parse an Airflow connection; every problem names the connection and the field.
+
+        :param conn: an Airflow ``Connection``.
+        """
+        conn_id = conn.conn_id or "contacts"
+        extra: Mapping[str, Any] = conn.extra_dejson or {}
+        base_url = (conn.host or DEFAULT_BASE_URL).strip().rstrip("/")
+        if "://" not in base_url:
+            base_url = f"https://{base_url}"
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ContactsConfigError(f"connection {conn_id!r}: host {conn.host!r} is not an http(s) URL")
+        if parts.scheme == "http" and not _loopback(parts.hostname):
+            raise ContactsConfigError(
+                f"connection {conn_id!r}: host {conn.host!r} uses http:// to a non-loopback host; "
+                "tokens would travel in clear text. Use https:// (http:// is allowed for 127.0.0.1/localhost)"
+            )
+        if conn.port and not parts.port:
+            base_url = f"{parts.scheme}://{parts.hostname}:{conn.port}{parts.path}"
+        auth_type = str(extra.get("auth_type") or "oauth").strip().lower()
+        if auth_type not in ("oauth", "private_token"):
+            raise ContactsConfigError(
+                f"connection {conn_id!r}: extra.auth_type must be 'oauth' or 'private_token', got {auth_type!r}"
+            )
+        if not conn.password:
+            what = (
+                "the private integration token" if auth_type == "private_token" else "the OAuth client secret"
+            )
+            raise ContactsConfigError(f"connection {conn_id!r}: password is empty; it must hold {what}")
+        if auth_type == "oauth" and not conn.login:
+            raise ContactsConfigError(f"connection {conn_id!r}: login must hold the OAuth client id")
+        raw_scopes = extra.get("scopes") or "contacts.readonly"
+        if isinstance(raw_scopes, str):
+            scopes = frozenset(raw_scopes.replace(",", " ").split())
+        elif isinstance(raw_scopes, (list, tuple, set, frozenset)):
+            scopes = frozenset(str(s) for s in raw_scopes)
+        else:
+            raise ContactsConfigError(
+                f"connection {conn_id!r}: extra.scopes must be a space separated string"
+            )
+        max_retries = _as_float(conn_id, extra, "max_retries", 5, 0)
+        budget = _as_float(conn_id, extra, "requests_per_10s", 100, 1)
+        location_id = extra.get("location_id")
+        if location_id is not None and not isinstance(location_id, str):
+            raise ContactsConfigError(f"connection {conn_id!r}: extra.location_id must be a string")
+        return cls(
+            conn_id=conn_id,
+            base_url=base_url,
+            auth_type=auth_type,
+            location_id=(location_id or "").strip() or None,
+            scopes=scopes,
+            api_version=str(extra.get("api_version") or DEFAULT_API_VERSION),
+            timeout=_as_float(conn_id, extra, "timeout", 30.0, 0.001),
+            max_retries=int(max_retries),
+            requests_per_window=int(budget),
+            rate_limit_window=_as_float(conn_id, extra, "rate_limit_window", 10.0, 0.001),
+            retry_backoff=_as_float(conn_id, extra, "retry_backoff", 0.5, 0),
+            retry_backoff_max=_as_float(conn_id, extra, "retry_backoff_max", 30.0, 0),
+            token_variable=str(extra.get("token_variable") or f"contacts_token__{conn_id}"),
+            token_file=extra.get("token_file") or None,
+        )
+
+
+class _Retryable(Exception):
+    """An attempt failed in a way worth another try; ``final`` is raised when the tries run out."""
+
+    def __init__(self, final: ContactsApiError, wait: float | None = None) -> None:
+        super().__init__(str(final))
+        self.final = final
+        self.wait = wait
+
+
+def _is_write(method: str, path: str) -> bool:
+    return method not in ("GET", "HEAD", "OPTIONS") and not path.rstrip("/").endswith("/search")
+
+
+def _segment(name: str, value: Any) -> str:
+    """Check an id and quote it for a URL path, so an id can never change the route."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ContactsConfigError(f"{name} is required")
+    return quote(str(value).strip(), safe="")
+
+
+def _iso(value: datetime | str | None) -> str | None:
+    """ISO-8601 UTC with milliseconds, as the API writes dates; strings pass through unchanged."""
+    if value is None or isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _without_none(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in mapping.items() if value is not None}
+
+
+class ContactsHook(BaseHook):
+    """
+    Interact with the HighLevel (LeadConnector) Contacts API v2.
+
+    List methods are generators that page lazily; the others return the API's inner object (the contact,
+    the task, the list of notes...). Any other HighLevel endpoint is reachable through :meth:`request`, with
+    the same authentication, limits and retries.
+
+    :param contacts_conn_id: the Airflow connection (type ``contacts``).
+    :param token_store: where rotated OAuth tokens are kept. Default: a file when the connection's extra
+        names ``token_file``, else the Airflow Variable ``extra.token_variable`` (``contacts_token__<conn_id>``).
+    """
+
+    conn_name_attr = "contacts_conn_id"
+    default_conn_name = "contacts_default"
+    conn_type = "contacts"
+    hook_name = "Contacts API"
+
+    def __init__(
+        self, contacts_conn_id: str = default_conn_name, token_store: TokenStore | None = None
+    ) -> None:
+        super().__init__()
+        self.contacts_conn_id = contacts_conn_id
+        self._token_store = token_store
+        self._settings: ContactsSettings | None = None
+        self._session: requests.Session | None = None
+        self._auth: TokenProvider | None = None
+        self._limiter: RollingWindowLimiter | None = None
+        self._setup_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(contacts_conn_id={self.contacts_conn_id!r})"
+
+    # ------------------------------------------------------------------------------------------ set-up
+
+    def _setup(self) -> None:
+        with self._setup_lock:
+            if self._auth is not None:
+                return
+            conn = self.get_connection(self.contacts_conn_id)
+            settings = ContactsSettings.from_connection(conn)
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            auth: TokenProvider
+            if settings.auth_type == "private_token":
+                auth = StaticTokenProvider(str(conn.password))
+            else:
+                auth = OAuthTokenProvider(
+                    token_url=f"{settings.base_url}/oauth/token",
+                    client_id=str(conn.login),
+                    client_secret=str(conn.password),
+                    seed_refresh_token=(conn.extra_dejson or {}).get("refresh_token"),
+                    store=self._token_store or self._default_store(settings),
+                    session=session,
+                    timeout=settings.timeout,
+                    conn_id=settings.conn_id,
+                )
+            self._settings = settings
+            self._session = session
+            self._limiter = RollingWindowLimiter(settings.requests_per_window, settings.rate_limit_window)
+            self._auth = auth
+
+    @staticmethod
+    def _default_store(settings: ContactsSettings) -> TokenStore:
+        if settings.token_file:
+            return FileTokenStore(settings.token_file)
+        return VariableTokenStore(settings.token_variable)
+
+    @property
+    def settings(self) -> ContactsSettings:
+        """The connection's parsed settings (read on first use, never at DAG parse time)."""
+        self._setup()
+        assert self._settings is not None
+        return self._settings
+
+    @property
+    def limiter(self) -> RollingWindowLimiter:
+        """The rate limiter shared by this hook's threads."""
+        self._setup()
+        assert self._limiter is not None
+        return self._limiter
+
+    @property
+    def auth(self) -> TokenProvider:
+        """The token provider (static token or OAuth with rotation)."""
+        self._setup()
+        assert self._auth is not None
+        return self._auth
+
+    def get_conn(self) -> requests.Session:
+        """Return the hook's keep-alive HTTP session."""
+        self._setup()
+        assert self._session is not None
+        return self._session
+
+    @property
+    def location_id(self) -> str:
+        """The connection's location (sub-account) id."""
+        location_id = self.settings.location_id
+        if not location_id:
+            raise ContactsConfigError(
+                f"connection {self.contacts_conn_id!r}: extra.location_id is required for this call "
+                "(the sub-account whose contacts to use)"
+            )
+        return location_id
+
+    # ------------------------------------------------------------------------------------ request path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        *,
+        version: str | None = None,
+        write: bool | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """
+        Send one API request with authentication, the rate budget, retries and typed errors.
+
+        :param method: HTTP method.
+        :param path: path below the base URL, e.g. ``/contacts/abc`` or ``/opportunities/search``.
+        :param params: query parameters (None values are dropped).
+        :param json: JSON body.
+        :param version: the ``Version`` header for this call (default: the connection's ``api_version``).
+        :param write: whether the call writes; writes to ``/contacts`` need the ``contacts.write`` scope.
+            Default: anything but GET and ``.../search``.
+        :param idempotent: whether a call that got no answer may be sent again. Default: all but POST
+            ``/contacts/`` (create). Non-idempotent calls are retried only when they surely did not arrive.
+        :return: the decoded JSON body (``{}`` for an empty one).
+        """
+        method = method.upper()
+        if not path.startswith("/"):
+            path = "/" + path
+        settings = self.settings
+        if write is None:
+            write = _is_write(method, path)
+        guarded = write and path.startswith("/contacts")
+        if guarded and WRITE_SCOPE not in settings.scopes:
+            raise ContactsPermissionError(
+                f"connection {settings.conn_id!r} is read-only: extra.scopes ({' '.join(sorted(settings.scopes))}) "
+                f"lacks {WRITE_SCOPE}. Grant the app that scope and add it to the connection to allow writes",
+                method=method,
+                path=path,
+            )
+        if idempotent is None:
+            idempotent = not (method == "POST" and path.rstrip("/") == "/contacts")
+        call = _Call(
+            method=method,
+            path=path,
+            url=settings.base_url + path,
+            params=_without_none(params or {}),
+            json=json,
+            version=version or settings.api_version,
+            idempotent=idempotent,
+            guarded=guarded,
+        )
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(settings.max_retries + 1),
+            wait=self._backoff,
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, call)
+        except _Retryable as exhausted:
+            raise exhausted.final from None
+
+    def _backoff(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, _Retryable) and error.wait is not None:
+            return error.wait
+        settings = self.settings
+        ceiling = min(settings.retry_backoff_max, settings.retry_backoff * 2 ** (state.attempt_number - 1))
+        return random.uniform(0, ceiling)  # "full jitter": spreads the retries of many workers
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        self.log.warning(
+            "Retrying (attempt %d of %d) after: %s",
+            state.attempt_number + 1,
+            self.settings.max_retries + 1,
+            error,
+        )
+
+    def _attempt(self, call: _Call) -> Any:
+        auth = self.auth
+        self.limiter.acquire()
+        token = auth.access_token()
+        if call.guarded and auth.granted_scopes is not None and WRITE_SCOPE not in auth.granted_scopes:
+            raise ContactsPermissionError(
+                f"the token of connection {self.contacts_conn_id!r} was granted only "
+                f"{' '.join(sorted(auth.granted_scopes))}; re-authorise the app with {WRITE_SCOPE} to write",
+                method=call.method,
+                path=call.path,
+            )
+        headers = {"Authorization": f"Bearer {token}", "Version": call.version, "Accept": "application/json"}
+        try:
+            response = self.get_conn().request(
+                call.method,
+                call.url,
+                params=call.params or None,
+                json=call.json,
+                headers=headers,
+                timeout=self.settings.timeout,
+            )
+        except requests.exceptions.RequestException as error:
+            final = ContactsApiError(
+                f"no answer from the API ({type(error).__name__})", method=call.method, path=call.path
+            )
+            if call.idempotent or (
+                isinstance(error, requests.exceptions.ConnectionError) and never_sent(error)
+            ):
+                raise _Retryable(final) from None
+            # The API may have processed it (it can create and still fail): not sent blindly again.
+            raise ContactsApiError(
+                f"no answer from the API ({type(error).__name__}); not retried because {call.method} "
+                f"{call.path} is not idempotent and may have been applied. Check before re-running, or use "
+                "upsert, which is safe to repeat",
+                method=call.method,
+                path=call.path,
+            ) from None
+        self.limiter.update_from_headers(response.headers)
+        if response.status_code < 400:
+            return self._decode(response, call)
+        final = self._error(response, call)
+        status = response.status_code
+        if status == 401 and auth.can_refresh and not call.refreshed and "scope" not in final.message.lower():
+            call.refreshed = True
+            auth.refresh(stale_access_token=token)
+            raise _Retryable(final, wait=0)
+        if status == 429:
+            if response.headers.get("X-RateLimit-Daily-Remaining") == "0":
+                raise ContactsRateLimitError(
+                    "the location's daily request budget is exhausted; it renews daily",
+                    status=429,
+                    method=call.method,
+                    path=call.path,
+                    trace_id=final.trace_id,
+                )
+            interval = self.limiter.window
+            self.limiter.pause(retry_after_seconds(response, interval))
+            raise _Retryable(final, wait=0)  # the paused limiter does the waiting, for every thread
+        if status >= 500 and call.idempotent:
+            raise _Retryable(final)
+        raise final
+
+    @staticmethod
+    def _decode(response: requests.Response, call: _Call) -> Any:
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise ContactsApiError(
+                f"the API answered HTTP {response.status_code} with a body that is not JSON",
+                status=response.status_code,
+                method=call.method,
+                path=call.path,
+            ) from None
+
+    @staticmethod
+    def _error(response: requests.Response, call: _Call) -> ContactsApiError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = {}
+        raw = body.get("message") or body.get("error_description") or body.get("error") or response.reason
+        messages = [str(item) for item in raw] if isinstance(raw, list) else [str(raw or "error")]
+        message = "; ".join(messages)
+        error_class = error_for_status(response.status_code)
+        if response.status_code == 401 and "scope" in message.lower():
+            error_class = ContactsPermissionError
+        return error_class(
+            message,
+            status=response.status_code,
+            method=call.method,
+            path=call.path,
+            trace_id=body.get("traceId"),
+            messages=messages,
+        )
+
+    # ------------------------------------------------------------------------------------------ contacts
+
+    def get_contact(self, contact_id: str) -> dict[str, Any]:
+        """
+        Get one contact.
+
+        :param contact_id: the contact's id.
+        """
+        return self.request("GET", f"/contacts/{_segment('contact_id', contact_id)}")["contact"]
+
+    def _with_location(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(fields, Mapping):
+            raise ContactsConfigError(
+                f"fields must be a mapping of contact fields, got {type(fields).__name__}"
+            )
+        return {"locationId": self.location_id, **fields}
+
+    def create_contact(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """
+        Create a contact. Not retried once sent (the API can create and still fail): prefer upsert.
+
+        :param fields: the contact's fields (``firstName``, ``email``, ``phone``, ``tags``, ``customFields``...).
+        """
+        return self.request("POST", "/contacts/", json=self._with_location(fields), idempotent=False)[
+            "contact"
+        ]
+
+    def update_contact(self, contact_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """
+        Update a contact. ``tags`` given here replace the contact's whole tag list.
+
+        :param contact_id: the contact's id.
+        :param fields: the fields to change.
+        """
+        path = f"/contacts/{_segment('contact_id', contact_id)}"
+        return self.request("PUT", path, json=dict(fields))["contact"]
+
+    def delete_contact(self, contact_id: str) -> dict[str, Any]:
+        """
+        Delete a contact.
+
+        :param contact_id: the contact's id.
+        """
+        return self.request("DELETE", f"/contacts/{_segment('contact_id', contact_id)}")
+
+    def upsert_contact(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """
+        Create or update a contact by the location's duplicate rule (email, then phone). Safe to repeat.
+
+        :param fields: the contact's fields; ``email`` or ``phone`` identifies an existing contact.
+        :return: ``{"contact": ..., "new": bool}``.
+        """
+        body = self.request("POST", "/contacts/upsert", json=self._with_location(fields))
+        return {"contact": body.get("contact"), "new": bool(body.get("new"))}
+
+    def search_contacts(
+        self,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        query: str | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        page_limit: int = SEARCH_MAX_PAGE_LIMIT,
+    ) -> Iterator[dict[str, Any]]:
+        """
+        Search contacts, yielding them one by one while fetching page after page.
+
+        Pages follow the API's ``searchAfter`` cursor when it gives one (stable under concurrent writes and
+        the only way past 10,000 rows), else page numbers within the first 10,000 rows. Stops at ``total``.
+
+        :param filters: the API's filters, e.g. ``[{"field": "tags", "operator": "eq", "value": "vip"}]``.
+        :param query: full-text query.
+        :param sort: e.g. ``[{"field": "dateUpdated", "direction": "asc"}]``.
+        :param page_limit: rows per request, at most 500.
+        """
+        if not 1 <= int(page_limit) <= SEARCH_MAX_PAGE_LIMIT:
+            raise ContactsConfigError(
+                f"page_limit must be between 1 and {SEARCH_MAX_PAGE_LIMIT}, got {page_limit}"
+            )
+        base: dict[str, Any] = {"locationId": self.location_id, "pageLimit": int(page_limit)}
+        if filters:
+            base["filters"] = list(filters)
+        if query:
+            base["query"] = query
+        if sort:
+            base["sort"] = list(sort)
+        page, cursor, fetched = 1, None, 0
+        while True:
+            body = dict(base, searchAfter=cursor) if cursor is not None else dict(base, page=page)
+            answer = self.request("POST", "/contacts/search", json=body, write=False)
+            contacts = answer.get("contacts") or []
+            yield from contacts
+            fetched += len(contacts)
+            total = answer.get("total")
+            if len(contacts) < page_limit or (isinstance(total, int) and fetched >= total):
+                return
+            next_cursor = answer.get("searchAfter") or contacts[-1].get("searchAfter")
+            if next_cursor:
+                if next_cursor == cursor:
+                    raise ContactsApiError(
+                        "the search API returned the same searchAfter cursor twice; stopping instead of looping",
+                        method="POST",
+                        path="/contacts/search",
+                    )
+                cursor = next_cursor
+            elif (page + 1) * page_limit <= SEARCH_PAGE_WINDOW:
+                page += 1
+            else:
+                raise ContactsApiError(
+                    f"the search matches more than {SEARCH_PAGE_WINDOW} contacts and the API gave no "
+                    "searchAfter cursor to go on; narrow the filters",
+                    method="POST",
+                    path="/contacts/search",
+                )
+
+    def find_duplicate_contact(
+        self, email: str | None = None, phone: str | None = None
+    ) -> dict[str, Any] | None:
+        """
+        Find the contact the location's duplicate rule matches (email first, then phone), or None.
+
+        :param email: the email to look for.
+        :param phone: the phone number to look for (E.164, e.g. ``+14155550100``).
+        """
+        if not email and not phone:
+            raise ContactsConfigError("find_duplicate_contact needs an email or a phone")
+        params = {"locationId": self.location_id, "email": email, "number": phone}
+        return self.request("GET", "/contacts/search/duplicate", params=params).get("contact") or None
+
+    def list_contacts(
+        self, query: str | None = None, page_size: int = LIST_MAX_PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]:
+        """
+        List contacts, newest first, through the deprecated ``GET /contacts/`` (prefer :meth:`search_contacts`).
+
+        Follows both cursors (``startAfter`` and ``startAfterId``) and stops with an error if the API repeats
+        a cursor rather than loop forever.
+
+        :param query: full-text query.
+        :param page_size: rows per request, at most 100.
+        """
+        if not 1 <= int(page_size) <= LIST_MAX_PAGE_SIZE:
+            raise ContactsConfigError(
+                f"page_size must be between 1 and {LIST_MAX_PAGE_SIZE}, got {page_size}"
+            )
+        params: dict[str, Any] = {"locationId": self.location_id, "limit": int(page_size), "query": query}
+        seen: set[tuple[Any, Any]] = set()
+        while True:
+            answer = self.request("GET", "/contacts/", params=params)
+            contacts = answer.get("contacts") or []
+            yield from contacts
+            meta = answer.get("meta") or {}
+            cursor = (meta.get("startAfter"), meta.get("startAfterId"))
+            if len(contacts) < page_size or cursor == (None, None):
+                return
+            if cursor in seen:
+                raise ContactsApiError(
+                    "GET /contacts/ returned a cursor it had returned before; stopping instead of looping",
+                    method="GET",
+                    path="/contacts/",
+                )
+            seen.add(cursor)
+            params.update(startAfter=cursor[0], startAfterId=cursor[1])
+
+    def get_business_contacts(self, business_id: str, query: str | None = None) -> Iterator[dict[str, Any]]:
+        """
+        Contacts of a business, paged with skip/limit.
+
+        :param business_id: the business's id.
+        :param query: full-text query.
+        """
+        path = f"/contacts/business/{_segment('business_id', business_id)}"
+        skip = 0
+        while True:
+            params = {
+                "locationId": self.location_id,
+                "limit": BUSINESS_PAGE_SIZE,
+                "skip": skip,
+                "query": query,
+            }
+            answer = self.request("GET", path, params=params)
+            contacts = answer.get("contacts") or []
+            yield from contacts
+            skip += len(contacts)
+            count = answer.get("count")
+            if len(contacts) < BUSINESS_PAGE_SIZE or (isinstance(count, int) and skip >= count):
+                return
+
+    # -------------------------------------------------------------------------------------------- tags
+
+    def add_tags(self, contact_id: str, tags: Sequence[str]) -> list[str]:
+        """
+        Add tags to a contact (the others stay).
+
+        :param contact_id: the contact's id.
+        :param tags: tags to add.
+        """
+        path = f"/contacts/{_segment('contact_id', contact_id)}/tags"
+        return self.request("POST", path, json={"tags": _tag_list(tags)}).get("tags", [])
+
+    def remove_tags(self, contact_id: str, tags: Sequence[str]) -> list[str]:
+        """
+        Remove tags from a contact.
+
+        :param contact_id: the contact's id.
+        :param tags: tags to remove.
+        """
+        path = f"/contacts/{_segment('contact_id', contact_id)}/tags"
+        return self.request("DELETE", path, json={"tags": _tag_list(tags)}).get("tags", [])
+
+    def bulk_update_tags(
+        self,
+        contact_ids: Sequence[str],
+        tags: Sequence[str],
+        action: str = "add",
+        remove_all: bool = False,
+    ) -> dict[str, Any]:
+        """
+        Add or remove tags on many contacts, 500 per request. Per-contact failures come back in
+        ``responses`` (the API answers 201 with partial success); ``errorCount`` sums them.
+
+        :param contact_ids: the contacts' ids.
+        :param tags: the tags.
+        :param action: ``add`` or ``remove``.
+        :param remove_all: with ``remove``, remove every tag of the contacts.
+        """
+        if action not in ("add", "remove"):
+            raise ContactsConfigError(f"action must be 'add' or 'remove', got {action!r}")
+        if remove_all and action != "remove":
+            raise ContactsConfigError("remove_all only goes with action='remove'")
+        ids = list(contact_ids)
+        merged: dict[str, Any] = {"succeded": True, "errorCount": 0, "responses": []}
+        for start in range(0, len(ids), BULK_TAGS_MAX_CONTACTS):
+            body: dict[str, Any] = {
+                "contacts": ids[start : start + BULK_TAGS_MAX_CONTACTS],
+                "tags": _tag_list(tags),
+                "locationId": self.location_id,
+            }
+            if remove_all:
+                body["removeAllTags"] = True
+            answer = self.request("POST", f"/contacts/bulk/tags/update/{action}", json=body)
+            merged["succeded"] = merged["succeded"] and bool(answer.get("succeded", True))
+            merged["errorCount"] += int(answer.get("errorCount") or 0)
+            merged["responses"].extend(answer.get("responses") or [])
+        return merged
+
+    def bulk_update_business(self, contact_ids: Sequence[str], business_id: str | None) -> dict[str, Any]:
+        """
+        Set the business of many contacts, or remove it with ``business_id=None``.
+
+        :param contact_ids: the contacts' ids.
+        :param business_id: the business's id, or None to remove.
+        """
+        body = {"locationId": self.location_id, "ids": list(contact_ids), "businessId": business_id}
+        return _strip_trace(self.request("POST", "/contacts/bulk/business", json=body))
+
+    # ------------------------------------------------------------------------------------------- notes
+
+    def _contact_path(self, contact_id: str, *parts: tuple[str, Any] | str) -> str:
+        path = f"/contacts/{_segment('contact_id', contact_id)}"
+        for part in parts:
+            path += f"/{part}" if isinstance(part, str) else f"/{_segment(*part)}"
+        return path
+
+    def get_notes(self, contact_id: str) -> list[dict[str, Any]]:
+        """
+        All notes of a contact.
+
+        :param contact_id: the contact's id.
+        """
+        return self.request("GET", self._contact_path(contact_id, "notes")).get("notes", [])
+
+    def get_note(self, contact_id: str, note_id: str) -> dict[str, Any]:
+        """
+        One note.
+
+        :param contact_id: the contact's id.
+        :param note_id: the note's id.
+        """
+        return self.request("GET", self._contact_path(contact_id, "notes", ("note_id", note_id)))["note"]
+
+    def create_note(self, contact_id: str, body: str, **fields: Any) -> dict[str, Any]:
+        """
+        Add a note to a contact. Not retried once sent, so a lost answer never makes two notes.
+
+        :param contact_id: the contact's id.
+        :param body: the note's text.
+        :param fields: other note fields: ``userId``, ``title``, ``color``, ``pinned``.
+        """
+        if not body:
+            raise ContactsConfigError("body is required for a note")
+        payload = {"body": body, **fields}
+        path = self._contact_path(contact_id, "notes")
+        return self.request("POST", path, json=payload, idempotent=False)["note"]
+
+    def update_note(
+        self, contact_id: str, note_id: str, body: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """
+        Change a note.
+
+        :param contact_id: the contact's id.
+        :param note_id: the note's id.
+        :param body: the new text.
+        :param fields: other note fields to change.
+        """
+        payload = _without_none({"body": body, **fields})
+        return self.request(
+            "PUT", self._contact_path(contact_id, "notes", ("note_id", note_id)), json=payload
+        )["note"]
+
+    def delete_note(self, contact_id: str, note_id: str) -> dict[str, Any]:
+        """
+        Delete a note.
+
+        :param contact_id: the contact's id.
+        :param note_id: the note's id.
+        """
+        return _strip_trace(
+            self.request("DELETE", self._contact_path(contact_id, "notes", ("note_id", note_id)))
+        )
+
+    # ------------------------------------------------------------------------------------------- tasks
+
+    def get_tasks(self, contact_id: str) -> list[dict[str, Any]]:
+        """
+        All tasks of a contact.
+
+        :param contact_id: the contact's id.
+        """
+        return self.request("GET", self._contact_path(contact_id, "tasks")).get("tasks", [])
+
+    def get_task(self, contact_id: str, task_id: str) -> dict[str, Any]:
+        """
+        One task.
+
+        :param contact_id: the contact's id.
+        :param task_id: the task's id.
+        """
+        return self.request("GET", self._contact_path(contact_id, "tasks", ("task_id", task_id)))["task"]
+
+    def create_task(
+        self,
+        contact_id: str,
+        title: str,
+        due_date: datetime | str,
+        body: str | None = None,
+        assigned_to: str | None = None,
+        completed: bool = False,
+    ) -> dict[str, Any]:
+        """
+        Create a task on a contact. Not retried once sent, so a lost answer never makes two tasks.
+
+        :param contact_id: the contact's id.
+        :param title: the task's title.
+        :param due_date: when it is due (datetime, or ISO-8601 string).
+        :param body: the task's description.
+        :param assigned_to: the user id it is assigned to.
+        :param completed: whether it is already done.
+        """
+        if not title:
+            raise ContactsConfigError("title is required for a task")
+        if not due_date:
+            raise ContactsConfigError("due_date is required for a task")
+        payload = _without_none(
+            {
+                "title": title,
+                "dueDate": _iso(due_date),
+                "body": body,
+                "assignedTo": assigned_to,
+                "completed": bool(completed),
+            }
+        )
+        path = self._contact_path(contact_id, "tasks")
+        return self.request("POST", path, json=payload, idempotent=False)["task"]
+
+    def update_task(
+        self,
+        contact_id: str,
+        task_id: str,
+        title: str | None = None,
+        due_date: datetime | str | None = None,
+        body: str | None = None,
+        assigned_to: str | None = None,
+        completed: bool | None = None,
+    ) -> dict[str, Any]:
+        """
+        Change a task; only the given fields change.
+
+        :param contact_id: the contact's id.
+        :param task_id: the task's id.
+        :param title: new title.
+        :param due_date: new due date.
+        :param body: new description.
+        :param assigned_to: new assignee.
+        :param completed: new completion state.
+        """
+        payload = _without_none(
+            {
+                "title": title,
+                "dueDate": _iso(due_date),
+                "body": body,
+                "assignedTo": assigned_to,
+                "completed": completed,
+            }
+        )
+        return self.request(
+            "PUT", self._contact_path(contact_id, "tasks", ("task_id", task_id)), json=payload
+        )["task"]
+
+    def complete_task(self, contact_id: str, task_id: str, completed: bool = True) -> dict[str, Any]:
+        """
+        Mark a task completed (or not).
+
+        :param contact_id: the contact's id.
+        :param task_id: the task's id.
+        :param completed: the new state.
+        """
+        path = self._contact_path(contact_id, "tasks", ("task_id", task_id), "completed")
+        return self.request("PUT", path, json={"completed": bool(completed)})["task"]
+
+    def delete_task(self, contact_id: str, task_id: str) -> dict[str, Any]:
+        """
+        Delete a task.
+
+        :param contact_id: the contact's id.
+        :param task_id: the task's id.
+        """
+        return _strip_trace(
+            self.request("DELETE", self._contact_path(contact_id, "tasks", ("task_id", task_id)))
+        )
+
+    # ---------------------------------------------------------------------- appointments, automation
+
+    def get_appointments(self, contact_id: str) -> list[dict[str, Any]]:
+        """
+        The appointments of a contact.
+
+        :param contact_id: the contact's id.
+        """
+        return self.request("GET", self._contact_path(contact_id, "appointments")).get("events", [])
+
+    def add_to_campaign(self, contact_id: str, campaign_id: str) -> dict[str, Any]:
+        """
+        Add a contact to a campaign.
+
+        :param contact_id: the contact's id.
+        :param campaign_id: the campaign's id.
+        """
+        path = self._contact_path(contact_id, "campaigns", ("campaign_id", campaign_id))
+        return _strip_trace(self.request("POST", path, json={}))
+
+    def remove_from_campaign(self, contact_id: str, campaign_id: str) -> dict[str, Any]:
+        """
+        Remove a contact from a campaign.
+
+        :param contact_id: the contact's id.
+        :param campaign_id: the campaign's id.
+        """
+        path = self._contact_path(contact_id, "campaigns", ("campaign_id", campaign_id))
+        return _strip_trace(self.request("DELETE", path))
+
+    def remove_from_all_campaigns(self, contact_id: str) -> dict[str, Any]:
+        """
+        Remove a contact from every campaign.
+
+        :param contact_id: the contact's id.
+        """
+        return _strip_trace(self.request("DELETE", self._contact_path(contact_id, "campaigns", "removeAll")))
+
+    def add_to_workflow(
+        self, contact_id: str, workflow_id: str, event_start_time: datetime | str | None = None
+    ) -> dict[str, Any]:
+        """
+        Add a contact to a workflow.
+
+        :param contact_id: the contact's id.
+        :param workflow_id: the workflow's id.
+        :param event_start_time: when the workflow's event starts (ISO-8601 with offset, or a datetime).
+        """
+        path = self._contact_path(contact_id, "workflow", ("workflow_id", workflow_id))
+        payload = _without_none({"eventStartTime": _iso(event_start_time)})
+        return _strip_trace(self.request("POST", path, json=payload))
+
+    def remove_from_workflow(self, contact_id: str, workflow_id: str) -> dict[str, Any]:
+        """
+        Remove a contact from a workflow.
+
+        :param contact_id: the contact's id.
+        :param workflow_id: the workflow's id.
+        """
+        path = self._contact_path(contact_id, "workflow", ("workflow_id", workflow_id))
+        return _strip_trace(self.request("DELETE", path))
+
+    def add_followers(self, contact_id: str, followers: Sequence[str]) -> dict[str, Any]:
+        """
+        Add followers (user ids) to a contact.
+
+        :param contact_id: the contact's id.
+        :param followers: user ids.
+        """
+        path = self._contact_path(contact_id, "followers")
+        return _strip_trace(self.request("POST", path, json={"followers": list(followers)}))
+
+    def remove_followers(self, contact_id: str, followers: Sequence[str]) -> dict[str, Any]:
+        """
+        Remove followers (user ids) from a contact.
+
+        :param contact_id: the contact's id.
+        :param followers: user ids.
+        """
+        path = self._contact_path(contact_id, "followers")
+        return _strip_trace(self.request("DELETE", path, json={"followers": list(followers)}))
+
+    # -------------------------------------------------------------------------------------- beyond
+
+    def get_custom_fields(self) -> list[dict[str, Any]]:
+        """The location's contact custom fields (``id``, ``name``, ``fieldKey``, ``dataType``...)."""
+        path = f"/locations/{_segment('location_id', self.location_id)}/customFields"
+        return self.request("GET", path, params={"model": "contact"}).get("customFields", [])
+
+    def upsert_contacts(
+        self, records: Iterable[Mapping[str, Any]], max_workers: int = 4
+    ) -> list[dict[str, Any]]:
+        """
+        Upsert many contacts concurrently under the hook's shared rate budget.
+
+        Records are read lazily and at most a few per worker are in flight, so memory stays flat. A record
+        that fails is reported and the others go on.
+
+        :param records: contact field mappings (each with ``email`` or ``phone``).
+        :param max_workers: concurrent requests.
+        :return: one result per record, in input order: ``{"index", "ok", "new", "contact_id", "contact",
+            "error", "status"}``.
+        """
+        if max_workers < 1:
+            raise ContactsConfigError("max_workers must be at least 1")
+        total = len(records) if isinstance(records, Sized) else None
+        progress = ProgressLogger(self.log, "contacts upserted", total=total)
+        results: dict[int, dict[str, Any]] = {}
+        in_flight: dict[Future[dict[str, Any]], int] = {}
+
+        def collect(done: Iterable[Future[dict[str, Any]]]) -> None:
+            for future in done:
+                index = in_flight.pop(future)
+                result = future.result()
+                results[index] = result
+                progress.advance(failed=0 if result["ok"] else 1)
+
+        with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="contacts-upsert") as pool:
+            for index, record in enumerate(records):
+                if len(in_flight) >= max_workers * 2:
+                    finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    collect(finished)
+                in_flight[pool.submit(self._upsert_one, index, record)] = index
+            collect(list(in_flight))
+        progress.finish()
+        return [results[index] for index in sorted(results)]
+
+    def _upsert_one(self, index: int, record: Mapping[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "index": index,
+            "ok": False,
+            "new": None,
+            "contact_id": None,
+            "contact": None,
+        }
+        try:
+            answer = self.upsert_contact(record)
+        except ContactsError as error:
+            message = error.message if isinstance(error, ContactsApiError) else str(error)
+            status = error.status if isinstance(error, ContactsApiError) else None
+            return {**result, "error": f"record {index}: {message}", "status": status}
+        contact = answer.get("contact") or {}
+        return {
+            **result,
+            "ok": True,
+            "new": answer.get("new"),
+            "contact_id": contact.get("id"),
+            "contact": contact,
+            "error": None,
+            "status": None,
+        }
+
+    # ------------------------------------------------------------------------------------ tokens, UI
+
+    def refresh_access_token(self) -> dict[str, Any]:
+        """
+        Refresh the OAuth access token now and save the rotated pair (for a scheduled token-refresh DAG).
+
+        :return: a summary safe for logs and XCom: expiry, scope, the refresh token's fingerprint; no token.
+        """
+        auth = self.auth
+        if not isinstance(auth, OAuthTokenProvider):
+            raise ContactsConfigError(
+                f"connection {self.contacts_conn_id!r} uses a private integration token; there is nothing to refresh"
+            )
+        current = auth.access_token()
+        auth.refresh(stale_access_token=current)
+        return describe_tokens(auth.store.load())
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check credentials and location with one small search (the UI's Test button)."""
+        try:
+            answer = self.request(
+                "POST",
+                "/contacts/search",
+                json={"locationId": self.location_id, "pageLimit": 1, "page": 1},
+                write=False,
+            )
+        except ContactsError as error:
+            return False, str(error)
+        total = answer.get("total")
+        return True, f"Connected to location {self.location_id}: {total} contacts visible"
+
+
+@dataclass
+class _Call:
+    method: str
+    path: str
+    url: str
+    params: dict[str, Any]
+    json: Any
+    version: str
+    idempotent: bool
+    guarded: bool
+    refreshed: bool = False
+
+
+def _tag_list(tags: Sequence[str] | str) -> list[str]:
+    if isinstance(tags, str):
+        tags = [tags]
+    cleaned = [str(tag).strip() for tag in tags if str(tag).strip()]
+    if not cleaned:
+        raise ContactsConfigError("tags must name at least one tag")
+    return cleaned
+
+
+def _strip_trace(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {key: value for key, value in body.items() if key != "traceId"}
+    return body
