@@ -1,0 +1,575 @@
+"""SyncContactsOperator: many records into contacts, idempotently, at the API's rate budget."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_provider_contacts.exceptions import (
+    ContactsApiError,
+    ContactsAuthError,
+    ContactsConfigError,
+    ContactsPermissionError,
+    ContactsRateLimitError,
+    ContactsValidationError,
+)
+from airflow_provider_contacts.operators._contact_mapping import (
+    ContactMapper,
+    MappedContact,
+    RecordError,
+    RecordSource,
+    Transform,
+    describe_record,
+)
+from airflow_provider_contacts.operators.base import BaseContactsOperator
+from airflow_provider_contacts.progress import ProgressLogger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_contacts.hooks.contacts import ContactsHook
+
+# Errors that no other record would escape: the run stops on them instead of failing record after record.
+RUN_STOPPING_ERRORS = (
+    ContactsAuthError,
+    ContactsPermissionError,
+    ContactsRateLimitError,
+    ContactsConfigError,
+)
+SEARCH_PAGE_LIMIT = 500
+# The search API takes filter values of at most 75 characters.
+SEARCH_VALUE_MAX = 75
+# A contact added this long before the run's ``run_after`` may still come from an earlier try of the run
+# (covers clock skew between the worker and the API).
+CLOCK_SKEW = timedelta(minutes=5)
+TASK_TEMPLATE_KEYS = frozenset({"title", "body", "due_in_days", "due_date", "assigned_to"})
+STATUSES = ("created", "updated", "unchanged", "failed")
+LOGGED_FAILURES = 20
+
+
+class SyncContactsOperator(BaseContactsOperator):
+    """
+    Sync many records into contacts: map, validate, upsert concurrently, tag, and add a follow-up task.
+
+    A run reads the records twice: first it maps and validates every record without a request (so a wrong
+    mapping or a broken file writes nothing), then it writes in batches. For each batch it fetches the
+    contacts that already exist with one search request, skips records whose fields and tags already match
+    ("unchanged"), and upserts the others concurrently under the hook's shared rate budget. Tags are sent as
+    the union of the contact's tags and the new ones (tags in an upsert replace the list), so they cost no
+    extra request. Repeating or retrying a run creates no duplicate contact, tag or task.
+
+    Every record gets one entry in the report, pushed to XCom (also when the run fails):
+    ``{"summary": {"total", "created", "updated", "unchanged", "failed", "tasks_created", "api_calls",
+    "seconds", "records_per_second", "dry_run", ...}, "records": [{"index", "label", "status",
+    "contact_id", "changes", "task", "error"}, ...]}``. A failed record's error names the record (its index
+    from 0 and its key field, e-mail or phone) and the field.
+
+    :param records: a list of dicts, an ``XComArg`` giving one, or the path of a ``.json`` (array),
+        ``.ndjson`` / ``.jsonl`` or ``.csv`` file (the last three are read line by line). Templated.
+    :param field_mapping: source field -> contact field, e.g. ``{"mail": "email", "mobile": "phone",
+        "plan": "customFields.plan_key"}``; custom fields by id or key. None: the records already use the
+        API's field names. Templated.
+    :param transforms: contact field -> transform(s) run after the defaults: ``"strip"``, ``"lower"``,
+        ``"upper"``, ``"title"`` or a callable taking and returning the value (raise ValueError to fail the
+        record). The defaults strip text, lower-case e-mails and write phones in E.164.
+    :param default_country_code: country calling code for phone numbers written without one (``"1"``);
+        None fails such numbers.
+    :param tags: tags every synced contact gets (kept with its other tags). Templated.
+    :param task_template: a follow-up task for each contact this run creates: ``{"title", "body",
+        "assigned_to", "due_in_days"}`` or ``"due_date"`` (ISO-8601) instead of ``due_in_days``. ``due_in_days``
+        counts from the DAG run's ``run_after``, so retries compute the same date. ``{firstName}``-style
+        fields of the mapped contact may appear in title and body. A task with the same title and due date is
+        never created twice. Templated.
+    :param key_field: the source field that names a record in messages and the report (default: e-mail,
+        else phone).
+    :param dry_run: validate and report what would change, without writing. Templated.
+    :param max_failed_ratio: the run fails when more than this share of the records failed (default 0.05):
+        bad rows are reported one by one without failing a scheduled sync, while a wrong mapping, a broken
+        file or an API outage, which fail many, fail the run. Templated.
+    :param max_workers: concurrent requests (they share the connection's rate budget).
+    :param batch_size: records per existence lookup (one search request each).
+    :param progress_interval: seconds between two progress lines in the log.
+    :param contacts_conn_id: the Contacts connection.
+    """
+
+    template_fields: Sequence[str] = (
+        "records",
+        "field_mapping",
+        "tags",
+        "task_template",
+        "dry_run",
+        "max_failed_ratio",
+    )
+    ui_color = "#c9e7f8"
+
+    def __init__(
+        self,
+        *,
+        records: Any,
+        field_mapping: Mapping[str, str] | None = None,
+        transforms: Mapping[str, Transform | Sequence[Transform]] | None = None,
+        default_country_code: str | None = "1",
+        tags: Sequence[str] | None = None,
+        task_template: Mapping[str, Any] | None = None,
+        key_field: str | None = None,
+        dry_run: bool = False,
+        max_failed_ratio: float = 0.05,
+        max_workers: int = 4,
+        batch_size: int = 100,
+        progress_interval: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if max_workers < 1:
+            raise ContactsConfigError("max_workers must be at least 1")
+        if not 1 <= batch_size <= SEARCH_PAGE_LIMIT:
+            raise ContactsConfigError(f"batch_size must be between 1 and {SEARCH_PAGE_LIMIT}")
+        self.records = records
+        self.field_mapping = field_mapping
+        self.transforms = transforms
+        self.default_country_code = default_country_code
+        self.tags = tags
+        self.task_template = task_template
+        self.key_field = key_field
+        self.dry_run = dry_run
+        self.max_failed_ratio = max_failed_ratio
+        self.max_workers = max_workers
+        self.batch_size = batch_size
+        self.progress_interval = progress_interval
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        max_failed_ratio = float(self.max_failed_ratio)
+        if not 0.0 <= max_failed_ratio <= 1.0:
+            raise ContactsConfigError(
+                f"max_failed_ratio must be between 0 and 1, got {self.max_failed_ratio}"
+            )
+        run = _SyncRun(self, context)
+        try:
+            report = run.sync()
+        except RUN_STOPPING_ERRORS:
+            self._push(context, run.report())
+            raise
+        summary = report["summary"]
+        self.log.info("%s", _summary_line(summary))
+        failures = [entry["error"] for entry in report["records"] if entry["status"] == "failed"]
+        for error in failures[:LOGGED_FAILURES]:
+            self.log.warning("%s", error)
+        if len(failures) > LOGGED_FAILURES:
+            self.log.warning(
+                "... and %d more failed records (see the report in XCom)", len(failures) - LOGGED_FAILURES
+            )
+        if summary["total"] and summary["failed"] / summary["total"] > max_failed_ratio:
+            self._push(context, report)
+            exception = AirflowFailException if run.stopped_before_writing else AirflowException
+            raise exception(
+                f"{summary['failed']} of {summary['total']} records failed "
+                f"({summary['failed'] / summary['total']:.1%} > max_failed_ratio {max_failed_ratio:.1%}); "
+                + (
+                    "none was written (every record is checked before the first write)"
+                    if run.stopped_before_writing
+                    else "the report lists each record"
+                )
+            )
+        return report
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        # Records given as a literal list are data: their strings are not Jinja templates (and rendering
+        # thousands of them would be slow). A path string is rendered; an XComArg is resolved.
+        literal = self.records if isinstance(self.records, list | tuple) else None
+        if literal is not None:
+            self.records = None
+        try:
+            super().render_template_fields(context, jinja_env)
+        finally:
+            if literal is not None:
+                self.records = literal
+
+    @staticmethod
+    def _push(context: Context, report: dict[str, Any]) -> None:
+        """Put the report where the task's return value goes, before the task fails."""
+        context["ti"].xcom_push(key="return_value", value=report)
+
+
+class _SyncRun:
+    """The state of one execution: the hook, the mapper, the report, the counters."""
+
+    def __init__(self, operator: SyncContactsOperator, context: Context) -> None:
+        self.op = operator
+        self.log = operator.log
+        self.hook: ContactsHook = operator.hook
+        self.dry_run = _as_bool(operator.dry_run)
+        self.mapper = ContactMapper(
+            field_mapping=operator.field_mapping,
+            transforms=operator.transforms,
+            default_country_code=operator.default_country_code,
+            tags=list(operator.tags or []),
+            key_field=operator.key_field,
+            custom_fields=lambda: self.call(self.hook.get_custom_fields),
+        )
+        dag_run = context.get("dag_run")
+        run_after = getattr(dag_run, "run_after", None) or datetime.now(timezone.utc)
+        ti = context.get("ti")
+        rerun = (getattr(ti, "try_number", 1) or 1) > 1 or (getattr(dag_run, "clear_number", 0) or 0) > 0
+        self.task = _FollowUpTask.from_template(operator.task_template, run_after)
+        # Only a re-run can find contacts an earlier try of the same run created (and maybe left without
+        # their task); a first try never needs to look.
+        self.created_since = run_after - CLOCK_SKEW if rerun else None
+        self.source = RecordSource(operator.records)
+        self.entries: dict[int, dict[str, Any]] = {}
+        self.total = 0
+        self.api_calls = 0
+        self.tasks_created = 0
+        self.started = time.monotonic()
+        self.stopped_before_writing = False
+        self._lock = threading.Lock()
+        self._search_phones = True
+        self.progress: ProgressLogger | None = None
+
+    # ----------------------------------------------------------------------------------- bookkeeping
+
+    def call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call a hook method, counting it as one API call (the hook's own retries are not counted)."""
+        with self._lock:
+            self.api_calls += 1
+        return method(*args, **kwargs)
+
+    def record(self, entry: dict[str, Any]) -> None:
+        self.entries[entry["index"]] = {key: value for key, value in entry.items() if value is not None}
+        if self.progress is not None:
+            self.progress.advance(failed=1 if entry["status"] == "failed" else 0)
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for entry in self.entries.values():
+            counts[entry["status"]] += 1
+        return counts
+
+    def report(self) -> dict[str, Any]:
+        seconds = time.monotonic() - self.started
+        done = len(self.entries)
+        summary = {
+            "total": self.total,
+            **self.counts(),
+            "tasks_created": self.tasks_created,
+            "api_calls": self.api_calls,
+            "api_calls_per_record": round(self.api_calls / done, 3) if done else 0.0,
+            "seconds": round(seconds, 3),
+            "records_per_second": round(done / seconds, 2) if seconds > 0 else 0.0,
+            "dry_run": self.dry_run,
+            "source": self.source.description,
+        }
+        return {"summary": summary, "records": [self.entries[i] for i in sorted(self.entries)]}
+
+    # ------------------------------------------------------------------------------------------ run
+
+    def sync(self) -> dict[str, Any]:
+        self.mapper.check_mapping()
+        self.validate_all()
+        failed = self.counts()["failed"]
+        if self.total and failed / self.total > float(self.op.max_failed_ratio):
+            self.stopped_before_writing = True
+            return self.report()
+        self.progress = ProgressLogger(
+            self.log, "records", total=self.total, interval=self.op.progress_interval
+        )
+        self.progress.advance(count=failed, failed=failed)
+        if self.dry_run:
+            for batch in self.batches():
+                existing = self.prefetch(batch)
+                for contact in batch:
+                    self.record(self.plan(contact, self.match(contact, existing)))
+        else:
+            self.write_all()
+        self.progress.finish()
+        return self.report()
+
+    def validate_all(self) -> None:
+        """Pass 1: map and check every record, without a request; failures go to the report."""
+        for index, record in enumerate(self.source):
+            self.total += 1
+            try:
+                self.mapper.map(index, record)
+            except RecordError as error:
+                label = self.mapper.record_label(record)
+                self.record({"index": index, "label": label, "status": "failed", "error": str(error)})
+
+    def batches(self) -> Iterator[list[MappedContact]]:
+        """Pass 2: the valid records again, mapped, a batch at a time."""
+        batch: list[MappedContact] = []
+        for index, record in enumerate(self.source):
+            if index in self.entries:
+                continue  # failed validation in pass 1
+            batch.append(self.mapper.map(index, record))
+            if len(batch) >= self.op.batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def write_all(self) -> None:
+        in_flight: set[Future[dict[str, Any]]] = set()
+        limit = self.op.max_workers * 2
+
+        def collect(done: set[Future[dict[str, Any]]]) -> None:
+            for future in done:
+                in_flight.discard(future)
+                self.record(future.result())  # a run-stopping error is raised here
+
+        with ThreadPoolExecutor(max_workers=self.op.max_workers, thread_name_prefix="contacts-sync") as pool:
+            try:
+                for batch in self.batches():
+                    existing = self.prefetch(batch)
+                    for contact in batch:
+                        match = self.match(contact, existing)
+                        changes = self.mapper.changes(contact, match) if match else None
+                        if match and not changes and not self.needs_task_check(match):
+                            self.record(self.entry(contact, "unchanged", match))
+                            continue
+                        while len(in_flight) >= limit:
+                            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                            collect(done)
+                        in_flight.add(pool.submit(self.write, contact, match, changes))
+                    collect({f for f in in_flight if f.done()})
+                collect(set(wait(in_flight).done))
+            except BaseException:
+                for future in in_flight:
+                    future.cancel()
+                raise
+
+    # -------------------------------------------------------------------------------------- lookup
+
+    def prefetch(self, batch: list[MappedContact]) -> dict[str, dict[str, Any]]:
+        """The batch's existing contacts, by ``email:...`` and ``phone:...``, from one search request."""
+        filters = [
+            {"field": "email", "operator": "eq", "value": c.email}
+            for c in batch
+            if c.email and len(c.email) <= SEARCH_VALUE_MAX
+        ]
+        phones = [
+            {"field": "phone", "operator": "eq", "value": c.phone}
+            for c in batch
+            if c.phone and self._search_phones
+        ]
+        try:
+            found = self.search(filters + phones)
+        except ContactsValidationError as error:
+            if not phones:
+                raise
+            # Some accounts reject phone filters: look up by e-mail only from now on.
+            self.log.warning(
+                "Search by phone was refused (%s); matching existing contacts by e-mail only", error
+            )
+            self._search_phones = False
+            found = self.search(filters)
+        existing: dict[str, dict[str, Any]] = {}
+        for contact in found:
+            if contact.get("email"):
+                existing.setdefault(f"email:{str(contact['email']).strip().lower()}", contact)
+            if contact.get("phone"):
+                existing.setdefault(f"phone:{_digits(contact['phone'])}", contact)
+        return existing
+
+    def search(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not filters:
+            return []
+        with self._lock:
+            self.api_calls += 1  # one request per 500 matches; a batch rarely has more
+        query = [{"group": "OR", "filters": filters}]
+        return list(self.hook.search_contacts(filters=query, page_limit=SEARCH_PAGE_LIMIT))
+
+    @staticmethod
+    def match(contact: MappedContact, existing: Mapping[str, dict[str, Any]]) -> dict[str, Any] | None:
+        """The existing contact an upsert would update: by e-mail first, then by phone."""
+        if contact.email and f"email:{contact.email}" in existing:
+            return existing[f"email:{contact.email}"]
+        if contact.phone:
+            return existing.get(f"phone:{_digits(contact.phone)}")
+        return None
+
+    def needs_task_check(self, existing: Mapping[str, Any]) -> bool:
+        """Whether an existing contact may have been created by an earlier try of this run."""
+        if self.task is None or self.created_since is None:
+            return False
+        added = _parse_time(existing.get("dateAdded"))
+        return added is None or added >= self.created_since
+
+    # --------------------------------------------------------------------------------------- write
+
+    def entry(
+        self, contact: MappedContact, status: str, existing: Mapping[str, Any] | None, **more: Any
+    ) -> dict[str, Any]:
+        return {
+            "index": contact.index,
+            "label": contact.label,
+            "status": status,
+            "contact_id": (existing or {}).get("id"),
+            **more,
+        }
+
+    def plan(self, contact: MappedContact, existing: dict[str, Any] | None) -> dict[str, Any]:
+        """Dry run: what a write would do."""
+        if existing is None:
+            task = "would create" if self.task else None
+            if task:
+                with self._lock:
+                    self.tasks_created += 1
+            return self.entry(contact, "created", None, task=task)
+        changes = self.mapper.changes(contact, existing)
+        return self.entry(contact, "updated" if changes else "unchanged", existing, changes=changes or None)
+
+    def write(
+        self, contact: MappedContact, existing: dict[str, Any] | None, changes: list[str] | None
+    ) -> dict[str, Any]:
+        """Upsert one contact when it differs, then make sure it has its follow-up task (worker thread)."""
+        name = describe_record(contact.index, contact.label)
+        status, target, new = "unchanged", existing, False
+        try:
+            if existing is None or changes:
+                answer = self.call(self.hook.upsert_contact, self.mapper.body(contact, existing))
+                new = bool(answer.get("new"))
+                target = answer.get("contact") or {}
+                status = "created" if new else "updated"
+        except RUN_STOPPING_ERRORS:
+            raise
+        except ContactsApiError as error:
+            return self.entry(
+                contact, "failed", existing, error=f"{name}: upsert refused: {_api_message(error)}"
+            )
+        result = self.entry(contact, status, target, changes=changes or None)
+        if self.task is not None and target and (new or self.needs_task_check(target)):
+            try:
+                result["task"] = self.ensure_task(contact, target, new)
+            except RUN_STOPPING_ERRORS:
+                raise
+            except ContactsApiError as error:
+                result.update(status="failed", error=f"{name}: follow-up task failed: {_api_message(error)}")
+        return result
+
+    def ensure_task(self, contact: MappedContact, target: Mapping[str, Any], new: bool) -> str:
+        """Create the follow-up task unless the contact has one with the same title and due date."""
+        assert self.task is not None
+        title, body = self.task.render(contact)
+        if not new:  # an earlier try may have created it
+            for task in self.call(self.hook.get_tasks, target["id"]):
+                if str(task.get("title") or "").strip() == title and _same_day(
+                    task.get("dueDate"), self.task.due
+                ):
+                    return "exists"
+        self.call(
+            self.hook.create_task,
+            target["id"],
+            title=title,
+            due_date=self.task.due,
+            body=body,
+            assigned_to=self.task.assigned_to,
+        )
+        with self._lock:
+            self.tasks_created += 1
+        return "created"
+
+
+def _summary_line(s: Mapping[str, Any]) -> str:
+    verb = "would be " if s["dry_run"] else ""
+    return (
+        f"{'DRY RUN: ' if s['dry_run'] else ''}Synced {s['total']} records from {s['source']}: "
+        f"{s['created']} {verb}created, {s['updated']} {verb}updated, {s['unchanged']} unchanged, "
+        f"{s['failed']} failed; {s['tasks_created']} follow-up tasks {verb}created; "
+        f"{s['api_calls']} API calls ({s['api_calls_per_record']} per record); "
+        f"{s['seconds']:.1f}s, {s['records_per_second']} records/s"
+    )
+
+
+class _FollowUpTask:
+    """The follow-up task of ``task_template``, with its due date fixed for the whole run."""
+
+    def __init__(self, title: str, due: datetime, body: str | None, assigned_to: str | None) -> None:
+        self.title = title
+        self.due = due
+        self.body = body
+        self.assigned_to = assigned_to
+
+    @classmethod
+    def from_template(cls, template: Mapping[str, Any] | None, run_after: datetime) -> _FollowUpTask | None:
+        if not template:
+            return None
+        if not isinstance(template, Mapping):
+            raise ContactsConfigError(f"task_template must be a dict, got {type(template).__name__}")
+        unknown = set(template) - TASK_TEMPLATE_KEYS
+        if unknown:
+            raise ContactsConfigError(
+                f"task_template has unknown keys {sorted(unknown)}; use {sorted(TASK_TEMPLATE_KEYS)}"
+            )
+        title = str(template.get("title") or "").strip()
+        if not title:
+            raise ContactsConfigError("task_template needs a title")
+        if ("due_date" in template) == ("due_in_days" in template):
+            raise ContactsConfigError("task_template needs either due_in_days or due_date")
+        if "due_date" in template:
+            due = _parse_time(template["due_date"])
+            if due is None:
+                raise ContactsConfigError(f"task_template due_date {template['due_date']!r} is not ISO-8601")
+        else:
+            try:
+                days = float(template["due_in_days"])
+            except (TypeError, ValueError):
+                raise ContactsConfigError("task_template due_in_days must be a number") from None
+            due = run_after.astimezone(timezone.utc) + timedelta(days=days)
+        return cls(title, due.replace(microsecond=0), template.get("body"), template.get("assigned_to"))
+
+    def render(self, contact: MappedContact) -> tuple[str, str | None]:
+        """Title and body with ``{field}`` replaced by the contact's mapped fields (unknown ones stay)."""
+        return _fill(self.title, contact.fields), _fill(self.body, contact.fields) if self.body else None
+
+
+class _Fields(dict):  # type: ignore[type-arg]
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _fill(text: str, fields: Mapping[str, Any]) -> str:
+    try:
+        return str(text).format_map(_Fields(fields)).strip()
+    except (ValueError, IndexError, AttributeError):
+        return str(text).strip()
+
+
+def _api_message(error: ContactsApiError) -> str:
+    status = f"HTTP {error.status}" if error.status is not None else "no answer"
+    return f"{status}: {'; '.join(error.messages)}"
+
+
+def _digits(phone: Any) -> str:
+    return re.sub(r"\D", "", str(phone))
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, int | float):
+        parsed = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    elif isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _same_day(value: Any, due: datetime) -> bool:
+    parsed = _parse_time(value)
+    return parsed is not None and parsed.astimezone(timezone.utc).date() == due.date()
