@@ -438,7 +438,7 @@ class OAuthTokenProvider:
                     headers={"Accept": "application/json"},
                     timeout=self._timeout,
                 )
-            except requests.exceptions.ConnectionError as error:
+            except requests.exceptions.RequestException as error:
                 # Only a failure to connect proves the request was never processed.
                 if never_sent(error) and attempt + 1 < _TOKEN_ATTEMPTS:
                     time.sleep(0.5 * 2**attempt)
@@ -497,10 +497,12 @@ class OAuthTokenProvider:
         )
 
 
-def never_sent(error: requests.exceptions.ConnectionError) -> bool:
+def never_sent(error: requests.exceptions.RequestException) -> bool:
     """True when the connection itself failed, so the request cannot have been processed."""
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return True
+    if not isinstance(error, requests.exceptions.ConnectionError):
+        return False
     text = str(error)
     return "Connection refused" in text or "NewConnectionError" in text or "Name or service" in text
 

@@ -111,7 +111,7 @@ class RollingWindowLimiter:
             if daily_remaining is not None and daily_remaining <= 0:
                 self._daily_exhausted = True
             self._prune(self._clock())
-            if remaining is not None and remaining <= 0 and len(self._starts) < self.limit:
-                # The budget is gone but not through us: someone else shares this location's limit.
-                self._paused_until = max(self._paused_until, self._clock() + self.window)
             self._cond.notify_all()
+        if remaining is not None and remaining <= 0 and self.in_window() < self.limit:
+            # The budget is gone but not through us: someone else shares this location's limit.
+            self.pause(self.window)
