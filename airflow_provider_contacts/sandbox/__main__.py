@@ -1,0 +1,42 @@
+"""``contacts-sandbox``: serve the sandbox until interrupted, after printing the connection to use."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+
+from .options import parse_args
+from .server import CONN_ENV_NAME, _url, bind, build_sandbox, connection_for, make_server
+
+
+def main(argv: list[str] | None = None) -> int:
+    """
+    Run the command.
+
+    :param argv: its flags; ``None`` reads ``sys.argv``.
+    """
+    options = parse_args(argv)
+    sb = build_sandbox(options)
+    sock = bind(options.host, options.port)
+    base_url = _url(options.host, sock.getsockname()[1])
+    connection = connection_for(options, base_url, sb.auth.mint_refresh_token())
+    print(f"{CONN_ENV_NAME}={json.dumps(connection)}", flush=True)
+    print(
+        f"# contacts sandbox on {base_url} ({sb.store.contact_count()} contacts); Ctrl+C stops it",
+        file=sys.stderr,
+        flush=True,
+    )
+    server = make_server(sb)
+    signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""What the official OpenAPI file says about each Contacts operation, read once from the bundled copy.
+
+``contacts.json`` is the verbatim ``apps/contacts.json`` of ``GoHighLevel/highlevel-api-docs``. The
+sandbox takes from it, per operation: the OAuth scope, the success status, the request body's allowed and
+required properties and their simple types. So whitelist validation ("property X should not exist"),
+required fields and 201-vs-200 follow the spec instead of a hand-written copy of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+SPEC_FILE = "contacts.json"
+
+
+@dataclass(frozen=True)
+class BodySchema:
+    """
+    Allowed properties of a request body.
+
+    :param properties: property name -> simple JSON type (``string``, ``boolean``, ``array``, ``number``,
+        ``object`` or ``None`` when the spec gives none).
+    :param required: properties that must be present.
+    """
+
+    properties: dict[str, str | None] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Operation:
+    """
+    One operation of the spec.
+
+    :param method: HTTP method, upper case.
+    :param path: the path template, e.g. ``/contacts/{contactId}``.
+    :param scope: the OAuth scope it needs (``contacts.write`` when the spec declares none: the bulk routes).
+    :param status: its success status (200 or 201).
+    :param body: its request body schema, or None when it takes no body.
+    :param envelope: the top-level keys of its success body in the spec.
+    :param query: the query parameters it accepts.
+    :param required_query: the query parameters it requires.
+    """
+
+    method: str
+    path: str
+    scope: str
+    status: int
+    body: BodySchema | None
+    envelope: tuple[str, ...]
+    query: tuple[str, ...] = ()
+    required_query: tuple[str, ...] = ()
+
+
+def load_spec() -> dict[str, Any]:
+    """Return the bundled official ``contacts.json`` (a fresh copy)."""
+    text = resources.files(__package__).joinpath(SPEC_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _schema(spec: dict[str, Any], node: dict[str, Any] | None) -> dict[str, Any]:
+    """Follow a local ``$ref`` (the only kind contacts.json uses for bodies)."""
+    node = node or {}
+    ref = node.get("$ref")
+    if ref and ref.startswith("#/components/schemas/"):
+        return spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return node
+
+
+def _simple_type(prop: dict[str, Any]) -> str | None:
+    if "type" in prop:
+        return str(prop["type"])
+    return "object" if "$ref" in prop else None
+
+
+@cache
+def operations() -> dict[tuple[str, str], Operation]:
+    """Return every Contacts operation of the spec keyed by ``(METHOD, path template)``."""
+    spec = load_spec()
+    result: dict[tuple[str, str], Operation] = {}
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            security = op.get("security") or [{}]
+            scopes = [s for block in security for values in block.values() for s in values]
+            scope = scopes[0] if scopes else "contacts.write"
+            status = min(int(code) for code in op["responses"] if code.startswith("2"))
+            success = op["responses"][str(status)]
+            envelope_schema = _schema(
+                spec, success.get("content", {}).get("application/json", {}).get("schema")
+            )
+            body = None
+            if "requestBody" in op:
+                body_schema = _schema(spec, op["requestBody"]["content"]["application/json"]["schema"])
+                body = BodySchema(
+                    properties={k: _simple_type(v) for k, v in body_schema.get("properties", {}).items()},
+                    required=tuple(body_schema.get("required", ())),
+                )
+            result[(method.upper(), path)] = Operation(
+                method=method.upper(),
+                path=path,
+                scope=scope,
+                status=status,
+                body=body,
+                envelope=tuple(envelope_schema.get("properties", {})),
+                query=tuple(p["name"] for p in op.get("parameters", ()) if p.get("in") == "query"),
+                required_query=tuple(
+                    p["name"]
+                    for p in op.get("parameters", ())
+                    if p.get("in") == "query" and p.get("required")
+                ),
+            )
+    return result
