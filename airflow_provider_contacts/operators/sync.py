@@ -279,7 +279,8 @@ class _SyncRun:
         self.progress = ProgressLogger(
             self.log, "records", total=self.total, interval=self.op.progress_interval
         )
-        self.progress.advance(count=failed, failed=failed)
+        if failed:
+            self.progress.advance(count=failed, failed=failed)
         if self.dry_run:
             for batch in self.batches():
                 existing = self.prefetch(batch)
