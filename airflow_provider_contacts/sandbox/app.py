@@ -218,7 +218,8 @@ class GatewayLayer:
             await self._dropped(scope, receive, send_with_headers)
         else:
             await self.app(scope, receive, send_with_headers)
-        self.sb.stats.count(label, status)
+        if definition is None or definition.kind != "admin":
+            self.sb.stats.count(label, status)
 
     async def _dropped(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Process the request, then send only the response head: the server closes a half-sent answer."""

@@ -1,0 +1,109 @@
+"""Rolling-window rate limit, daily budget, fault injection (deterministic), dropped connections, latency."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+import requests
+
+from airflow_provider_contacts.sandbox import SandboxHandle
+from tests.integration.conftest import ApiClient
+
+pytestmark = pytest.mark.integration
+RATE_HEADERS = (
+    "X-RateLimit-Limit-Daily",
+    "X-RateLimit-Daily-Remaining",
+    "X-RateLimit-Interval-Milliseconds",
+    "X-RateLimit-Max",
+    "X-RateLimit-Remaining",
+)
+
+
+def _contacts_path(sb: SandboxHandle) -> str:
+    return f"/contacts/?locationId={sb.location_id}&limit=1"
+
+
+def test_rolling_window_never_exceeds_the_limit(sandbox_factory: Callable[..., SandboxHandle]) -> None:
+    sb = sandbox_factory(seed=5, rate_limit=5, rate_interval=0.5)
+    client = ApiClient(sb)
+    sb.reset_stats()
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def burst() -> None:
+        local = ApiClient(sb, token=client.token)
+        for _ in range(15):
+            response = local.get(_contacts_path(sb))
+            for name in RATE_HEADERS:
+                assert name in response.headers
+            if response.status_code == 429:
+                assert response.headers["X-RateLimit-Remaining"] == "0"
+                assert int(response.headers["Retry-After"]) >= 1
+                assert response.json()["statusCode"] == 429
+            with lock:
+                statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=burst) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(statuses) <= {200, 429}
+    assert statuses.count(429) > 0
+    stats = sb.stats()
+    assert stats["peak_requests_in_window"] == {f"{sb.client_id}/{sb.location_id}": 5}
+    assert stats["rate_limited_429"] == statuses.count(429)
+    ok = client.get(_contacts_path(sb))
+    assert ok.headers["X-RateLimit-Max"] == "5"
+    assert ok.headers["X-RateLimit-Interval-Milliseconds"] == "500"
+
+
+def test_daily_budget(sandbox_factory: Callable[..., SandboxHandle]) -> None:
+    sb = sandbox_factory(seed=1, daily_limit=3)
+    client = ApiClient(sb)
+    statuses = [client.get(_contacts_path(sb)).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+def _statuses(sb: SandboxHandle, n: int) -> list[int | str]:
+    client = ApiClient(sb)
+    out: list[int | str] = []
+    for _ in range(n):
+        try:
+            out.append(client.get(_contacts_path(sb)).status_code)
+        except requests.ConnectionError:
+            out.append("dropped")
+    return out
+
+
+def test_faults_are_deterministic_under_a_seed(sandbox_factory: Callable[..., SandboxHandle]) -> None:
+    options = {"seed": 3, "fault_rate": 0.4, "fault_kinds": ["429", "500", "502", "503"], "random_seed": 11}
+    first = _statuses(sandbox_factory(**options), 40)
+    second = _statuses(sandbox_factory(**options), 40)
+    assert first == second
+    assert {429, 500, 502, 503} & set(first) and 200 in first
+    sb = sandbox_factory(**{**options, "random_seed": 12})
+    assert _statuses(sb, 40) != first
+    assert sum(sb.stats()["faults_injected"].values()) > 0
+
+
+def test_a_dropped_connection_breaks_after_the_write(sandbox_factory: Callable[..., SandboxHandle]) -> None:
+    sb = sandbox_factory(seed=0)
+    client = ApiClient(sb)
+    sb.set_faults(rate=1.0, kinds=["drop"])
+    with pytest.raises((requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        client.post("/contacts/", json={"locationId": sb.location_id, "email": "dropped@example.com"})
+    sb.set_faults(rate=0.0)
+    assert [c["email"] for c in sb.all_contacts()] == ["dropped@example.com"]
+    assert sb.stats()["faults_injected"] == {"drop": 1}
+
+
+def test_faults_and_latency_change_at_run_time(sandbox: SandboxHandle, api: ApiClient) -> None:
+    sandbox.set_faults(rate=1.0, kinds=["503"])
+    assert api.get(_contacts_path(sandbox)).status_code == 503
+    sandbox.set_faults(rate=0.0, latency_ms=50)
+    response = api.get(_contacts_path(sandbox))
+    assert response.status_code == 200
+    assert response.elapsed.total_seconds() >= 0.05
