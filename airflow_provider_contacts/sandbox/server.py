@@ -19,6 +19,7 @@ import uvicorn
 
 from .app import create_app
 from .auth import ALL_SCOPES
+from .client import SandboxClient
 from .model import OTHER_LOCATION_ID, Sandbox
 from .options import SandboxOptions
 from .seed import seed
@@ -235,6 +236,15 @@ class SandboxHandle:
         response = self._session.post(self.base_url + "/oauth/token", data=form, timeout=30)
         response.raise_for_status()
         return response.json()["access_token"]
+
+    def client(self, token: str | None = None, scopes: str = ALL_SCOPES) -> SandboxClient:
+        """
+        Return a plain HTTP client with a bearer token.
+
+        :param token: the token; default a fresh OAuth access token with ``scopes``.
+        :param scopes: scopes of that fresh token.
+        """
+        return SandboxClient(self, token or self.access_token(scopes))
 
     def close(self) -> None:
         """Close the handle's HTTP session."""

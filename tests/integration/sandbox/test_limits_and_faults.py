@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from airflow_provider_contacts.sandbox import SandboxHandle
-from tests.integration.conftest import ApiClient
+from airflow_provider_contacts.sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 RATE_HEADERS = (
@@ -27,13 +27,13 @@ def _contacts_path(sb: SandboxHandle) -> str:
 
 def test_rolling_window_never_exceeds_the_limit(sandbox_factory: Callable[..., SandboxHandle]) -> None:
     sb = sandbox_factory(seed=5, rate_limit=5, rate_interval=0.5)
-    client = ApiClient(sb)
+    client = sb.client()
     sb.reset_stats()
     statuses: list[int] = []
     lock = threading.Lock()
 
     def burst() -> None:
-        local = ApiClient(sb, token=client.token)
+        local = sb.client(token=client.token)
         for _ in range(15):
             response = local.get(_contacts_path(sb))
             for name in RATE_HEADERS:
@@ -62,13 +62,13 @@ def test_rolling_window_never_exceeds_the_limit(sandbox_factory: Callable[..., S
 
 def test_daily_budget(sandbox_factory: Callable[..., SandboxHandle]) -> None:
     sb = sandbox_factory(seed=1, daily_limit=3)
-    client = ApiClient(sb)
+    client = sb.client()
     statuses = [client.get(_contacts_path(sb)).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
 
 
 def _statuses(sb: SandboxHandle, n: int) -> list[int | str]:
-    client = ApiClient(sb)
+    client = sb.client()
     out: list[int | str] = []
     for _ in range(n):
         try:
@@ -91,7 +91,7 @@ def test_faults_are_deterministic_under_a_seed(sandbox_factory: Callable[..., Sa
 
 def test_a_dropped_connection_breaks_after_the_write(sandbox_factory: Callable[..., SandboxHandle]) -> None:
     sb = sandbox_factory(seed=0)
-    client = ApiClient(sb)
+    client = sb.client()
     sb.set_faults(rate=1.0, kinds=["drop"])
     with pytest.raises((requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
         client.post("/contacts/", json={"locationId": sb.location_id, "email": "dropped@example.com"})
@@ -100,7 +100,7 @@ def test_a_dropped_connection_breaks_after_the_write(sandbox_factory: Callable[.
     assert sb.stats()["faults_injected"] == {"drop": 1}
 
 
-def test_faults_and_latency_change_at_run_time(sandbox: SandboxHandle, api: ApiClient) -> None:
+def test_faults_and_latency_change_at_run_time(sandbox: SandboxHandle, api: SandboxClient) -> None:
     sandbox.set_faults(rate=1.0, kinds=["503"])
     assert api.get(_contacts_path(sandbox)).status_code == 503
     sandbox.set_faults(rate=0.0, latency_ms=50)

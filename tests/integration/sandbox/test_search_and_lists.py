@@ -8,27 +8,27 @@ from datetime import datetime, timezone
 import pytest
 
 from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
-from tests.integration.conftest import ApiClient
+from airflow_provider_contacts.sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 BIG = 10_050
 
 
 @pytest.fixture(scope="module")
-def big() -> Iterator[tuple[SandboxHandle, ApiClient]]:
+def big() -> Iterator[tuple[SandboxHandle, SandboxClient]]:
     """A read-only sandbox with a little more than 10,000 contacts (about one second to seed)."""
     with running_sandbox(seed=BIG, random_seed=3, rate_limit=100_000) as sb:
-        yield sb, ApiClient(sb)
+        yield sb, sb.client()
 
 
-def _search(api: ApiClient, sb: SandboxHandle, **body: object) -> dict:
+def _search(api: SandboxClient, sb: SandboxHandle, **body: object) -> dict:
     response = api.post("/contacts/search", json={"locationId": sb.location_id, **body})
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def test_page_paging_stops_at_10000_and_search_after_goes_beyond(
-    big: tuple[SandboxHandle, ApiClient],
+    big: tuple[SandboxHandle, SandboxClient],
 ) -> None:
     sb, api = big
     assert _search(api, sb, pageLimit=500, page=20)["contacts"]
@@ -59,7 +59,7 @@ def test_page_paging_stops_at_10000_and_search_after_goes_beyond(
     )
 
 
-def test_filters_groups_and_sort(big: tuple[SandboxHandle, ApiClient]) -> None:
+def test_filters_groups_and_sort(big: tuple[SandboxHandle, SandboxClient]) -> None:
     sb, api = big
     everyone = sb.all_contacts()
     start = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -107,7 +107,7 @@ def test_filters_groups_and_sort(big: tuple[SandboxHandle, ApiClient]) -> None:
     assert query["total"] == sum("lovelace" in t for t in text) > 0
 
 
-def test_deprecated_list_walks_every_contact_newest_first(big: tuple[SandboxHandle, ApiClient]) -> None:
+def test_deprecated_list_walks_every_contact_newest_first(big: tuple[SandboxHandle, SandboxClient]) -> None:
     sb, api = big
     assert api.get("/contacts/", params={"locationId": sb.location_id, "limit": 101}).status_code == 422
     assert len(api.get("/contacts/", params={"locationId": sb.location_id}).json()["contacts"]) == 20
@@ -132,7 +132,7 @@ def test_deprecated_list_walks_every_contact_newest_first(big: tuple[SandboxHand
     assert added == sorted(added, reverse=True)
 
 
-def test_business_contacts_page_with_skip_and_limit(big: tuple[SandboxHandle, ApiClient]) -> None:
+def test_business_contacts_page_with_skip_and_limit(big: tuple[SandboxHandle, SandboxClient]) -> None:
     sb, api = big
     business = sb.info()["businessIds"][0]
     members = [c for c in sb.all_contacts() if c["businessId"] == business]
@@ -143,7 +143,7 @@ def test_business_contacts_page_with_skip_and_limit(big: tuple[SandboxHandle, Ap
 
 def test_search_lags_writes_when_asked(sandbox_factory: Callable[..., SandboxHandle]) -> None:
     sb = sandbox_factory(seed=5, search_lag_ms=300)
-    api = ApiClient(sb)
+    api = sb.client()
     contact = api.create_contact(email="late@example.com")
     filters = [{"field": "email", "operator": "eq", "value": "late@example.com"}]
     assert _search(api, sb, pageLimit=1, filters=filters)["total"] == 0
@@ -156,7 +156,7 @@ def test_search_lags_writes_when_asked(sandbox_factory: Callable[..., SandboxHan
     assert _search(api, sb, pageLimit=1, filters=filters)["contacts"][0]["id"] == contact["id"]
 
 
-def test_stats_count_routes_and_reset(sandbox: SandboxHandle, api: ApiClient) -> None:
+def test_stats_count_routes_and_reset(sandbox: SandboxHandle, api: SandboxClient) -> None:
     sandbox.reset_stats()
     contact = api.create_contact(firstName="S")
     api.get(f"/contacts/{contact['id']}")

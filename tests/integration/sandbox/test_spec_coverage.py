@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_contacts.sandbox import SandboxHandle
-from tests.integration.conftest import ApiClient
+from airflow_provider_contacts.sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ def test_the_spec_has_32_operations() -> None:
 
 
 def _valid_call(
-    method: str, path: str, api: ApiClient, sb: SandboxHandle
+    method: str, path: str, api: SandboxClient, sb: SandboxHandle
 ) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
     """Return (concrete path, query, JSON body) of a valid call of one operation."""
     info = sb.info()
@@ -112,7 +112,7 @@ def _valid_call(
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_every_operation_is_served_with_its_envelope(
-    method: str, path: str, api: ApiClient, sandbox: SandboxHandle
+    method: str, path: str, api: SandboxClient, sandbox: SandboxHandle
 ) -> None:
     op = SPEC["paths"][path][method.lower()]
     status, envelope = _envelope(SPEC, op)

@@ -6,12 +6,12 @@ import pytest
 import requests
 
 from airflow_provider_contacts.sandbox import SandboxHandle
-from tests.integration.conftest import ApiClient
+from airflow_provider_contacts.sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 
 
-def test_unknown_body_property_is_refused_like_nestjs(api: ApiClient) -> None:
+def test_unknown_body_property_is_refused_like_nestjs(api: SandboxClient) -> None:
     contact = api.create_contact(firstName="A")
     response = api.put(f"/contacts/{contact['id']}", json={"gender": "male"})
     assert response.status_code == 422
@@ -20,7 +20,7 @@ def test_unknown_body_property_is_refused_like_nestjs(api: ApiClient) -> None:
     assert body["statusCode"] == 422 and body["error"] == "Unprocessable Entity" and body["traceId"]
 
 
-def test_missing_required_fields_are_all_listed(api: ApiClient) -> None:
+def test_missing_required_fields_are_all_listed(api: SandboxClient) -> None:
     contact = api.create_contact(firstName="A")
     response = api.post(f"/contacts/{contact['id']}/tasks", json={"body": "x"})
     assert response.status_code == 422
@@ -32,7 +32,7 @@ def test_missing_required_fields_are_all_listed(api: ApiClient) -> None:
     assert api.post("/contacts/", json={"firstName": "x"}).status_code == 422
 
 
-def test_wrong_types_and_bad_values(api: ApiClient, sandbox: SandboxHandle) -> None:
+def test_wrong_types_and_bad_values(api: SandboxClient, sandbox: SandboxHandle) -> None:
     response = api.post("/contacts/", json={"locationId": sandbox.location_id, "dnd": "yes", "tags": "vip"})
     assert response.status_code == 422
     assert set(response.json()["message"]) == {"dnd must be a boolean value", "tags must be an array"}
@@ -40,7 +40,7 @@ def test_wrong_types_and_bad_values(api: ApiClient, sandbox: SandboxHandle) -> N
     assert response.json()["message"] == ["email must be an email"]
 
 
-def test_unknown_custom_field_is_named(api: ApiClient, sandbox: SandboxHandle) -> None:
+def test_unknown_custom_field_is_named(api: SandboxClient, sandbox: SandboxHandle) -> None:
     response = api.post(
         "/contacts/",
         json={"locationId": sandbox.location_id, "customFields": [{"id": "nope", "field_value": 1}]},
@@ -52,7 +52,7 @@ def test_unknown_custom_field_is_named(api: ApiClient, sandbox: SandboxHandle) -
     assert ok["customFields"] == [{"id": field["id"], "value": "red"}]
 
 
-def test_another_locations_contact_is_forbidden(api: ApiClient, sandbox: SandboxHandle) -> None:
+def test_another_locations_contact_is_forbidden(api: SandboxClient, sandbox: SandboxHandle) -> None:
     other = sandbox.all_contacts(sandbox.other_location_id)[0]
     response = api.get(f"/contacts/{other['id']}")
     assert response.status_code == 403
@@ -69,7 +69,7 @@ def test_another_locations_contact_is_forbidden(api: ApiClient, sandbox: Sandbox
         "/contacts/{cid}/tasks/AAAAAAAAAAAAAAAAAAAA",
     ],
 )
-def test_unknown_ids_are_404(api: ApiClient, path: str) -> None:
+def test_unknown_ids_are_404(api: SandboxClient, path: str) -> None:
     contact = api.create_contact(firstName="A")
     response = api.get(path.format(cid=contact["id"]))
     assert response.status_code == 404
@@ -86,7 +86,7 @@ def test_token_version_and_scope_are_required(sandbox: SandboxHandle) -> None:
         url, params=params, headers={"Authorization": f"Bearer {sandbox.private_token}"}, timeout=10
     )
     assert no_version.status_code == 400
-    reader = ApiClient(sandbox, token=sandbox.access_token("contacts.readonly"))
+    reader = sandbox.client(token=sandbox.access_token("contacts.readonly"))
     assert reader.get("/contacts/search/duplicate", params=params).status_code == 200
     refused = reader.post("/contacts/", json={"locationId": sandbox.location_id, "firstName": "x"})
     assert refused.status_code == 401
@@ -94,11 +94,11 @@ def test_token_version_and_scope_are_required(sandbox: SandboxHandle) -> None:
 
 
 def test_private_integration_token_is_a_static_bearer(sandbox: SandboxHandle) -> None:
-    client = ApiClient(sandbox, token=sandbox.private_token)
+    client = sandbox.client(token=sandbox.private_token)
     assert client.create_contact(firstName="Pit")["firstName"] == "Pit"
 
 
-def test_search_requires_location_and_page_limit(api: ApiClient, sandbox: SandboxHandle) -> None:
+def test_search_requires_location_and_page_limit(api: SandboxClient, sandbox: SandboxHandle) -> None:
     assert api.post("/contacts/search", json={"locationId": sandbox.location_id}).status_code == 422
     assert api.post("/contacts/search", json={"pageLimit": 10}).status_code == 422
     too_big = api.post("/contacts/search", json={"locationId": sandbox.location_id, "pageLimit": 501})
@@ -115,7 +115,7 @@ def test_search_requires_location_and_page_limit(api: ApiClient, sandbox: Sandbo
     assert bad_field.json()["message"] == "Invalid field contact_name"
 
 
-def test_duplicate_create_is_refused_and_upsert_updates(api: ApiClient, sandbox: SandboxHandle) -> None:
+def test_duplicate_create_is_refused_and_upsert_updates(api: SandboxClient, sandbox: SandboxHandle) -> None:
     first = api.create_contact(email="Dup@Example.com", tags=["a", "b"])
     again = api.post("/contacts/", json={"locationId": sandbox.location_id, "email": "dup@example.com"})
     assert again.status_code == 400
@@ -142,7 +142,7 @@ def test_duplicate_create_is_refused_and_upsert_updates(api: ApiClient, sandbox:
     assert none.json()["contact"] is None
 
 
-def test_bulk_tags_report_per_contact_results(api: ApiClient, sandbox: SandboxHandle) -> None:
+def test_bulk_tags_report_per_contact_results(api: SandboxClient, sandbox: SandboxHandle) -> None:
     contact = api.create_contact(tags=["keep"])
     other = sandbox.all_contacts(sandbox.other_location_id)[0]
     response = api.post(
@@ -179,7 +179,7 @@ def test_bulk_tags_report_per_contact_results(api: ApiClient, sandbox: SandboxHa
 
 
 def test_appointments_can_be_created_through_the_calendar_route(
-    api: ApiClient, sandbox: SandboxHandle
+    api: SandboxClient, sandbox: SandboxHandle
 ) -> None:
     contact = api.create_contact(firstName="Cal")
     body = {
@@ -199,7 +199,7 @@ def test_appointments_can_be_created_through_the_calendar_route(
     assert {"id", "name", "fieldKey", "dataType"} <= set(fields["customFields"][0])
 
 
-def test_delete_and_campaign_remove_all_route(api: ApiClient) -> None:
+def test_delete_and_campaign_remove_all_route(api: SandboxClient) -> None:
     contact = api.create_contact(firstName="Gone")
     assert api.delete(f"/contacts/{contact['id']}/campaigns/removeAll").json()["succeded"] is True
     assert api.delete(f"/contacts/{contact['id']}").json()["succeded"] is True
