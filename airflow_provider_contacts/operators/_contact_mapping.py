@@ -53,6 +53,7 @@ MAX_LENGTH: dict[str, int] = {"str": 255, "email": 254, "tag": 100, "custom": 50
 MAX_LENGTH_BY_FIELD: dict[str, int] = {"website": 2048}
 LIST_CUSTOM_TYPES = frozenset({"CHECKBOX", "MULTIPLE_OPTIONS", "TEXTBOX_LIST"})
 NUMBER_CUSTOM_TYPES = frozenset({"NUMERICAL", "MONETORY", "MONETARY", "FLOAT"})
+OPTION_CUSTOM_TYPES = frozenset({"SINGLE_OPTIONS", "RADIO"})
 UNSUPPORTED_CUSTOM_TYPES = frozenset({"FILE_UPLOAD", "SIGNATURE"})
 
 _EMAIL = re.compile(r"^[^@\s\"'<>,;]+@[^@\s\"'<>,;]+\.[A-Za-z]{2,}$")
@@ -594,22 +595,34 @@ def _custom_value(definition: Mapping[str, Any], value: Any) -> Any:
         if number is None:
             raise RecordError(f"custom field {name!r} ({data_type}) expects a number, got {value!r}")
         return number
+    options = {str(o).lower(): str(o) for o in definition.get("picklistOptions") or []}
     if data_type in LIST_CUSTOM_TYPES:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, Sequence) or any(not isinstance(i, str | int | float) for i in items):
             raise RecordError(f"custom field {name!r} ({data_type}) expects a list of values, got {value!r}")
-        return [str(i).strip() for i in items if str(i).strip()]
+        return [_option(name, options, str(i).strip()) for i in items if str(i).strip()]
     try:
         text = _as_text(value)
     except RecordError:
         raise RecordError(
             f"custom field {name!r} ({data_type}) expects text, got {type(value).__name__}"
         ) from None
+    if data_type in OPTION_CUSTOM_TYPES:
+        text = _option(name, options, text)
     if len(text) > MAX_LENGTH["custom"]:
         raise RecordError(
             f"custom field {name!r} is {len(text)} characters long, longer than {MAX_LENGTH['custom']}"
         )
     return text
+
+
+def _option(name: Any, options: Mapping[str, str], value: str) -> str:
+    """A picklist value in the definition's spelling; RecordError when it is not one of the options."""
+    if not options:
+        return value
+    if value.lower() not in options:
+        raise RecordError(f"custom field {name!r}: {value!r} is not one of {', '.join(options.values())}")
+    return options[value.lower()]
 
 
 def _as_number(value: Any) -> int | float | None:

@@ -81,7 +81,13 @@ class FakeContactsApi:
     """
 
     CUSTOM_FIELDS = [
-        {"id": "cf_plan", "name": "Plan", "fieldKey": "contact.plan_key", "dataType": "SINGLE_OPTIONS"},
+        {
+            "id": "cf_plan",
+            "name": "Plan",
+            "fieldKey": "contact.plan_key",
+            "dataType": "SINGLE_OPTIONS",
+            "picklistOptions": ["Gold", "Silver"],
+        },
         {"id": "cf_seats", "name": "Seats", "fieldKey": "contact.seats", "dataType": "NUMERICAL"},
         {"id": "cf_langs", "name": "Languages", "fieldKey": "contact.langs", "dataType": "CHECKBOX"},
     ]

@@ -146,7 +146,7 @@ def test_mapping_with_custom_fields_by_key_and_id_tags_and_nested_sources() -> N
     }
     contact = m.map(3, record)
     assert contact.fields == {"email": "ada@example.com", "phone": "+14155550100", "city": "Paris"}
-    assert contact.custom == {"cf_plan": "gold", "cf_seats": 1200, "cf_langs": ["en", "fr"]}
+    assert contact.custom == {"cf_plan": "Gold", "cf_seats": 1200, "cf_langs": ["en", "fr"]}
     assert contact.tags == ["synced", "vip"]
     assert contact.label == "mail Ada@Example.com"
 
@@ -156,7 +156,7 @@ def test_records_in_the_apis_shape_need_no_mapping() -> None:
         0, {"email": "a@x.io", "dnd": "false", "customFields": [{"key": "plan_key", "field_value": "gold"}]}
     )
     assert contact.fields == {"email": "a@x.io", "dnd": False}
-    assert contact.custom == {"cf_plan": "gold"}
+    assert contact.custom == {"cf_plan": "Gold"}
 
 
 def test_transforms_by_name_and_callable_after_the_defaults() -> None:
@@ -193,6 +193,8 @@ def test_empty_values_are_left_out_so_a_sync_never_blanks_a_field() -> None:
             {"email": "a@x.io", "customFields.seats": "many"},
             r"'contact.seats' \(NUMERICAL\) expects a number",
         ),
+        ({"email": "a@x.io", "customFields.plan_key": "bronze"}, "'bronze' is not one of Gold, Silver"),
+        ({"email": "a@x.io", "customFields.cf_langs": {"en": 1}}, r"\(CHECKBOX\) expects a list of values"),
     ],
 )
 def test_invalid_records_fail_alone_naming_record_and_field(record: dict[str, Any], message: str) -> None:
@@ -262,7 +264,7 @@ def test_changes_and_body_against_an_existing_contact() -> None:
         "phone": "+14155550100",
         "firstName": "Ada",
         "tags": ["Synced", "vip"],
-        "customFields": [{"id": "cf_plan", "value": "gold"}],
+        "customFields": [{"id": "cf_plan", "value": "Gold"}],
     }
     assert m.changes(contact, same) == []
     differs = {**same, "firstName": "Ann", "tags": ["vip"], "customFields": []}
@@ -272,6 +274,6 @@ def test_changes_and_body_against_an_existing_contact() -> None:
         "vip",
         "synced",
     ]  # the contact's tags are kept: tags in an upsert replace the list
-    assert body["customFields"] == [{"id": "cf_plan", "field_value": "gold"}]
+    assert body["customFields"] == [{"id": "cf_plan", "field_value": "Gold"}]
     assert m.body(contact, None)["tags"] == ["synced"]
     assert "tags" not in mapper().body(mapper().map(0, {"email": "a@x.io"}), same)

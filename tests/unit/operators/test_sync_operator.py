@@ -68,7 +68,7 @@ def test_first_run_creates_reports_and_adds_one_task_per_new_contact(fake_api: F
     ada = next(c for c in fake_api.contacts.values() if c["email"] == "ada@example.com")
     assert ada["phone"] == "+14155550100"
     assert ada["tags"] == ["synced"]
-    assert ada["customFields"] == [{"id": "cf_plan", "value": "gold"}]
+    assert ada["customFields"] == [{"id": "cf_plan", "value": "Gold"}]
     assert report["records"][0]["contact_id"] == ada["id"]
     assert report["records"][0]["task"] == "created"
     [task] = fake_api.tasks[ada["id"]]
@@ -99,7 +99,7 @@ def test_existing_contacts_keep_their_tags_and_only_changes_are_written(fake_api
         email="bob@example.com",
         firstName="Bob",
         tags=["Synced"],
-        customFields=[{"id": "cf_plan", "value": "silver"}],
+        customFields=[{"id": "cf_plan", "value": "Silver"}],
     )
     report = sync(records=RECORDS[:2]).execute(make_context())
 
