@@ -367,7 +367,8 @@ class ContactChangedCheck(ContactsCheck):
             "contact_ids": [c["id"] for c in contacts],
             "contacts": [self.describe(c, self.since, end) for c in contacts],
         }
-        message = f"{len(contacts)} contact(s) {self.event} in [{self.since}, {end})"
+        verb = "created or updated" if self.event == "any" else self.event
+        message = f"{len(contacts)} contact(s) {verb} in [{self.since}, {end})"
         if len(contacts) >= self.min_count:
             return CheckResult("success", xcom, message)
         if settle is None:
