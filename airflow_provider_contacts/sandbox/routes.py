@@ -151,8 +151,8 @@ def validate(schema: BodySchema | None, body: Any, *, kind: str = "body") -> dic
     problems = [f"property {k} should not exist" for k in body if k not in allowed]
     for name in schema.required if schema else ():
         if body.get(name) is None or body.get(name) == "":
-            if name in body and body[name] is None and allowed.get(name) is None:
-                continue  # explicitly nullable (bulk business ``businessId: null``)
+            if name in body and body[name] is None and schema and name in schema.nullable:
+                continue  # explicitly nullable (bulk business ``businessId: null`` removes the business)
             problems.append(f"{name} should not be empty")
     for name, value in body.items():
         check = _TYPE_CHECKS.get(allowed.get(name) or "")

@@ -25,10 +25,12 @@ class BodySchema:
     :param properties: property name -> simple JSON type (``string``, ``boolean``, ``array``, ``number``,
         ``object`` or ``None`` when the spec gives none).
     :param required: properties that must be present.
+    :param nullable: properties the spec marks ``nullable`` (an explicit null satisfies ``required``).
     """
 
     properties: dict[str, str | None] = field(default_factory=dict)
     required: tuple[str, ...] = ()
+    nullable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ def operations() -> dict[tuple[str, str], Operation]:
                 body = BodySchema(
                     properties={k: _simple_type(v) for k, v in body_schema.get("properties", {}).items()},
                     required=tuple(body_schema.get("required", ())),
+                    nullable=frozenset(
+                        k for k, v in body_schema.get("properties", {}).items() if v.get("nullable")
+                    ),
                 )
             result[(method.upper(), path)] = Operation(
                 method=method.upper(),

@@ -204,3 +204,17 @@ def test_delete_and_campaign_remove_all_route(api: SandboxClient) -> None:
     assert api.delete(f"/contacts/{contact['id']}/campaigns/removeAll").json()["succeded"] is True
     assert api.delete(f"/contacts/{contact['id']}").json()["succeded"] is True
     assert api.get(f"/contacts/{contact['id']}").status_code == 404
+
+
+def test_bulk_business_null_removes_and_missing_is_refused(
+    api: SandboxClient, sandbox: SandboxHandle
+) -> None:
+    contact = api.create_contact(firstName="Biz")
+    business = sandbox.info()["businessIds"][0]
+    body = {"locationId": sandbox.location_id, "ids": [contact["id"]], "businessId": business}
+    assert api.post("/contacts/bulk/business", json=body).json()["ids"] == [contact["id"]]
+    assert api.get(f"/contacts/{contact['id']}").json()["contact"]["businessId"] == business
+    assert api.post("/contacts/bulk/business", json={**body, "businessId": None}).status_code == 200
+    assert api.get(f"/contacts/{contact['id']}").json()["contact"]["businessId"] is None
+    missing = api.post("/contacts/bulk/business", json={"locationId": sandbox.location_id, "ids": []})
+    assert missing.json()["message"] == ["businessId should not be empty"]
