@@ -17,7 +17,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -104,12 +104,11 @@ def utcnow() -> datetime:
 
 
 def _in_range(value: Any, start: datetime | None, end: datetime | None) -> bool:
-    """Whether ``value`` lies in the half-open range [start, end); a missing value never does."""
-    dt = to_datetime(value) if value not in (None, "") else None
+    """Whether ``value``, at the API's millisecond precision, lies in [start, end); a missing value never does."""
+    dt = to_datetime(value)
     if dt is None:
         return False
-    dt = to_datetime(to_api_time(dt))  # the API's precision
-    assert dt is not None
+    dt = dt.replace(microsecond=dt.microsecond // 1000 * 1000)
     return (start is None or dt >= start) and (end is None or dt < end)
 
 
@@ -183,7 +182,14 @@ class CheckResult:
 
 @dataclasses.dataclass
 class ContactsCheck(abc.ABC):
-    """A condition on the Contacts API, evaluated alike by a sensor's poke and by its trigger."""
+    """
+    A condition on the Contacts API, evaluated alike by a sensor's poke and by its trigger.
+
+    :param include_raw: return the API's whole objects instead of summaries.
+    """
+
+    #: Return the API's whole objects instead of summaries.
+    include_raw: bool = False
 
     #: A short name of the condition, for logs.
     kind: ClassVar[str] = "check"
@@ -251,7 +257,6 @@ class ContactChangedCheck(ContactsCheck):
     lag_margin: float = 10.0
     min_count: int = 1
     on_empty: str = "skip"
-    include_raw: bool = False
 
     kind: ClassVar[str] = "changed"
     EVENTS: ClassVar[tuple[str, ...]] = ("created", "updated", "any")
@@ -397,7 +402,6 @@ class ContactSearchCheck(ContactsCheck):
     sort: list[dict[str, Any]] | None = None
     min_count: int = 1
     max_results: int = SEARCH_PAGE_LIMIT
-    include_raw: bool = False
 
     kind: ClassVar[str] = "search"
 
@@ -441,7 +445,6 @@ class DuplicateContactCheck(ContactsCheck):
 
     email: str | None = None
     phone: str | None = None
-    include_raw: bool = False
 
     kind: ClassVar[str] = "duplicate"
 
@@ -475,7 +478,6 @@ class _PerContactCheck(ContactsCheck):
 
     contact_ids: Any = None
     min_count: int = 1
-    include_raw: bool = False
 
     item_name: ClassVar[str] = "item"
     fields: ClassVar[tuple[str, ...]] = ()
@@ -667,7 +669,6 @@ class BusinessContactsCheck(ContactsCheck):
     exclude_ids: Any = None
     min_count: int = 1
     max_results: int = SEARCH_PAGE_LIMIT
-    include_raw: bool = False
 
     kind: ClassVar[str] = "business"
 
@@ -702,8 +703,7 @@ class BusinessContactsCheck(ContactsCheck):
 def _take(items: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     """The first ``limit`` items, each id once; stops consuming (and paging) at the limit."""
     out: dict[str, dict[str, Any]] = {}
-    iterator: Iterator[dict[str, Any]] = iter(items)
-    for item in iterator:
+    for item in items:
         out.setdefault(str(item.get("id")), item)
         if len(out) >= limit:
             break

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
@@ -38,7 +38,6 @@ from airflow_provider_contacts.triggers.checks import (
     ContactTaskCheck,
     DuplicateContactCheck,
     to_api_time,
-    to_datetime,
     utcnow,
 )
 
@@ -301,7 +300,7 @@ class ContactChangedTrigger(ContactsPollTrigger, BaseEventTrigger):
                 self.log.warning("could not save the watermark in the asset state store: %s", err)
 
     def advance(
-        self, watermark: dict[str, Any], contacts: list[dict[str, Any]], polled_at: Any
+        self, watermark: dict[str, Any], contacts: list[dict[str, Any]], polled_at: datetime
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """
         Split a poll's contacts into new changes and the next watermark (pure; no I/O).
@@ -319,8 +318,7 @@ class ContactChangedTrigger(ContactsPollTrigger, BaseEventTrigger):
             if stamp is not None and seen.get(contact["id"]) != stamp:
                 new.append(contact)
                 seen[contact["id"]] = stamp
-        settled = to_api_time(to_datetime(polled_at) - timedelta(seconds=self.check.lag_margin))
-        next_since = max(since, settled) if settled else since
+        next_since = max(since, to_api_time(polled_at - timedelta(seconds=self.check.lag_margin)) or since)
         return new, {"since": next_since, "seen": {k: v for k, v in seen.items() if v >= next_since}}
 
     async def _watch(self) -> AsyncIterator[TriggerEvent]:

@@ -91,6 +91,21 @@ def test_changed_trigger_is_an_event_trigger_for_asset_watchers():
     )
 
 
+def test_changed_trigger_serialises_inside_an_asset_watcher_of_a_dag():
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG, Asset, AssetWatcher
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    trigger = ContactChangedTrigger(event="any", tags=["vip"], poll_interval=30)
+    asset = Asset("contacts_changed", watchers=[AssetWatcher(name="contacts", trigger=trigger)])
+    with DAG("on_contacts_changed", schedule=[asset]) as dag:
+        EmptyOperator(task_id="noop")
+    text = json.dumps(DagSerialization.serialize_dag(dag))
+    classpath, kwargs = trigger.serialize()
+    assert classpath in text and '"tags": ["vip"]' in text
+    assert import_string(classpath)(**kwargs).serialize() == (classpath, kwargs)
+
+
 def test_poll_intervals_back_off_up_to_max_wait():
     def first(n, *args):
         gen = poll_intervals(*args)
