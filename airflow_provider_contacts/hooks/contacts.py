@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from airflow_provider_contacts.exceptions import (
     ContactsApiError,
+    ContactsAuthError,
     ContactsConfigError,
     ContactsError,
     ContactsPermissionError,
@@ -436,6 +437,15 @@ class ContactsHook(BaseHook):
             call.refreshed = True
             auth.refresh(stale_access_token=token)
             raise _Retryable(final, wait=0)
+        if status == 401 and not auth.can_refresh and isinstance(final, ContactsAuthError):
+            raise ContactsAuthError(
+                f"{final.message}: the private integration token was refused. Create or rotate it in HighLevel "
+                "under Settings > Private Integrations and put it in the connection's password",
+                status=status,
+                method=call.method,
+                path=call.path,
+                trace_id=final.trace_id,
+            )
         if status == 429:
             if response.headers.get("X-RateLimit-Daily-Remaining") == "0":
                 raise ContactsRateLimitError(

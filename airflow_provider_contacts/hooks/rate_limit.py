@@ -82,7 +82,8 @@ class RollingWindowLimiter:
     def _prune(self, now: float) -> float:
         """Forget the starts that left the window; return the window's lower edge."""
         horizon = now - self.window - self.margin
-        while self._starts and self._starts[0] <= horizon:
+        # The epsilon keeps float rounding from leaving a start a hair inside the window forever.
+        while self._starts and self._starts[0] <= horizon + 1e-9:
             self._starts.popleft()
         return horizon
 
