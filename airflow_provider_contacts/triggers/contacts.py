@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -58,7 +58,9 @@ def make_hook(contacts_conn_id: str) -> ContactsHook:
     return ContactsHook(contacts_conn_id=contacts_conn_id)
 
 
-def poll_intervals(poll_interval: float, exponential_backoff: bool = False, max_wait: float | None = None):
+def poll_intervals(
+    poll_interval: float, exponential_backoff: bool = False, max_wait: float | None = None
+) -> Iterator[float]:
     """
     Yield the waits between polls: constant, or doubling from ``poll_interval`` up to ``max_wait``.
 
@@ -133,10 +135,23 @@ class ContactsPollTrigger(BaseTrigger):
         return await asyncio.to_thread(self.check.evaluate, hook, utcnow())
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until there is something to report; yield exactly one event."""
+        """
+        Poll until there is something to report; yield exactly one event.
+
+        The first evaluation comes one interval after the start: the sensor evaluated just before it
+        deferred, and evaluating again at once would only repeat that request.
+        """
         try:
             hook = self._hook()
             for wait in poll_intervals(self.poll_interval, self.exponential_backoff, self.max_wait):
+                if self.end_time is not None:
+                    left = self.end_time - time.time()
+                    if left <= 0:
+                        message = f"{self.check.kind} check not met before the timeout"
+                        yield TriggerEvent({"status": "timeout", "message": message})
+                        return
+                    wait = min(wait, left)
+                await asyncio.sleep(wait)
                 result = await self.evaluate(hook)
                 self.log.info("%s: %s", self.check.kind, result.message or result.status)
                 if result.status != "waiting":
@@ -144,18 +159,6 @@ class ContactsPollTrigger(BaseTrigger):
                         {"status": result.status, "xcom": result.xcom, "message": result.message}
                     )
                     return
-                if self.end_time is not None:
-                    left = self.end_time - time.time()
-                    if left <= 0:
-                        yield TriggerEvent(
-                            {
-                                "status": "timeout",
-                                "message": f"{self.check.kind} check not met before the timeout",
-                            }
-                        )
-                        return
-                    wait = min(wait, left)
-                await asyncio.sleep(wait)
         except Exception as err:  # reported to the task instead of killing the trigger silently
             self.log.exception("contacts %s trigger failed", self.check.kind)
             yield TriggerEvent({"status": "error", "message": f"{type(err).__name__}: {err}"})

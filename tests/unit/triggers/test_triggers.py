@@ -142,7 +142,13 @@ async def test_timeout_event_at_end_time(use_fake_hook: FakeHook):
     trigger = DuplicateContactTrigger(email="nobody@x.test", poll_interval=3600, end_time=time.time() - 1)
     event = await first_event(trigger)
     assert event["status"] == "timeout" and "timeout" in event["message"]
-    assert use_fake_hook.requests == 1  # evaluated once, then gave up at once instead of sleeping an hour
+    assert use_fake_hook.requests == 0  # gave up at once instead of sleeping an hour
+
+
+async def test_the_last_wait_is_cut_to_end_time_and_followed_by_one_last_evaluation(use_fake_hook: FakeHook):
+    trigger = DuplicateContactTrigger(email="nobody@x.test", poll_interval=3600, end_time=time.time() + 0.01)
+    event = await first_event(trigger)
+    assert event["status"] == "timeout" and use_fake_hook.requests == 1
 
 
 async def test_an_exception_becomes_an_error_event(use_fake_hook: FakeHook):
