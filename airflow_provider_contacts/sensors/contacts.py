@@ -24,7 +24,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
-from airflow_provider_contacts.exceptions import ContactsError
+from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError
 from airflow_provider_contacts.triggers.checks import CheckResult, ContactsCheck, to_datetime
 from airflow_provider_contacts.triggers.contacts import (
     DEFAULT_CONN_ID,
@@ -277,6 +277,8 @@ class ContactChangedSensor(ContactsBaseSensor):
             since, until = run_window(context)
         elif since is None:
             since = run_window(context)[0]
+        if since is None:  # no run date at all: refuse to scan the whole location's history
+            raise ContactsConfigError(f"{self.task_id}: give `since`; this run has no date to start from")
         return {
             "event": self.event,
             "since": since,

@@ -310,6 +310,12 @@ def test_soft_fail_skips_a_deferred_timeout_through_resume_execution():
         )
 
 
+def test_no_window_start_is_refused_rather_than_scanning_everything(requests_mock):
+    with pytest.raises(ContactsError, match="since"):
+        ContactChangedSensor(**sensor_kwargs()).poke({})
+    assert requests_mock.call_count == 0
+
+
 def test_bad_arguments_fail_at_parse_time():
     with pytest.raises(ValueError):
         ContactChangedSensor(task_id="x", event="deleted")
