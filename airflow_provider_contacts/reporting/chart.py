@@ -9,23 +9,32 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
 from airflow_provider_contacts.reporting.metrics import top_tags_of
 
-CONTACT_SERIES = (("contacts_total", "total"), ("contacts_new", "new"), ("contacts_updated", "updated"))
 TASK_SERIES = (("tasks_open", "open"), ("tasks_overdue", "overdue"), ("tasks_completed", "completed"))
+
+
+def _time_axis(ax: Any, times: Sequence[datetime]) -> None:
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    if min(times) == max(times):  # one run: a window around it, not years of empty axis
+        ax.set_xlim(min(times) - timedelta(minutes=30), max(times) + timedelta(minutes=30))
 
 
 def render_chart(
     rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], title: str = "Contacts"
 ) -> Path:
     """
-    Draw the metrics over time (contacts, tasks) and the latest top tags; write a PNG.
+    Draw the metrics over time (total contacts; new and updated; tasks) and the latest top tags; write a PNG.
 
     :param rows: ``contacts_metrics`` rows, oldest first (``computed_at`` and the figures).
     :param path: the PNG to write; its directory is created if missing.
@@ -35,29 +44,41 @@ def render_chart(
     if not rows:
         raise ValueError("No metrics rows to draw")
     times = [row["computed_at"] for row in rows]
-    figure = Figure(figsize=(11, 7.5), dpi=100, layout="constrained")
+    figure = Figure(figsize=(12, 8), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
-    grid = figure.add_gridspec(2, 2, width_ratios=(2.2, 1))
-    contacts_ax = figure.add_subplot(grid[0, 0])
-    tasks_ax = figure.add_subplot(grid[1, 0], sharex=contacts_ax)
+    grid = figure.add_gridspec(3, 2, width_ratios=(2.2, 1))
+    total_ax = figure.add_subplot(grid[0, 0])
+    change_ax = figure.add_subplot(grid[1, 0], sharex=total_ax)
+    tasks_ax = figure.add_subplot(grid[2, 0], sharex=total_ax)
     tags_ax = figure.add_subplot(grid[:, 1])
 
-    for ax, series, heading in (
-        (contacts_ax, CONTACT_SERIES, "Contacts"),
-        (tasks_ax, TASK_SERIES, "Tasks (scanned contacts)"),
-    ):
+    panels = (
+        (total_ax, (("contacts_total", "total"),), "Contacts"),
+        (
+            change_ax,
+            (("contacts_new", "new"), ("contacts_updated", "updated")),
+            "Changed in each run's interval",
+        ),
+        (tasks_ax, TASK_SERIES, "Tasks of the scanned contacts"),
+    )
+    for ax, series, heading in panels:
         for column, label in series:
-            ax.plot(times, [row.get(column) or 0 for row in rows], marker="o", label=label)
-        ax.set_title(heading)
+            values = [row.get(column) or 0 for row in rows]
+            ax.plot(times, values, marker="o", label=label)
+            ax.annotate(str(values[-1]), (times[-1], values[-1]), textcoords="offset points", xytext=(6, 4))
+        ax.set_title(heading, loc="left")
         ax.grid(True, alpha=0.3)
         ax.legend(loc="upper left")
+        ax.set_ylim(bottom=0)
+    _time_axis(tasks_ax, times)
+    for ax in (total_ax, change_ax):
+        ax.tick_params(labelbottom=False)
     tasks_ax.set_xlabel("computed at (UTC)")
-    figure.autofmt_xdate()
 
     tags = top_tags_of(rows[-1])
     names = list(tags)[::-1]
     tags_ax.barh(names, [tags[name] for name in names], color="tab:purple")
-    tags_ax.set_title("Top tags (latest run)")
+    tags_ax.set_title("Top tags (latest run)", loc="left")
     tags_ax.set_xlabel("contacts")
     figure.suptitle(title)
 

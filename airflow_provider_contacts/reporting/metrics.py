@@ -110,6 +110,19 @@ class ContactMetrics:
             for key, value in asdict(self).items()
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ContactMetrics:
+        """
+        Rebuild the figures from :meth:`to_json`'s output.
+
+        :param data: the JSON form.
+        """
+        values = dict(data)
+        for name in ("computed_at", "interval_start", "interval_end", "last_sync_at"):
+            values[name] = _parse_time(values.get(name))
+        values["top_tags"] = dict(values.get("top_tags") or {})
+        return cls(**values)
+
 
 def top_tags_of(row: Mapping[str, Any]) -> dict[str, int]:
     """

@@ -138,15 +138,25 @@ def ensure_table(hook: DbApiHook, spec: TableSpec, table: str | None = None) -> 
     return table or spec.name
 
 
-def _to_db(value: Any) -> Any:
+def to_db_value(value: Any) -> Any:
+    """
+    Return a value as the reporting tables store it: datetimes as naive UTC ISO text, the rest as is.
+
+    :param value: a column value.
+    """
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value.isoformat(sep=" ")
+        return value.isoformat(sep=" ", timespec="microseconds")
     return value
 
 
-def _from_db(value: Any) -> datetime | None:
+def from_db_timestamp(value: Any) -> datetime | None:
+    """
+    Return a stored timestamp (text from SQLite, ``datetime`` from PostgreSQL) as an aware UTC datetime.
+
+    :param value: the column value, or None.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -172,7 +182,7 @@ def append_row(hook: DbApiHook, spec: TableSpec, row: Mapping[str, Any], table: 
     if unknown:
         raise ValueError(f"Not columns of {spec.name}: {sorted(unknown)}")
     name = ensure_table(hook, spec, table)
-    values = tuple(_to_db(row.get(column)) for column in spec.column_names)
+    values = tuple(to_db_value(row.get(column)) for column in spec.column_names)
     hook.insert_rows(name, [values], target_fields=spec.column_names)
 
 
@@ -195,7 +205,7 @@ def read_rows(
     timestamps = spec.timestamp_columns
     rows = [
         {
-            column: _from_db(value) if column in timestamps else value
+            column: from_db_timestamp(value) if column in timestamps else value
             for column, value in zip(spec.column_names, record, strict=True)
         }
         for record in records

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_contacts.reporting.metrics import (
+    ContactMetrics,
     compute_metrics,
     default_interval,
     iso_ms,
@@ -77,7 +78,9 @@ def test_row_and_json_forms(fake_hook: FakeContactsHook) -> None:
     assert row["dag_id"] == "d" and row["last_sync_at"] == last_sync
     assert json.loads(row["top_tags"])["customer"] == 3
     assert top_tags_of(row) == top_tags_of({"top_tags": metrics.top_tags})
-    assert json.loads(json.dumps(metrics.to_json()))["computed_at"] == NOW.isoformat()
+    as_json = json.loads(json.dumps(metrics.to_json()))
+    assert as_json["computed_at"] == NOW.isoformat()
+    assert ContactMetrics.from_json(as_json) == metrics
 
 
 def test_empty_interval_is_refused(fake_hook: FakeContactsHook) -> None:

@@ -64,7 +64,7 @@ def test_timestamps_are_stored_as_utc(sqlite_hook: SqliteHook) -> None:
         sqlite_hook, AUDIT_TABLE, {"run_id": "a", "finished_at": datetime(2026, 1, 1, 13, tzinfo=berlin)}
     )
     stored = sqlite_hook.get_first("SELECT finished_at FROM contacts_sync_audit")
-    assert stored[0] == "2026-01-01 12:00:00"
+    assert stored[0] == "2026-01-01 12:00:00.000000"
     assert read_rows(sqlite_hook, AUDIT_TABLE)[0]["finished_at"] == datetime(
         2026, 1, 1, 12, tzinfo=timezone.utc
     )

@@ -1,0 +1,53 @@
+"""
+Settings shared by the example DAGs (not a DAG): connection ids, local paths and the sync's asset.
+
+Every value comes from an environment variable with a default, read when the DAG file is parsed; nothing
+here looks up a connection or a Variable or touches the network. Copy this file along with the DAGs.
+
+- ``CONTACTS_CONN_ID``: the Contacts API connection (default ``contacts_default``).
+- ``CONTACTS_REPORTING_CONN_ID``: the reporting database, any SQL connection (default ``contacts_reporting``;
+  when it is not defined, a SQLite file ``reporting.db`` in the demo directory).
+- ``CONTACTS_SOURCE_CONN_ID``: the source system's database (default ``contacts_source``; when undefined,
+  ``phone_system.db`` in the demo directory).
+- ``CONTACTS_DEMO_DIR``: local files: SQLite fallbacks and the dashboard (default ``./.demo``).
+- ``CONTACTS_DASHBOARD_DIR``: where the dashboard is written (default ``<demo dir>/dashboard``).
+
+Run-level options (dry run, limits, output directory) are DAG params, settable from the trigger form.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from airflow.providers.common.sql.hooks.sql import DbApiHook
+from airflow.sdk import Asset
+
+from airflow_provider_contacts.reporting.sql import DEFAULT_REPORTING_CONN_ID, get_sql_hook
+
+CONTACTS_CONN_ID = os.environ.get("CONTACTS_CONN_ID", "contacts_default")
+REPORTING_CONN_ID = os.environ.get("CONTACTS_REPORTING_CONN_ID", DEFAULT_REPORTING_CONN_ID)
+SOURCE_CONN_ID = os.environ.get("CONTACTS_SOURCE_CONN_ID", "contacts_source")
+
+#: Updated by every successful ``contacts_sync`` run; ``contacts_dashboard`` is scheduled on it.
+CONTACTS_SYNCED = Asset(name="contacts_synced", group="contacts")
+
+
+def demo_dir() -> Path:
+    """The directory of local files: ``$CONTACTS_DEMO_DIR``, else ``./.demo`` (resolved when called)."""
+    return Path(os.environ.get("CONTACTS_DEMO_DIR") or ".demo").resolve()
+
+
+def dashboard_dir() -> Path:
+    """Where the dashboard goes: ``$CONTACTS_DASHBOARD_DIR``, else ``<demo dir>/dashboard``."""
+    configured = os.environ.get("CONTACTS_DASHBOARD_DIR")
+    return Path(configured).resolve() if configured else demo_dir() / "dashboard"
+
+
+def reporting_hook(conn_id: str = REPORTING_CONN_ID) -> DbApiHook:
+    """
+    The reporting database's hook (call it in a task, never at parse time).
+
+    :param conn_id: an Airflow SQL connection; when undefined, ``reporting.db`` in :func:`demo_dir`.
+    """
+    return get_sql_hook(conn_id, default_sqlite_path=demo_dir() / "reporting.db")
