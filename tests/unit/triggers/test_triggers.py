@@ -346,3 +346,48 @@ async def test_watcher_retries_failed_polls_then_raises(use_fake_hook: FakeHook,
         await anext(events)
     # 1 failure, 1 success (resets the count), then 3 failures in a row: no event was ever yielded.
     assert attempts == 5
+
+
+class FakeSupervisorComms:
+    """The triggerer's side of the asset state store messages, keeping values in a dict."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str], Any] = {}
+
+    async def asend(self, msg: Any) -> Any:
+        from airflow.sdk.exceptions import ErrorType
+        from airflow.sdk.execution_time.comms import (
+            AssetStateStoreResult,
+            ErrorResponse,
+            GetAssetStateStoreByName,
+            SetAssetStateStoreByName,
+        )
+
+        if isinstance(msg, GetAssetStateStoreByName):
+            if (msg.name, msg.key) in self.values:
+                return AssetStateStoreResult(value=self.values[(msg.name, msg.key)])
+            return ErrorResponse(error=ErrorType.ASSET_STORE_NOT_FOUND)
+        if isinstance(msg, SetAssetStateStoreByName):
+            self.values[(msg.name, msg.key)] = msg.value
+            return None
+        raise AssertionError(f"unexpected message {msg!r}")
+
+
+async def test_watermark_goes_through_airflows_own_asset_state_store(
+    use_fake_hook: FakeHook, clock: Clock, monkeypatch: pytest.MonkeyPatch
+):
+    """The accessor the 3.3 triggerer injects (AssetStateStoreAccessors), over fake supervisor comms."""
+    from airflow.sdk import Asset
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.context import AssetStateStoreAccessors
+
+    comms = FakeSupervisorComms()
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
+    use_fake_hook.add("a", added=at(0.5))
+    trigger = ContactChangedTrigger(event="any", lag_margin=10, poll_interval=0)
+    trigger.asset_state_store = AssetStateStoreAccessors(inlets=[Asset(name="contacts_changed")])
+    events = trigger.run()
+    assert (await anext(events)).payload["contact_ids"] == ["a"]
+    await events.aclose()
+    saved = comms.values[("contacts_changed", ContactChangedTrigger.WATERMARK_KEY)]
+    assert saved == {"since": at(0), "seen": {"a": at(0.5)}}
