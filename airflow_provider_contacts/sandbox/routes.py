@@ -80,7 +80,8 @@ def route(method: str, path: str, **overrides: Any) -> Callable[[Handler], Handl
                 "scope": op.scope,
                 "status": op.status,
                 "body": op.body,
-                "query": op.query,
+                # NestJS validates a query only where the operation has a query DTO.
+                "query": op.query or None,
                 "required_query": op.required_query,
             }
         fields.update(overrides)

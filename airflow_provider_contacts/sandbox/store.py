@@ -121,12 +121,10 @@ class Store:
         :param docs: contact documents.
         """
         placeholders = ",".join("?" * 16)
+        rows = [contact_row(doc) for doc in docs]
         with self._transaction():
-            ids = []
-            for doc in docs:
-                self.db.execute(f"INSERT OR REPLACE INTO contacts VALUES ({placeholders})", contact_row(doc))
-                ids.append(doc["id"])
-        self._touched(ids)
+            self.db.executemany(f"INSERT OR REPLACE INTO contacts VALUES ({placeholders})", rows)
+        self._touched([row[0] for row in rows])
 
     def delete_contact(self, contact_id: str) -> None:
         """
