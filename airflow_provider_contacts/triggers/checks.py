@@ -479,7 +479,8 @@ class _PerContactCheck(ContactsCheck):
     contact_ids: Any = None
     min_count: int = 1
 
-    item_name: ClassVar[str] = "item"
+    #: The hook method that lists one contact's items, and the fields a summary keeps.
+    hook_method: ClassVar[str]
     fields: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
@@ -487,10 +488,6 @@ class _PerContactCheck(ContactsCheck):
         if not self.contact_ids:
             raise ContactsConfigError("give at least one contact id")
         self.min_count = self._min_count(self.min_count)
-
-    @abc.abstractmethod
-    def list_items(self, hook: ContactsHook, contact_id: str) -> list[dict[str, Any]]:
-        """The items of one contact."""
 
     @abc.abstractmethod
     def matches(self, item: Mapping[str, Any], now: datetime) -> bool:
@@ -506,10 +503,10 @@ class _PerContactCheck(ContactsCheck):
         now = now or utcnow()
         found = []
         for contact_id in self.contact_ids:
-            for item in self.list_items(hook, contact_id) or []:
+            for item in getattr(hook, self.hook_method)(contact_id) or []:
                 if self.matches(item, now):
                     found.append({"contactId": contact_id, **item})
-        return _count_result(found, self.min_count, self.fields, self.include_raw, self.item_name)
+        return _count_result(found, self.min_count, self.fields, self.include_raw, self.kind)
 
 
 @dataclasses.dataclass
@@ -536,7 +533,7 @@ class ContactTaskCheck(_PerContactCheck):
     exclude_ids: Any = None
 
     kind: ClassVar[str] = "task"
-    item_name: ClassVar[str] = "task"
+    hook_method: ClassVar[str] = "get_tasks"
     fields: ClassVar[tuple[str, ...]] = TASK_FIELDS
     CONDITIONS: ClassVar[tuple[str, ...]] = ("new", "completed", "due")
 
@@ -548,10 +545,6 @@ class ContactTaskCheck(_PerContactCheck):
         self.due_before = to_api_time(self.due_before)
         self.task_ids = as_list(self.task_ids)
         self.exclude_ids = as_list(self.exclude_ids)
-
-    def list_items(self, hook: ContactsHook, contact_id: str) -> list[dict[str, Any]]:
-        """The tasks of one contact."""
-        return hook.get_tasks(contact_id)
 
     def matches(self, item: Mapping[str, Any], now: datetime) -> bool:
         """Whether a task is new / completed / due."""
@@ -583,17 +576,13 @@ class ContactNoteCheck(_PerContactCheck):
     exclude_ids: Any = None
 
     kind: ClassVar[str] = "note"
-    item_name: ClassVar[str] = "note"
+    hook_method: ClassVar[str] = "get_notes"
     fields: ClassVar[tuple[str, ...]] = NOTE_FIELDS
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.since = to_api_time(self.since)
         self.exclude_ids = as_list(self.exclude_ids)
-
-    def list_items(self, hook: ContactsHook, contact_id: str) -> list[dict[str, Any]]:
-        """The notes of one contact."""
-        return hook.get_notes(contact_id)
 
     def matches(self, item: Mapping[str, Any], now: datetime) -> bool:
         """Whether a note is new."""
@@ -623,7 +612,7 @@ class ContactAppointmentCheck(_PerContactCheck):
     statuses: Any = None
 
     kind: ClassVar[str] = "appointment"
-    item_name: ClassVar[str] = "appointment"
+    hook_method: ClassVar[str] = "get_appointments"
     fields: ClassVar[tuple[str, ...]] = APPOINTMENT_FIELDS
 
     def __post_init__(self) -> None:
@@ -631,10 +620,6 @@ class ContactAppointmentCheck(_PerContactCheck):
         self.start = to_api_time(self.start)
         self.end = to_api_time(self.end)
         self.statuses = [s.lower() for s in as_list(self.statuses)]
-
-    def list_items(self, hook: ContactsHook, contact_id: str) -> list[dict[str, Any]]:
-        """The appointments of one contact."""
-        return hook.get_appointments(contact_id)
 
     def matches(self, item: Mapping[str, Any], now: datetime) -> bool:
         """Whether an appointment is in the window and status."""
