@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 import requests_mock as rm
 
+from .dags import HERE as DAGS
+from .dags import use_dag_bundle
+
 BASE = "https://api.test"
 TOKEN = "pit-operator-test-token-0001"
 WRITE_SCOPES = "contacts.readonly contacts.write"
-DAGS = Path(__file__).parent / "dags"
 
 
 def connection(scopes: str = WRITE_SCOPES) -> str:
@@ -45,13 +47,7 @@ def contacts_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
 @pytest.fixture
 def operator_dags(airflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Make ``tests/unit/operators/dags`` the DAG bundle, so ``dag.test()`` finds the DAGs defined there."""
-    bundle = {
-        "name": "contacts-operator-tests",
-        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-        "kwargs": {"path": str(DAGS), "refresh_interval": 0},
-    }
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([bundle]))
-    return DAGS
+    return use_dag_bundle(monkeypatch, DAGS)
 
 
 class FakeTI:
