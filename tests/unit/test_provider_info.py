@@ -32,3 +32,17 @@ def test_connection_form_is_declarative_and_marks_the_refresh_token_secret():
     conn = get_provider_info()["connection-types"][0]
     assert conn["conn-fields"]["refresh_token"]["schema"]["format"] == "password"
     assert "location_id" in conn["conn-fields"]
+
+
+def test_airflow_discovers_the_provider_its_hook_and_form_fields():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-contacts" in manager.providers
+    assert (
+        manager.hooks["contacts"].hook_class_name == "airflow_provider_contacts.hooks.contacts.ContactsHook"
+    )
+    widgets = manager.connection_form_widgets
+    assert "extra__contacts__location_id" in widgets
+    assert widgets["extra__contacts__refresh_token"].is_sensitive
+    assert manager.field_behaviours["contacts"]["hidden_fields"] == ["schema", "port"]
