@@ -153,19 +153,14 @@ class GatewayLayer:
                 version = value
         token = authorization[7:].decode("latin-1").strip() if authorization[:7].lower() == b"bearer " else ""
         principal = self.sb.auth.principal(token) if token else None
-        if principal is None:
-            raise ApiError(401, "Invalid token: access token is invalid")
-        if version.decode("latin-1") not in definition.versions:
-            # Our assumption: the real status for a missing/unknown Version header is undocumented.
-            raise ApiError(
-                400, f"Version header is missing or not supported; send one of {list(definition.versions)}"
-            )
-        needed = definition.scope
-        if needed == "contacts.write" and needed not in principal.scopes:
-            raise ApiError(401, "The token is not authorized for this scope: contacts.write is missing")
-        if needed == "contacts.readonly" and not principal.scopes & {"contacts.readonly", "contacts.write"}:
-            raise ApiError(401, "The token is not authorized for this scope: contacts.readonly is missing")
-        decision = self.sb.limiter.check((principal.client_id, principal.location_id))
+        key = (principal.client_id, principal.location_id) if principal else None
+        problem = self._refusal(principal, version.decode("latin-1"), definition)
+        if problem is not None:
+            # Refused before counting; the rate-limit headers still go on the answer.
+            problem.headers.update({k.decode(): v.decode() for k, v in self.sb.limiter.peek(key)})
+            raise problem
+        assert principal is not None and key is not None
+        decision = self.sb.limiter.check(key)
         if not decision.allowed:
             # The 429 body and Retry-After are our assumption (the real 429 is undocumented, NOTES §5).
             message = (
@@ -174,6 +169,22 @@ class GatewayLayer:
             )
             raise ApiError(429, message, headers={k.decode(): v.decode() for k, v in decision.headers})
         return principal, decision.headers
+
+    @staticmethod
+    def _refusal(principal: Principal | None, version: str, definition: RouteDef) -> ApiError | None:
+        """Return the 401/400 for a bad token, ``Version`` header or scope, or None when all is well."""
+        if principal is None:
+            return ApiError(401, "Invalid token: access token is invalid")
+        if version not in definition.versions:
+            # Our assumption: the real status for a missing/unknown Version header is undocumented.
+            expected = list(definition.versions)
+            return ApiError(400, f"Version header is missing or not supported; send one of {expected}")
+        needed = definition.scope
+        if needed == "contacts.write" and needed not in principal.scopes:
+            return ApiError(401, "The token is not authorized for this scope: contacts.write is missing")
+        if needed == "contacts.readonly" and not principal.scopes & {"contacts.readonly", "contacts.write"}:
+            return ApiError(401, "The token is not authorized for this scope: contacts.readonly is missing")
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI request."""

@@ -54,6 +54,38 @@ class RateLimiter:
         self.budgets: dict[tuple[str, str], _Budget] = {}
         self.rejected = 0
 
+    def _budget(self, key: tuple[str, str] | None, now: float) -> _Budget:
+        """Return a key's budget with the window pruned and the day rolled (a blank one for no key)."""
+        if key is None:
+            return _Budget()
+        budget = self.budgets.get(key)
+        if budget is None:
+            budget = self.budgets[key] = _Budget()
+        horizon = now - self.interval
+        while budget.window and budget.window[0] <= horizon:
+            budget.window.popleft()
+        today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        if budget.day != today:
+            budget.day, budget.day_count = today, 0
+        return budget
+
+    def _headers(self, budget: _Budget) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"x-ratelimit-limit-daily", str(self.daily).encode()),
+            (b"x-ratelimit-daily-remaining", str(max(0, self.daily - budget.day_count)).encode()),
+            (b"x-ratelimit-interval-milliseconds", str(int(self.interval * 1000)).encode()),
+            (b"x-ratelimit-max", str(self.limit).encode()),
+            (b"x-ratelimit-remaining", str(max(0, self.limit - len(budget.window))).encode()),
+        ]
+
+    def peek(self, key: tuple[str, str] | None) -> list[tuple[bytes, bytes]]:
+        """
+        Return the ``X-RateLimit-*`` headers of a key without counting a request (for refused requests).
+
+        :param key: (client id, location id), or None when the caller is unknown (full budget shown).
+        """
+        return self._headers(self._budget(key, time.monotonic()))
+
     def check(self, key: tuple[str, str]) -> Decision:
         """
         Count one request of a (client, location) key, or refuse it.
@@ -61,33 +93,18 @@ class RateLimiter:
         :param key: (client id, location id).
         """
         now = time.monotonic()
-        budget = self.budgets.get(key)
-        if budget is None:
-            budget = self.budgets[key] = _Budget()
+        budget = self._budget(key, now)
         window = budget.window
-        horizon = now - self.interval
-        while window and window[0] <= horizon:
-            window.popleft()
-        today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-        if budget.day != today:
-            budget.day, budget.day_count = today, 0
         retry_after = None
         if budget.day_count >= self.daily:
-            tomorrow = 86400 - (time.time() % 86400)
-            retry_after = math.ceil(tomorrow)
+            retry_after = math.ceil(86400 - (time.time() % 86400))
         elif len(window) >= self.limit:
             retry_after = max(1, math.ceil(window[0] + self.interval - now))
         else:
             window.append(now)
             budget.day_count += 1
             budget.peak = max(budget.peak, len(window))
-        headers = [
-            (b"x-ratelimit-limit-daily", str(self.daily).encode()),
-            (b"x-ratelimit-daily-remaining", str(max(0, self.daily - budget.day_count)).encode()),
-            (b"x-ratelimit-interval-milliseconds", str(int(self.interval * 1000)).encode()),
-            (b"x-ratelimit-max", str(self.limit).encode()),
-            (b"x-ratelimit-remaining", str(max(0, self.limit - len(window))).encode()),
-        ]
+        headers = self._headers(budget)
         if retry_after is not None:
             self.rejected += 1
             # Retry-After in whole seconds is our assumption: the real API's 429 is undocumented.

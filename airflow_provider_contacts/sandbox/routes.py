@@ -342,7 +342,7 @@ async def bulk_tags(call: Call) -> dict[str, Any]:
         raise unprocessable("removeAllTags can only be used with remove type")
     if len(ids) > 500:
         raise unprocessable("contacts must contain no more than 500 elements")
-    responses = []
+    responses: list[dict[str, Any]] = []
     for contact_id in ids:
         doc = call.sb.store.get_contact(contact_id)
         if len(contact_id) != 20 or not contact_id.isalnum():

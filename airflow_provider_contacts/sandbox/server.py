@@ -293,8 +293,8 @@ def running_sandbox(*, subprocess_mode: bool = False, **options: Any) -> Iterato
     options.setdefault("port", 0)
     opts = SandboxOptions.from_kwargs(**options)
     if subprocess_mode:
-        with _subprocess_sandbox(opts) as handle:
-            yield handle
+        with _subprocess_sandbox(opts) as child:
+            yield child
         return
     sb = build_sandbox(opts)
     sock = bind(opts.host, opts.port)
@@ -304,7 +304,7 @@ def running_sandbox(*, subprocess_mode: bool = False, **options: Any) -> Iterato
         target=server.run, kwargs={"sockets": [sock]}, name="contacts-sandbox", daemon=True
     )
     thread.start()
-    handle = None
+    handle: SandboxHandle | None = None
     try:
         wait_healthy(base_url)
         handle = SandboxHandle(opts, base_url, sb.auth.mint_refresh_token())
@@ -323,7 +323,7 @@ def _subprocess_sandbox(opts: SandboxOptions) -> Iterator[SandboxHandle]:
     argv = [sys.executable, "-m", "airflow_provider_contacts.sandbox", *opts.to_argv()]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
-    handle = None
+    handle: SandboxHandle | None = None
     try:
         assert process.stdout is not None
         connection = None

@@ -82,6 +82,7 @@ def test_token_version_and_scope_are_required(sandbox: SandboxHandle) -> None:
     no_token = requests.get(url, params=params, headers={"Version": "2021-07-28"}, timeout=10)
     assert no_token.status_code == 401
     assert no_token.json()["message"] == "Invalid token: access token is invalid"
+    assert no_token.headers["X-RateLimit-Remaining"] == no_token.headers["X-RateLimit-Max"]  # not counted
     no_version = requests.get(
         url, params=params, headers={"Authorization": f"Bearer {sandbox.private_token}"}, timeout=10
     )
