@@ -19,7 +19,7 @@ The phone system is a stand-in (``phone_system.py``: three SQL tables); swap its
 The schedule is a ``CronDataIntervalTimetable``, so each run has a real 15-minute data interval (a plain
 cron string in Airflow 3 gives zero-length intervals). Connection ids and paths come from the environment
 (``contacts_settings.py``); the ``dry_run`` param reports what would change and writes nothing. Nothing is
-looked up at parse time.
+looked up at parse time. A manual run can catch up on a longer window with the ``since`` param.
 """
 
 from __future__ import annotations
@@ -55,6 +55,20 @@ WELCOME_TASK_TITLE = "Welcome call: new customer"
 PUSH_TASK_ID = "push_to_contacts"
 
 
+def sync_window(params: dict[str, Any], start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """
+    The window a run syncs: its data interval, or from the ``since`` param to the interval's end.
+
+    :param params: the run's params.
+    :param start: the data interval's start.
+    :param end: the data interval's end.
+    """
+    if not params.get("since"):
+        return start, end
+    since = datetime.fromisoformat(params["since"].replace("Z", "+00:00"))
+    return (since if since.tzinfo else since.replace(tzinfo=timezone.utc)), end
+
+
 @dag(
     dag_id="contacts_sync",
     schedule=CronDataIntervalTimetable("*/15 * * * *", timezone="UTC"),
@@ -65,18 +79,23 @@ PUSH_TASK_ID = "push_to_contacts"
     tags=["contacts", "sync"],
     params={
         "dry_run": Param(False, type="boolean", description="report what would change, write nothing"),
+        "since": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            description="catch up: sync from this time (ISO-8601) instead of the data interval's start",
+        ),
     },
     doc_md=__doc__,
 )
 def contacts_sync() -> None:
     @task(multiple_outputs=True)
-    def extract_changes(data_interval_start=None, data_interval_end=None) -> dict:
+    def extract_changes(params: dict[str, Any], data_interval_start=None, data_interval_end=None) -> dict:
         """The phone system's rows changed in the data interval, as sync records, and the conversions."""
         import phone_system
 
-        rows = phone_system.changed_contacts(
-            phone_system.source_hook(SOURCE_CONN_ID), data_interval_start, data_interval_end
-        )
+        start, end = sync_window(params, data_interval_start, data_interval_end)
+        rows = phone_system.changed_contacts(phone_system.source_hook(SOURCE_CONN_ID), start, end)
         records, converted = [], []
         for row in rows:
             customer = row["stage"] == "customer"
@@ -89,7 +108,7 @@ def contacts_sync() -> None:
                 }
             )
             converted_at = row["converted_at"]
-            if customer and converted_at and data_interval_start <= converted_at < data_interval_end:
+            if customer and converted_at and start <= converted_at < end:
                 converted.append(row["source_id"])
         return {
             "records": records,
@@ -150,7 +169,9 @@ def contacts_sync() -> None:
     ]
 
     @task
-    def pull_changes(report: dict, data_interval_start=None, data_interval_end=None) -> dict[str, int]:
+    def pull_changes(
+        report: dict, params: dict[str, Any], data_interval_start=None, data_interval_end=None
+    ) -> dict[str, int]:
         """Bring the contacts changed on the Contacts side in the data interval into the phone system."""
         import phone_system
 
@@ -159,7 +180,9 @@ def contacts_sync() -> None:
 
         hook = ContactsHook(contacts_conn_id=CONTACTS_CONN_ID)
         changed = hook.search_contacts(
-            filters=[range_filter("dateUpdated", gte=data_interval_start, lt=data_interval_end)],
+            filters=[
+                range_filter("dateUpdated", *sync_window(params, data_interval_start, data_interval_end))
+            ],
             sort=[{"field": "dateUpdated", "direction": "asc"}],
         )
         if report["summary"]["dry_run"]:
@@ -196,7 +219,7 @@ def contacts_sync() -> None:
         row = {
             "dag_id": ti.dag_id,
             "run_id": run_id,
-            "interval_start": context["data_interval_start"],
+            "interval_start": sync_window(context["params"], context["data_interval_start"], None)[0],
             "interval_end": context["data_interval_end"],
             "started_at": started,
             "finished_at": finished,
