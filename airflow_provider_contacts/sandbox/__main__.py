@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     connection = connection_for(options, base_url, sb.auth.mint_refresh_token())
     print(f"{CONN_ENV_NAME}={json.dumps(connection)}", flush=True)
     print(
-        f"# contacts sandbox on {base_url} ({sb.store.contact_count()} contacts); Ctrl+C stops it",
+        f"# contacts sandbox on {base_url} ({sb.store.count('c.location_id = ?', [options.location_id])} contacts in {options.location_id}); Ctrl+C stops it",
         file=sys.stderr,
         flush=True,
     )
