@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
@@ -95,12 +95,6 @@ class InvalidSourceRecord:
 # --------------------------------------------------------------------------------------------- sources
 
 
-class _Openable(Protocol):
-    suffix: str
-
-    def open(self, mode: str = ..., *args: Any, **kwargs: Any) -> Any: ...
-
-
 class RecordSource:
     """
     Records from a list, an iterable, or a file; iterable more than once, reading files lazily each time.
@@ -116,7 +110,7 @@ class RecordSource:
     LAZY_SUFFIXES = frozenset({".ndjson", ".jsonl", ".csv"})
 
     def __init__(self, records: Any) -> None:
-        self._path: _Openable | None = None
+        self._path: Any = None  # a Path, or anything with open() and suffix (ObjectStoragePath)
         self._items: Sequence[Any] | None = None
         if isinstance(records, str | os.PathLike):
             self._path = Path(records)
@@ -130,6 +124,8 @@ class RecordSource:
             self._items = list(records)
         else:
             raise ContactsConfigError(f"records must be a list of dicts or a file path, not {type(records)}")
+        if isinstance(self._path, Path) and not self._path.is_file():
+            raise ContactsConfigError(f"records file {self._path} does not exist")
         if self._path is not None:
             suffix = self._path.suffix.lower()
             if suffix not in self.LAZY_SUFFIXES | {".json"}:

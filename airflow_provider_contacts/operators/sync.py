@@ -138,7 +138,9 @@ class SyncContactsOperator(BaseContactsOperator):
         self.tags = tags
         self.task_template = task_template
         self.key_field = key_field
-        self.dry_run = dry_run
+        # Shadows BaseOperator.dry_run(), a render-only helper nothing in Airflow 3 calls; the name is the
+        # one users expect for "report without writing".
+        self.dry_run = dry_run  # type: ignore[assignment,method-assign]
         self.max_failed_ratio = max_failed_ratio
         self.max_workers = max_workers
         self.batch_size = batch_size

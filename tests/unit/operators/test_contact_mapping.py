@@ -67,9 +67,14 @@ def test_one_shot_iterators_are_kept_for_the_second_pass() -> None:
         ({"email": "a@x.io"}, "not one dict"),
         (42, "list of dicts or a file path"),
         ("people.xlsx", "use a .json, .ndjson, .jsonl or .csv file"),
+        ("missing.csv", "records file .*missing.csv does not exist"),
     ],
 )
-def test_unusable_sources_are_config_errors(records: Any, message: str) -> None:
+def test_unusable_sources_are_config_errors(
+    records: Any, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "people.xlsx").write_bytes(b"PK")
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(ContactsConfigError, match=message):
         RecordSource(records)
 
