@@ -229,6 +229,7 @@ class ContactsHook(BaseHook):
         self._session: requests.Session | None = None
         self._auth: TokenProvider | None = None
         self._limiter: RollingWindowLimiter | None = None
+        self._retrying: tenacity.Retrying
         self._setup_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -237,6 +238,8 @@ class ContactsHook(BaseHook):
     # ------------------------------------------------------------------------------------------ set-up
 
     def _setup(self) -> None:
+        if self._auth is not None:  # ready: skip the lock on the hot path
+            return
         with self._setup_lock:
             if self._auth is not None:
                 return
@@ -262,6 +265,14 @@ class ContactsHook(BaseHook):
                 )
             self._settings = settings
             self._session = session
+            # One policy per hook: tenacity keeps each call's state per thread, so threads can share it.
+            self._retrying = tenacity.Retrying(
+                stop=tenacity.stop_after_attempt(settings.max_retries + 1),
+                wait=self._backoff,
+                retry=tenacity.retry_if_exception_type(_Retryable),
+                before_sleep=self._log_retry,
+                reraise=True,
+            )
             self._limiter = RollingWindowLimiter(settings.requests_per_window, settings.rate_limit_window)
             self._auth = auth
 
@@ -362,15 +373,8 @@ class ContactsHook(BaseHook):
             idempotent=idempotent,
             guarded=guarded,
         )
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(settings.max_retries + 1),
-            wait=self._backoff,
-            retry=tenacity.retry_if_exception_type(_Retryable),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
         try:
-            return retrying(self._attempt, call)
+            return self._retrying(self._attempt, call)
         except _Retryable as exhausted:
             raise exhausted.final from None
 
