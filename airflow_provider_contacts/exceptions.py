@@ -111,6 +111,26 @@ ERROR_BY_STATUS: dict[int, type[ContactsApiError]] = {
 }
 
 
+def json_object(response: Any) -> dict[str, Any]:
+    """The JSON object of an HTTP answer, or ``{}`` when its body is empty, not JSON or not an object."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def api_messages(body: dict[str, Any], fallback: str | None) -> list[str]:
+    """
+    The messages of an API error body: ``message`` (a string, or a list for 422), else OAuth's
+    ``error_description`` or ``error``, else ``fallback`` (the HTTP reason).
+    """
+    raw = body.get("message") or body.get("error_description") or body.get("error") or fallback
+    if isinstance(raw, list):
+        return [str(item) for item in raw]
+    return [str(raw or "error")]
+
+
 def error_for_status(status: int) -> type[ContactsApiError]:
     """Return the error class for an HTTP status."""
     return ERROR_BY_STATUS.get(status, ContactsApiError)

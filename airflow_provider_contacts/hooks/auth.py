@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import requests
 from filelock import FileLock
 
-from airflow_provider_contacts.exceptions import ContactsAuthError
+from airflow_provider_contacts.exceptions import ContactsAuthError, api_messages, json_object
 
 log = logging.getLogger(__name__)
 
@@ -456,12 +456,7 @@ class OAuthTokenProvider:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _parse_token_response(self, response: requests.Response) -> TokenData:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            body = {}
+        body = json_object(response)
         if response.ok and body.get("access_token"):
             self.refreshes += 1
             now = self._clock()
@@ -482,11 +477,8 @@ class OAuthTokenProvider:
                 raise ContactsAuthError("the token endpoint answered without a refresh token", status=200)
             log.info("Refreshed the OAuth access token of connection %r", self.conn_id)
             return tokens
-        error_code = str(body.get("error") or "")
-        message = body.get("error_description") or body.get("message") or response.reason or "refused"
-        if isinstance(message, list):
-            message = "; ".join(str(m) for m in message)
-        if error_code == "invalid_grant" or "invalid_grant" in str(message).lower():
+        message = "; ".join(api_messages(body, response.reason))
+        if body.get("error") == "invalid_grant" or "invalid_grant" in message.lower():
             raise _InvalidGrant()
         raise ContactsAuthError(
             f"token refresh for connection {self.conn_id!r} was refused: {message}",

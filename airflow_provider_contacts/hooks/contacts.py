@@ -30,7 +30,9 @@ from airflow_provider_contacts.exceptions import (
     ContactsError,
     ContactsPermissionError,
     ContactsRateLimitError,
+    api_messages,
     error_for_status,
+    json_object,
 )
 from airflow_provider_contacts.hooks.auth import (
     FileTokenStore,
@@ -482,14 +484,8 @@ class ContactsHook(BaseHook):
 
     @staticmethod
     def _error(response: requests.Response, call: _Call) -> ContactsApiError:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            body = {}
-        raw = body.get("message") or body.get("error_description") or body.get("error") or response.reason
-        messages = [str(item) for item in raw] if isinstance(raw, list) else [str(raw or "error")]
+        body = json_object(response)
+        messages = api_messages(body, response.reason)
         message = "; ".join(messages)
         error_class = error_for_status(response.status_code)
         if response.status_code == 401 and "scope" in message.lower():
