@@ -155,7 +155,9 @@ class SyncContactsOperator(BaseContactsOperator):
         run = _SyncRun(self, context)
         try:
             report = run.sync()
-        except RUN_STOPPING_ERRORS:
+        except Exception:
+            # A run-stopping error (auth, permission, daily budget) or a failed lookup: the records done so
+            # far are still reported.
             self._push(context, run.report())
             raise
         summary = report["summary"]
@@ -196,7 +198,9 @@ class SyncContactsOperator(BaseContactsOperator):
     @staticmethod
     def _push(context: Context, report: dict[str, Any]) -> None:
         """Put the report where the task's return value goes, before the task fails."""
-        context["ti"].xcom_push(key="return_value", value=report)
+        ti = context.get("ti")
+        if ti is not None:
+            ti.xcom_push(key="return_value", value=report)
 
 
 class _SyncRun:

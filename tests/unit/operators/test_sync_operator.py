@@ -9,10 +9,14 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsPermissionError
+from airflow_provider_contacts.exceptions import (
+    ContactsApiError,
+    ContactsConfigError,
+    ContactsPermissionError,
+)
 from airflow_provider_contacts.operators import SyncContactsOperator
 
-from .conftest import FakeContactsApi, make_context
+from .conftest import BASE, FakeContactsApi, make_context
 
 RECORDS = [
     {"mail": "Ada@Example.com", "mobile": "415 555 0100", "first": "Ada", "plan": "gold"},
@@ -275,3 +279,13 @@ def test_a_due_date_in_the_template_is_used_as_given(fake_api: FakeContactsApi) 
     )
     [task] = next(iter(fake_api.tasks.values()))
     assert task["dueDate"] == "2026-12-24T09:30:00.000Z"
+
+
+def test_a_failed_lookup_stops_the_run_and_still_reports(fake_api: FakeContactsApi) -> None:
+    fake_api.mocker.post(f"{BASE}/contacts/search", status_code=503, json={"message": "down"})
+    context = make_context()
+    with pytest.raises(ContactsApiError, match="HTTP 503"):
+        sync().execute(context)
+    assert fake_api.writes == []
+    report = context["ti"].pushed["return_value"]
+    assert by_status(report) == {"failed": [2]} and report["summary"]["total"] == 4
