@@ -107,3 +107,17 @@ def test_taskflow_xcom_and_mapping_in_a_dag_run(
     }
     assert sent["POST", "/contacts/c9/notes"].json()["body"].startswith("Welcome, run of 20")
     assert sent["POST", "/contacts/c9/tags"].json() == {"tags": ["example.com"]}
+
+
+@pytest.mark.airflow_db
+def test_sync_takes_records_from_a_taskflow_task(operator_dags: Any, fake_api: Any) -> None:
+    from .dags.contacts_sync_taskflow import dag
+
+    run = dag.test()
+
+    assert run.state == "success"
+    [contact] = fake_api.contacts.values()
+    assert (contact["email"], contact["tags"]) == ("ada@example.com", ["from-taskflow"])
+    assert contact["customFields"] == [{"id": "cf_plan", "value": "Gold"}]
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states == {"people": "success", "sync": "success", "created_ids": "success"}
