@@ -21,6 +21,7 @@ from airflow_provider_contacts.exceptions import (
     ContactsValidationError,
 )
 from airflow_provider_contacts.operators._contact_mapping import (
+    STANDARD_FIELDS,
     ContactMapper,
     MappedContact,
     RecordError,
@@ -428,16 +429,32 @@ class _SyncRun:
                 with self._lock:
                     self.tasks_created += 1
             return self.entry(contact, "created", None, task=task)
-        changes = self.mapper.changes(contact, existing)
+        existing, changes = self.confirm(contact, existing, self.mapper.changes(contact, existing))
         return self.entry(contact, "updated" if changes else "unchanged", existing, changes=changes or None)
+
+    def confirm(
+        self, contact: MappedContact, existing: dict[str, Any], changes: list[str] | None
+    ) -> tuple[dict[str, Any], list[str] | None]:
+        """
+        Re-read a contact whose search result lacks a field that looks changed.
+
+        The real search omits some fields (``timezone``, ``dndSettings``); one read is cheaper than an
+        upsert that changes nothing but still fires the location's update webhooks and workflows.
+        """
+        if changes and any(name in STANDARD_FIELDS and name not in existing for name in changes):
+            existing = self.call(self.hook.get_contact, existing["id"])
+            changes = self.mapper.changes(contact, existing)
+        return existing, changes
 
     def write(
         self, contact: MappedContact, existing: dict[str, Any] | None, changes: list[str] | None
     ) -> dict[str, Any]:
         """Upsert one contact when it differs, then make sure it has its follow-up task (worker thread)."""
         name = describe_record(contact.index, contact.label)
-        status, target, new = "unchanged", existing, False
         try:
+            if existing is not None:
+                existing, changes = self.confirm(contact, existing, changes)
+            status, target, new = "unchanged", existing, False
             if existing is None or changes:
                 answer = self.call(self.hook.upsert_contact, self.mapper.body(contact, existing))
                 new = bool(answer.get("new"))

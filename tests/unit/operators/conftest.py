@@ -95,9 +95,11 @@ class FakeContactsApi:
         self._ids = itertools.count(1)
         self.reject: Callable[[dict[str, Any]], str | None] = lambda body: None
         self.search_rejects_phone = False
+        self.search_omits: set[str] = set()  # fields the real search leaves out, e.g. timezone
         mocker.post(f"{BASE}/contacts/search", json=self._search)
         mocker.post(f"{BASE}/contacts/upsert", json=self._upsert)
         mocker.get(f"{BASE}/locations/loc1/customFields", json={"customFields": self.CUSTOM_FIELDS})
+        mocker.get(re.compile(rf"^{re.escape(BASE)}/contacts/[^/]+$"), json=self._get_contact)
         tasks = re.compile(rf"^{re.escape(BASE)}/contacts/([^/]+)/tasks$")
         mocker.get(tasks, json=self._get_tasks)
         mocker.post(tasks, json=self._create_task, status_code=201)
@@ -138,7 +140,11 @@ class FakeContactsApi:
                     context.status_code = 400
                     return {"statusCode": 400, "message": "Invalid field phone"}
                 wanted.append((flt["field"], flt["value"]))
-        found = [c for c in self.contacts.values() if any(c.get(f) == v for f, v in wanted)]
+        found = [
+            {k: v for k, v in c.items() if k not in self.search_omits}
+            for c in self.contacts.values()
+            if any(c.get(f) == v for f, v in wanted)
+        ]
         return {"contacts": found[: body["pageLimit"]], "total": len(found), "traceId": "t"}
 
     def _upsert(self, request: Any, context: Any) -> dict[str, Any]:
@@ -160,6 +166,9 @@ class FakeContactsApi:
             contact["customFields"] = [{"id": k, "value": v} for k, v in stored.items()]
         contact.update(body)
         return {"new": new, "contact": dict(contact), "traceId": "t"}
+
+    def _get_contact(self, request: Any, context: Any) -> dict[str, Any]:
+        return {"contact": self.contacts[self._contact_id(request)]}
 
     def _contact_id(self, request: Any) -> str:
         return request.path.split("/")[2]

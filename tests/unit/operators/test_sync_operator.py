@@ -289,3 +289,22 @@ def test_a_failed_lookup_stops_the_run_and_still_reports(fake_api: FakeContactsA
     assert fake_api.writes == []
     report = context["ti"].pushed["return_value"]
     assert by_status(report) == {"failed": [2]} and report["summary"]["total"] == 4
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_fields_the_search_leaves_out_are_read_before_calling_a_contact_changed(
+    fake_api: FakeContactsApi, dry_run: bool
+) -> None:
+    fake_api.search_omits = {"timezone"}
+    fake_api.add(email="ada@example.com", timezone="Europe/Paris", tags=["synced"])
+    fake_api.add(email="bob@example.com", timezone="Europe/Paris", tags=["synced"])
+    records = [
+        {"email": "ada@example.com", "timezone": "Europe/Paris"},
+        {"email": "bob@example.com", "timezone": "Europe/Berlin"},
+    ]
+    report = sync(records=records, field_mapping=None, dry_run=dry_run).execute(make_context())
+
+    assert by_status(report) == {"unchanged": [0], "updated": [1]}
+    assert report["records"][1]["changes"] == ["timezone"]
+    assert len(fake_api.requests("GET", "/contacts/c")) == 2
+    assert len(fake_api.requests("POST", "/upsert")) == (0 if dry_run else 1)
