@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 
 if TYPE_CHECKING:
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 
 # Operator attributes whose hook parameter has another name: ``task_id`` is Airflow's own.
 HOOK_PARAMETER_NAMES: dict[str, str] = {"contact_task_id": "task_id"}
+# Flags among the forwarded parameters; a Jinja-rendered value of one is text.
+BOOLEAN_PARAMETERS = frozenset({"completed", "remove_all"})
 
 
 class BaseContactsOperator(BaseOperator):
@@ -69,7 +72,7 @@ class BaseContactsOperator(BaseOperator):
             if name.startswith("**"):
                 arguments.update(getattr(self, name[2:]) or {})
             else:
-                arguments[HOOK_PARAMETER_NAMES.get(name, name)] = getattr(self, name)
+                arguments[HOOK_PARAMETER_NAMES.get(name, name)] = _typed(name, getattr(self, name))
         return arguments
 
     def execute(self, context: Context) -> Any:
@@ -79,6 +82,16 @@ class BaseContactsOperator(BaseOperator):
         ids = {name: value for name, value in arguments.items() if name.endswith("_id") and value is not None}
         self.log.info("Calling ContactsHook.%s(%s)", self.hook_method, _describe(ids))
         return getattr(self.hook, self.hook_method)(**arguments)
+
+
+def _typed(name: str, value: Any) -> Any:
+    """A flag rendered from a template arrives as text ("False" would be true): read it as a boolean."""
+    if name in BOOLEAN_PARAMETERS and isinstance(value, str):
+        text = value.strip().lower()
+        if text not in ("true", "false"):
+            raise ContactsConfigError(f"{name} must be true or false, got {value!r}")
+        return text == "true"
+    return value
 
 
 def _describe(ids: dict[str, Any]) -> str:

@@ -9,7 +9,11 @@ import pytest
 import requests_mock as rm
 
 import airflow_provider_contacts.operators as operators_module
-from airflow_provider_contacts.exceptions import ContactsNotFoundError, ContactsPermissionError
+from airflow_provider_contacts.exceptions import (
+    ContactsConfigError,
+    ContactsNotFoundError,
+    ContactsPermissionError,
+)
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.operators import (
     AddContactFollowersOperator,
@@ -352,3 +356,14 @@ def test_note_fields_are_spread_into_the_hook_call() -> None:
         "contact_id": "c1",
         "body": "hi",
     }
+
+
+def test_rendered_flags_are_read_as_booleans() -> None:
+    done = CompleteContactTaskOperator(task_id="a", contact_id="c1", contact_task_id="t1", completed="False")
+    assert done.hook_arguments()["completed"] is False
+    bulk = BulkUpdateContactTagsOperator(task_id="b", contact_ids=["c1"], tags=["x"], remove_all=" true ")
+    assert bulk.hook_arguments()["remove_all"] is True
+    with pytest.raises(ContactsConfigError, match="completed must be true or false, got 'maybe'"):
+        CompleteContactTaskOperator(
+            task_id="c", contact_id="c1", contact_task_id="t1", completed="maybe"
+        ).hook_arguments()
