@@ -96,7 +96,7 @@ def all_contacts(hook: DbApiHook) -> list[dict[str, Any]]:
     """
     Every contact of the phone system.
 
-    :param hook: the phone system's database.
+    :param hook: the phone system's database (from :func:`source_hook`, tables made).
     """
     return _select(hook, CONTACTS)
 
@@ -105,7 +105,7 @@ def changed_contacts(hook: DbApiHook, start: datetime, end: datetime) -> list[di
     """
     The contacts changed in ``[start, end)``.
 
-    :param hook: the phone system's database.
+    :param hook: the phone system's database (from :func:`source_hook`, tables made).
     :param start: inclusive start (UTC).
     :param end: exclusive end (UTC).
     """
@@ -116,7 +116,7 @@ def call_notes(hook: DbApiHook) -> list[dict[str, Any]]:
     """
     Every call note.
 
-    :param hook: the phone system's database.
+    :param hook: the phone system's database (from :func:`source_hook`, tables made).
     """
     return _select(hook, CALL_NOTES)
 
@@ -125,7 +125,7 @@ def followups(hook: DbApiHook) -> list[dict[str, Any]]:
     """
     Every follow-up.
 
-    :param hook: the phone system's database.
+    :param hook: the phone system's database (from :func:`source_hook`, tables made).
     """
     return _select(hook, FOLLOWUPS)
 
@@ -143,7 +143,7 @@ def record_contact_ids(hook: DbApiHook, pairs: Iterable[tuple[str, str]], synced
     """
     Write back the Contacts id of pushed rows; return how many rows were written.
 
-    :param hook: the phone system's database.
+    :param hook: the phone system's database (from :func:`source_hook`, tables made).
     :param pairs: ``(source_id, contact_id)`` pairs.
     :param synced_at: when they were pushed.
     """
@@ -195,7 +195,7 @@ def apply_contacts_changes(
     not know is inserted with the source id ``ghl-<contact id>``. A ``customer`` tag on a lead's contact
     converts the lead.
 
-    :param hook: the phone system's database.
+    :param hook: the phone system's database (from :func:`source_hook`, tables made).
     :param contacts: contacts from the API, e.g. those updated in the data interval.
     :param synced_at: the time of this sync.
     """
@@ -212,7 +212,8 @@ def apply_contacts_changes(
             append_row(
                 hook,
                 CONTACTS,
-                {
+                create=False,
+                row={
                     "source_id": f"ghl-{contact['id']}",
                     **values,
                     "stage": lifecycle_stage(contact.get("tags") or []),
@@ -247,7 +248,7 @@ def simulate_activity(source: DbApiHook, contacts: Any, now: datetime, new_leads
     invalid e-mail, so the audit shows a failed record); call notes and follow-ups for the reconciliation.
     On the Contacts side, through the hook: two shared contacts edited and two contacts created.
 
-    :param source: the phone system's database (tables created).
+    :param source: the phone system's database (from :func:`source_hook`, tables made).
     :param contacts: a ``ContactsHook`` (or anything with ``search_contacts``, ``update_contact``,
         ``upsert_contact``).
     :param now: the time of the changes (UTC); the sync run whose data interval holds it picks them up.
@@ -276,11 +277,12 @@ def simulate_activity(source: DbApiHook, contacts: Any, now: datetime, new_leads
             row.update(stage="customer", converted_at=now, updated_at=now)
         elif i < 6:
             row.update(company=f"Phone Co {i}", updated_at=now)
-        append_row(source, CONTACTS, row)
+        append_row(source, CONTACTS, create=False, row=row)
         append_row(
             source,
             CALL_NOTES,
-            {
+            create=False,
+            row={
                 "source_id": row["source_id"],
                 "body": f"Call {i}: asked about pricing",
                 "logged_at": now - timedelta(hours=i + 1),
@@ -290,7 +292,8 @@ def simulate_activity(source: DbApiHook, contacts: Any, now: datetime, new_leads
             append_row(
                 source,
                 FOLLOWUPS,
-                {
+                create=False,
+                row={
                     "source_id": row["source_id"],
                     "title": f"Send quote #{i}",
                     "due_at": now + timedelta(days=i + 1),
@@ -301,7 +304,8 @@ def simulate_activity(source: DbApiHook, contacts: Any, now: datetime, new_leads
         append_row(
             source,
             CONTACTS,
-            {
+            create=False,
+            row={
                 "source_id": f"ps-new-{i:04d}",
                 "first_name": f"Caller{i}",
                 "last_name": "Demo",

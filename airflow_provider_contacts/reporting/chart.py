@@ -68,7 +68,7 @@ def render_chart(
             ax.annotate(str(values[-1]), (times[-1], values[-1]), textcoords="offset points", xytext=(6, 4))
         ax.set_title(heading, loc="left")
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper left")
+        ax.legend(loc="best")
         ax.set_ylim(bottom=0)
     _time_axis(tasks_ax, times)
     for ax in (total_ax, change_ax):

@@ -168,20 +168,28 @@ def from_db_timestamp(value: Any) -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
-def append_row(hook: DbApiHook, spec: TableSpec, row: Mapping[str, Any], table: str | None = None) -> None:
+def append_row(
+    hook: DbApiHook,
+    spec: TableSpec,
+    row: Mapping[str, Any],
+    table: str | None = None,
+    *,
+    create: bool = True,
+) -> None:
     """
-    Create the table if missing and insert one row.
+    Insert one row, creating the table first if missing.
 
     :param hook: the reporting database's hook.
     :param spec: the table's specification.
     :param row: column values; missing columns are NULL, unknown keys are an error.
     :param table: the table name; ``spec.name`` by default.
+    :param create: run ``CREATE TABLE IF NOT EXISTS`` first; False when the caller made sure of it.
     :raises ValueError: ``row`` has keys that are not columns of the table.
     """
     unknown = set(row) - set(spec.column_names)
     if unknown:
         raise ValueError(f"Not columns of {spec.name}: {sorted(unknown)}")
-    name = ensure_table(hook, spec, table)
+    name = ensure_table(hook, spec, table) if create else check_table_name(table or spec.name)
     values = tuple(to_db_value(row.get(column)) for column in spec.column_names)
     hook.insert_rows(name, [values], target_fields=spec.column_names)
 
