@@ -233,6 +233,8 @@ class ContactsHook(BaseHook):
         self._limiter: RollingWindowLimiter | None = None
         self._retrying: tenacity.Retrying
         self._setup_lock = threading.Lock()
+        self._counter_lock = threading.Lock()
+        self._requests_sent = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(contacts_conn_id={self.contacts_conn_id!r})"
@@ -322,6 +324,29 @@ class ContactsHook(BaseHook):
             )
         return location_id
 
+    def check_write_access(self, method: str | None = None, path: str | None = None) -> None:
+        """
+        Raise :class:`ContactsPermissionError` unless the connection may write contacts; sends nothing.
+
+        Bulk jobs call it before a long validation pass, so a read-only connection fails at once.
+
+        :param method: the method of the write about to be sent, for the message.
+        :param path: the path of the write about to be sent, for the message.
+        """
+        settings = self.settings
+        if WRITE_SCOPE not in settings.scopes:
+            raise ContactsPermissionError(
+                f"connection {settings.conn_id!r} is read-only: extra.scopes ({' '.join(sorted(settings.scopes))}) "
+                f"lacks {WRITE_SCOPE}. Grant the app that scope and add it to the connection to allow writes",
+                method=method,
+                path=path,
+            )
+
+    @property
+    def requests_sent(self) -> int:
+        """How many HTTP requests this hook has sent to the API, retries included (token refreshes not)."""
+        return self._requests_sent
+
     # ------------------------------------------------------------------------------------ request path
 
     def request(
@@ -356,13 +381,8 @@ class ContactsHook(BaseHook):
         if write is None:
             write = _is_write(method, path)
         guarded = write and path.startswith("/contacts")
-        if guarded and WRITE_SCOPE not in settings.scopes:
-            raise ContactsPermissionError(
-                f"connection {settings.conn_id!r} is read-only: extra.scopes ({' '.join(sorted(settings.scopes))}) "
-                f"lacks {WRITE_SCOPE}. Grant the app that scope and add it to the connection to allow writes",
-                method=method,
-                path=path,
-            )
+        if guarded:
+            self.check_write_access(method, path)
         if idempotent is None:
             idempotent = not (method == "POST" and path.rstrip("/") == "/contacts")
         call = _Call(
@@ -401,6 +421,8 @@ class ContactsHook(BaseHook):
         auth = self.auth
         self.limiter.acquire()
         token = auth.access_token()
+        with self._counter_lock:
+            self._requests_sent += 1
         if call.guarded and auth.granted_scopes is not None and WRITE_SCOPE not in auth.granted_scopes:
             raise ContactsPermissionError(
                 f"the token of connection {self.contacts_conn_id!r} was granted only "

@@ -326,3 +326,17 @@ def test_auth_error_after_refresh_is_typed(make_hook, requests_mock: rm.Mocker):
         hook.get_contact("c1")
     token_calls = [r for r in requests_mock.request_history if r.path == "/oauth/token"]
     assert len(token_calls) == 2, "one refresh on the first 401, none after the second"
+
+
+def test_requests_sent_counts_every_attempt_including_retries(hook, requests_mock: rm.Mocker):
+    requests_mock.get(GET_URL, [{"status_code": 503, "json": {}}, OK])
+    hook.get_contact("c1")
+    hook.get_contact("c1")
+    assert hook.requests_sent == 3 == requests_mock.call_count
+
+
+def test_check_write_access_fails_fast_on_a_read_only_connection(make_hook, requests_mock: rm.Mocker):
+    make_hook().check_write_access()
+    with pytest.raises(ContactsPermissionError, match="read-only"):
+        make_hook(scopes="contacts.readonly").check_write_access()
+    assert requests_mock.call_count == 0
