@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -218,7 +218,7 @@ class _SyncRun:
             default_country_code=operator.default_country_code,
             tags=list(operator.tags or []),
             key_field=operator.key_field,
-            custom_fields=lambda: self.call(self.hook.get_custom_fields),
+            custom_fields=self.hook.get_custom_fields,
         )
         dag_run = context.get("dag_run")
         run_after = getattr(dag_run, "run_after", None) or datetime.now(timezone.utc)
@@ -231,7 +231,7 @@ class _SyncRun:
         self.source = RecordSource(operator.records)
         self.entries: dict[int, dict[str, Any]] = {}
         self.total = 0
-        self.api_calls = 0
+        self.requests_before = self.hook.requests_sent
         self.tasks_created = 0
         self.started = time.monotonic()
         self.stopped_before_writing = False
@@ -241,11 +241,10 @@ class _SyncRun:
 
     # ----------------------------------------------------------------------------------- bookkeeping
 
-    def call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call a hook method, counting it as one API call (the hook's own retries are not counted)."""
-        with self._lock:
-            self.api_calls += 1
-        return method(*args, **kwargs)
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests this run sent, retries included, as the hook counts them."""
+        return self.hook.requests_sent - self.requests_before
 
     def record(self, entry: dict[str, Any]) -> None:
         self.entries[entry["index"]] = {key: value for key, value in entry.items() if value is not None}
@@ -278,6 +277,8 @@ class _SyncRun:
 
     def sync(self) -> dict[str, Any]:
         self.mapper.check_mapping()
+        if not self.dry_run:
+            self.hook.check_write_access()  # a read-only connection fails before the validation pass
         self.validate_all()
         failed = self.counts()["failed"]
         if self.total and failed / self.total > float(self.op.max_failed_ratio):
@@ -387,8 +388,6 @@ class _SyncRun:
     def search(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not filters:
             return []
-        with self._lock:
-            self.api_calls += 1  # one request per 500 matches; a batch rarely has more
         query = [{"group": "OR", "filters": filters}]
         return list(self.hook.search_contacts(filters=query, page_limit=SEARCH_PAGE_LIMIT))
 
@@ -442,7 +441,7 @@ class _SyncRun:
         upsert that changes nothing but still fires the location's update webhooks and workflows.
         """
         if changes and any(name in STANDARD_FIELDS and name not in existing for name in changes):
-            existing = self.call(self.hook.get_contact, existing["id"])
+            existing = self.hook.get_contact(existing["id"])
             changes = self.mapper.changes(contact, existing)
         return existing, changes
 
@@ -456,7 +455,7 @@ class _SyncRun:
                 existing, changes = self.confirm(contact, existing, changes)
             status, target, new = "unchanged", existing, False
             if existing is None or changes:
-                answer = self.call(self.hook.upsert_contact, self.mapper.body(contact, existing))
+                answer = self.hook.upsert_contact(self.mapper.body(contact, existing))
                 new = bool(answer.get("new"))
                 target = answer.get("contact") or {}
                 status = "created" if new else "updated"
@@ -481,13 +480,12 @@ class _SyncRun:
         assert self.task is not None
         title, body = self.task.render(contact)
         if not new:  # an earlier try may have created it
-            for task in self.call(self.hook.get_tasks, target["id"]):
+            for task in self.hook.get_tasks(target["id"]):
                 if str(task.get("title") or "").strip() == title and _same_day(
                     task.get("dueDate"), self.task.due
                 ):
                     return "exists"
-        self.call(
-            self.hook.create_task,
+        self.hook.create_task(
             target["id"],
             title=title,
             due_date=self.task.due,

@@ -161,7 +161,8 @@ def test_read_only_connection_stops_the_run_before_any_write(
     with pytest.raises(ContactsPermissionError, match="read-only"):
         sync().execute(context)
     assert fake_api.writes == []
-    assert context["ti"].pushed["return_value"]["summary"]["total"] == 4
+    assert fake_api.requests("POST", "/search") == [], "it fails before the validation pass and any read"
+    assert context["ti"].pushed["return_value"]["summary"]["total"] == 0
 
 
 def test_too_many_invalid_records_fail_the_run_before_any_request_that_writes(
