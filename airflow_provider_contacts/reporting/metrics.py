@@ -37,6 +37,9 @@ class ContactsReader(Protocol):
     @property
     def location_id(self) -> str: ...
 
+    @property
+    def requests_sent(self) -> int: ...
+
     def request(
         self, method: str, path: str, params: dict[str, Any] | None = None, json: Any = None
     ) -> dict[str, Any]: ...
@@ -72,7 +75,7 @@ class ContactMetrics:
     :param tag_contacts_scanned: how many contacts the tag counts cover.
     :param top_tags: the most used tags and their contact counts, most used first.
     :param last_sync_at: when the last sync run finished, if known.
-    :param api_requests: requests this computation sent to the API (search pages counted as ceil(n/limit)).
+    :param api_requests: HTTP requests this computation sent (the hook's ``requests_sent``, retries included).
     """
 
     computed_at: datetime
@@ -237,11 +240,6 @@ def _take(items: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     return list(islice(items, limit)) if limit > 0 else []
 
 
-def _pages(count: int, page_limit: int) -> int:
-    """Search requests that returned ``count`` results (at least one, even for none)."""
-    return max(1, -(-count // page_limit))
-
-
 def compute_metrics(
     hook: ContactsReader,
     interval_start: datetime,
@@ -271,25 +269,19 @@ def compute_metrics(
     """
     if interval_end <= interval_start:
         raise ValueError(f"Empty interval: {interval_start} .. {interval_end}")
-    requests = 0
-
-    def counted(filters: Sequence[Mapping[str, Any]] | None = None) -> int:
-        nonlocal requests
-        requests += 1
-        return count_contacts(hook, filters)
-
-    total = counted()
-    new = counted([range_filter("dateAdded", gte=interval_start, lt=interval_end)])
-    updated = counted(
+    sent_before = hook.requests_sent
+    total = count_contacts(hook)
+    new = count_contacts(hook, [range_filter("dateAdded", gte=interval_start, lt=interval_end)])
+    updated = count_contacts(
+        hook,
         [
             range_filter("dateUpdated", gte=interval_start, lt=interval_end),
             range_filter("dateAdded", lt=interval_start),
-        ]
+        ],
     )
 
     sort = [{"field": "dateUpdated", "direction": "desc"}]
     scanned = _take(hook.search_contacts(sort=sort, page_limit=SEARCH_PAGE_LIMIT), tag_scan_limit)
-    requests += _pages(len(scanned), SEARCH_PAGE_LIMIT) if tag_scan_limit > 0 else 0
     tags: Counter[str] = Counter()
     for contact in scanned:
         tags.update(set(contact.get("tags") or ()))
@@ -299,10 +291,8 @@ def compute_metrics(
         page_limit = max(1, min(SEARCH_PAGE_LIMIT, task_contact_limit))
         found = hook.search_contacts(filters=list(task_filters), sort=sort, page_limit=page_limit)
         task_contacts = _take(found, task_contact_limit)
-        requests += _pages(len(task_contacts), page_limit) if task_contact_limit > 0 else 0
     task_ids = [contact["id"] for contact in task_contacts]
     tasks = count_tasks(hook, task_ids, as_of=interval_end, max_workers=max_workers)
-    requests += len(task_ids)
 
     return ContactMetrics(
         computed_at=now or datetime.now(timezone.utc),
@@ -320,7 +310,7 @@ def compute_metrics(
         tag_contacts_scanned=len(scanned),
         top_tags=dict(sorted(tags.items(), key=lambda item: (-item[1], item[0]))[:top_n]),
         last_sync_at=last_sync_at,
-        api_requests=requests,
+        api_requests=hook.requests_sent - sent_before,
     )
 
 

@@ -35,6 +35,11 @@ class FakeContactsHook:
         self.tasks = tasks
         self.calls: list[tuple[str, Any]] = []
 
+    @property
+    def requests_sent(self) -> int:
+        """Every call is one request, like the real hook's counter."""
+        return len(self.calls)
+
     def _select(self, filters: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         return [c for c in self.contacts if all(_matches(c, f) for f in filters or [])]
 
