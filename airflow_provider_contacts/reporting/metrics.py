@@ -41,14 +41,14 @@ class ContactsReader(Protocol):
     def requests_sent(self) -> int: ...
 
     def request(
-        self, method: str, path: str, params: dict[str, Any] | None = None, json: Any = None
-    ) -> dict[str, Any]: ...
+        self, method: str, path: str, params: Mapping[str, Any] | None = None, json: Any = None
+    ) -> Any: ...
 
     def search_contacts(
         self,
-        filters: list[dict[str, Any]] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
         query: str | None = None,
-        sort: list[dict[str, Any]] | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
         page_limit: int = 500,
     ) -> Iterable[dict[str, Any]]: ...
 
