@@ -7,18 +7,12 @@ the asset event and the metrics row are checked against what happened.
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from airflow_provider_contacts.sandbox import running_sandbox
-
-EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 pytestmark = [pytest.mark.integration, pytest.mark.airflow_db]
 
 
@@ -26,24 +20,7 @@ def _when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-@pytest.fixture
-def world(airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """A sandbox, its connection in the environment, a fresh demo directory, and the parsed DAGs."""
-    from airflow.dag_processing.dagbag import BundleDagBag
-
-    monkeypatch.setenv("CONTACTS_DEMO_DIR", str(tmp_path / "demo"))
-    with running_sandbox(seed=60, random_seed=7, rate_limit=1000, rate_interval=1.0) as sb:
-        connection = dict(sb.connection)
-        # A token file of this test's own, so no other test's tokens (or this one's) are ever mixed up.
-        connection["extra"] = {**connection["extra"], "token_file": str(tmp_path / "tokens.json")}
-        monkeypatch.setenv("AIRFLOW_CONN_CONTACTS_DEFAULT", json.dumps(connection))
-        monkeypatch.setattr(sys, "path", list(sys.path))
-        bag = BundleDagBag(dag_folder=str(EXAMPLE_DAGS), bundle_path=EXAMPLE_DAGS, bundle_name="example_dags")
-        assert bag.import_errors == {}
-        yield {"sb": sb, "bag": bag, "demo": tmp_path / "demo"}
-
-
-def test_sync_then_dashboard(world: dict[str, Any]) -> None:
+def test_sync_then_dashboard(world: dict[str, Any], run_sync: Any) -> None:
     import phone_system
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
@@ -57,17 +34,8 @@ def test_sync_then_dashboard(world: dict[str, Any]) -> None:
     sb, bag = world["sb"], world["bag"]
     hook = ContactsHook()
     source = phone_system.source_hook()
-    before = datetime.now(timezone.utc)
-    did = phone_system.simulate_activity(source, hook, before)
-    seeded = {c["id"] for c in sb.all_contacts()}
-
-    # The run whose interval holds "now": its end lies ahead, and ``since`` starts it just before the changes.
-    after = datetime.now(timezone.utc)
-    slot_end = after.replace(minute=after.minute - after.minute % 15, second=0, microsecond=0) + timedelta(
-        minutes=15
-    )
-    since = (before - timedelta(seconds=1)).isoformat()
-    sync = bag.dags["contacts_sync"].test(logical_date=slot_end, run_conf={"since": since})
+    seeded = len(sb.all_contacts())
+    sync, before, did = run_sync()
     assert sync.state == DagRunState.SUCCESS
 
     # --- server state
@@ -108,14 +76,15 @@ def test_sync_then_dashboard(world: dict[str, Any]) -> None:
     assert (audit["records_in"], audit["created"], audit["updated"], audit["failed"]) == (18, 11, 6, 1)
     assert (audit["converted"], audit["tasks_created"], audit["pulled_back"]) == (3, 14, 4)
     assert audit["status"] == "success" and audit["run_id"] == sync.run_id
-    assert audit["interval_start"] == _when(since) and audit["duration_s"] > 0
+    assert audit["interval_start"] == before - timedelta(seconds=1) and audit["duration_s"] > 0
     with create_session() as session:
         events = session.scalars(
             select(AssetEvent)
             .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
             .where(AssetModel.name == "contacts_synced")
         ).all()
-        assert [e.source_run_id for e in events] == [sync.run_id]
+        # (the session's database also holds other tests' runs)
+        assert [e.source_dag_id for e in events if e.source_run_id == sync.run_id] == ["contacts_sync"]
 
     # --- the dashboard
     dashboard = bag.dags["contacts_dashboard"].test()
@@ -123,7 +92,7 @@ def test_sync_then_dashboard(world: dict[str, Any]) -> None:
     (metrics,) = read_rows(sql, METRICS_TABLE)
     everyone = sb.all_contacts()
     start, end = metrics["interval_start"], metrics["interval_end"]
-    assert metrics["contacts_total"] == len(everyone) == len(seeded) + 11  # the new leads
+    assert metrics["contacts_total"] == len(everyone) == seeded + 2 + 11  # the sign-ups, the new leads
     assert metrics["contacts_new"] == sum(1 for c in everyone if start <= _when(c["dateAdded"]) < end)
     assert metrics["contacts_new"] >= 13  # 11 leads from the phone system, 2 sign-ups on the API side
     tags = Counter(tag for c in everyone for tag in set(c.get("tags") or []))
