@@ -104,3 +104,21 @@ def test_schedules(dagbag: Any) -> None:
     assert [asset.name for asset in dashboard.timetable.asset_condition.objects] == ["contacts_synced"]
     outlets = [o.name for t in sync.tasks for o in t.outlets]
     assert outlets == ["contacts_synced"]
+
+
+def test_events_takes_contact_ids_from_the_watchers_asset_events(dagbag: Any) -> None:
+    """The trigger's payload (``extra["payload"]["contact_ids"]`` of each asset event) names the contacts."""
+    from types import SimpleNamespace
+
+    dag = dagbag.dags["contacts_events"]
+    (asset,) = dag.timetable.asset_condition.objects
+    assert [type(w.trigger).__name__ for w in asset.watchers] == ["ContactChangedTrigger"]
+    events = {
+        asset: [
+            SimpleNamespace(extra={"from_trigger": True, "payload": {"contact_ids": ["a", "b"]}}),
+            SimpleNamespace(extra={"from_trigger": True, "payload": {"contact_ids": ["b", "c"]}}),
+        ]
+    }
+    pick = dag.get_task("new_contact_ids").python_callable
+    assert pick(params={"contact_ids": []}, triggering_asset_events=events) == ["a", "b", "c"]
+    assert pick(params={"contact_ids": ["x"]}, triggering_asset_events={}) == ["x"]
