@@ -36,12 +36,13 @@ def test_connection_form_is_declarative_and_marks_the_refresh_token_secret():
 
 def test_airflow_discovers_the_provider_its_hook_and_form_fields():
     from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     manager = ProvidersManager()
     assert "airflow-provider-contacts" in manager.providers
-    assert (
-        manager.hooks["contacts"].hook_class_name == "airflow_provider_contacts.hooks.contacts.ContactsHook"
-    )
+    hook_info = ProvidersManagerTaskRuntime().hooks["contacts"]
+    assert hook_info is not None
+    assert hook_info.hook_class_name == "airflow_provider_contacts.hooks.contacts.ContactsHook"
     widgets = manager.connection_form_widgets
     assert "extra__contacts__location_id" in widgets
     assert widgets["extra__contacts__refresh_token"].is_sensitive
