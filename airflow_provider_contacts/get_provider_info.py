@@ -10,7 +10,9 @@ INTEGRATION = "HighLevel Contacts"
 
 
 def _modules(*names: str) -> list[dict[str, Any]]:
-    return [{"integration-name": INTEGRATION, "python-modules": [f"airflow_provider_contacts.{n}" for n in names]}]
+    return [
+        {"integration-name": INTEGRATION, "python-modules": [f"airflow_provider_contacts.{n}" for n in names]}
+    ]
 
 
 def get_provider_info() -> dict[str, Any]:
