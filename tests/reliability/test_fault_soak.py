@@ -6,12 +6,15 @@ per input record: the good ones created or updated with the server's contact id,
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.sandbox import SandboxHandle
+from tests.reliability._worker import FOLLOW_UP
 from tests.reliability.conftest import emails_on_server, person, run_sync
 
 pytestmark = pytest.mark.integration
@@ -86,3 +89,41 @@ def test_sync_under_twenty_percent_faults_loses_and_duplicates_nothing(
         contact = on_server[record["email"]]
         assert entry["contact_id"] == contact["id"], entry
         assert (contact["firstName"], contact["phone"]) == (record["firstName"], record["phone"])
+
+
+def test_follow_up_tasks_under_faults_converge_on_retries_without_duplicates(
+    sandbox_factory: Callable[..., SandboxHandle], connect: Callable[..., Any]
+) -> None:
+    # A task create that got a 5xx or a dropped answer is not re-sent (it may have been applied), so the
+    # record fails; the next try of the run looks the contact's tasks up first. Tries go on until one
+    # reports no failure; then every contact has exactly one follow-up task, though some creates were
+    # applied and their answers dropped.
+    sb = sandbox_factory(
+        seed=0,
+        rate_limit=5000,
+        rate_interval=1.0,
+        fault_rate=FAULT_RATE,
+        fault_kinds=["500", "502", "503", "drop"],
+        random_seed=4,
+    )
+    connect(sb, max_retries=12, requests_per_10s=50_000, rate_limit_window=1.0)
+    records = [person(i, "tasks-soak.example") for i in range(300)]
+    failed_per_try = []
+    for try_number in range(1, 9):
+        report, error = run_sync(
+            records, try_number=try_number, task_template=FOLLOW_UP, max_failed_ratio=1.0
+        )
+        assert error is None, error
+        assert [e["index"] for e in report["records"]] == list(range(len(records)))
+        failed_per_try.append(report["summary"]["failed"])
+        if not failed_per_try[-1]:
+            break
+    assert failed_per_try[-1] == 0, failed_per_try
+    assert failed_per_try[0] > 0  # the faults did hit task creation on the first try
+    assert sb.stats()["faults_injected"].get("drop", 0) > 0
+    sb.set_faults(rate=0.0)
+    assert emails_on_server(sb, "tasks-soak.example") == {r["email"]: 1 for r in records}
+    hook = ContactsHook()
+    by_email = {c["email"]: c["id"] for c in sb.all_contacts()}
+    tasks_per_contact = Counter(len(hook.get_tasks(by_email[r["email"]])) for r in records)
+    assert tasks_per_contact == {1: len(records)}
