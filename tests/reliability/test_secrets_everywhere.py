@@ -80,7 +80,7 @@ def test_no_secret_in_logs_xcom_or_errors(
         ContactsHook().create_contact({"email": "not-an-email"})
     errors.append(refused.value)
     # 5. A read-only connection asked to write.
-    connect(sb, scopes="contacts.readonly")
+    secrets.add(connect(sb, scopes="contacts.readonly")["extra"]["refresh_token"])
     with pytest.raises(ContactsPermissionError) as read_only:
         ContactsHook().upsert_contact(person(501, DOMAIN))
     errors.append(read_only.value)
