@@ -291,6 +291,7 @@ class OAuthTokenProvider:
         self._clock = clock
         self._rotation_wait = rotation_wait
         self._tokens: TokenData | None = None
+        self._refused_refresh_token: str | None = None
         self.refreshes = 0
 
     def __repr__(self) -> str:
@@ -364,6 +365,9 @@ class OAuthTokenProvider:
                 self._tokens = current
                 return
             refresh_token = (current or {}).get("refresh_token") or self._seed_refresh_token
+            if refresh_token is not None and refresh_token == self._refused_refresh_token:
+                # Refused already and nothing newer was saved since: fail at once, not after another wait.
+                raise self._lockout_error()
             if not refresh_token:
                 raise ContactsAuthError(
                     f"connection {self.conn_id!r} has no refresh token: authorise the app once and put the "
@@ -382,6 +386,7 @@ class OAuthTokenProvider:
     def _recover_from_invalid_grant(self, used_refresh_token: str, stale: str | None) -> TokenData | None:
         """After ``invalid_grant``: take a rotation another worker saved, or refresh once from it."""
         deadline = self._clock() + self._rotation_wait
+        refused = used_refresh_token
         while True:
             stored = self._load_store()
             if stored and stored.get("refresh_token") != used_refresh_token:
@@ -391,11 +396,16 @@ class OAuthTokenProvider:
                 try:
                     return self._exchange(stored["refresh_token"])
                 except _InvalidGrant:
+                    refused = stored["refresh_token"]
                     break
             if self._clock() >= deadline:
                 break
             time.sleep(0.1)
-        raise ContactsAuthError(
+        self._refused_refresh_token = refused
+        raise self._lockout_error()
+
+    def _lockout_error(self) -> ContactsAuthError:
+        return ContactsAuthError(
             f"the refresh token of connection {self.conn_id!r} was refused (invalid_grant) and the token "
             f"store {self.store!r} holds no newer one. HighLevel refresh tokens are single-use, so this one "
             "was used elsewhere or revoked. Re-authorise the app (the marketplace 'chooselocation' install "

@@ -113,12 +113,16 @@ class ContactsSettings:
         """
         conn_id = conn.conn_id or "contacts"
         extra: Mapping[str, Any] = conn.extra_dejson or {}
-        base_url = (conn.host or DEFAULT_BASE_URL).strip().rstrip("/")
-        if "://" not in base_url:
-            base_url = f"https://{base_url}"
-        parts = urlsplit(base_url)
+        raw_url = (conn.host or DEFAULT_BASE_URL).strip()
+        if "://" not in raw_url:
+            raw_url = f"https://{raw_url}"
+        parts = urlsplit(raw_url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ContactsConfigError(f"connection {conn_id!r}: host {conn.host!r} is not an http(s) URL")
+            raise ContactsConfigError(
+                f"connection {conn_id!r}: host {conn.host!r} is not an http(s) URL with a host name, "
+                f"e.g. {DEFAULT_BASE_URL}"
+            )
+        base_url = raw_url.rstrip("/")
         if parts.scheme == "http" and not _loopback(parts.hostname):
             raise ContactsConfigError(
                 f"connection {conn_id!r}: host {conn.host!r} uses http:// to a non-loopback host; "
@@ -419,7 +423,7 @@ class ContactsHook(BaseHook):
 
     def _attempt(self, call: _Call) -> Any:
         auth = self.auth
-        self.limiter.acquire()
+        started_at = self.limiter.acquire()
         token = auth.access_token()
         with self._counter_lock:
             self._requests_sent += 1
@@ -456,7 +460,7 @@ class ContactsHook(BaseHook):
                 method=call.method,
                 path=call.path,
             ) from None
-        self.limiter.update_from_headers(response.headers)
+        self.limiter.update_from_headers(response.headers, started_at=started_at)
         if response.status_code < 400:
             return self._decode(response, call)
         final = self._error(response, call)

@@ -48,6 +48,9 @@ class RollingWindowLimiter:
         self.window = window
         self._clock = clock
         self._starts: deque[float] = deque()
+        # Every recent start, kept longer than the window: an answer arrives a latency after its request
+        # started, and the server counted the window from the request's arrival, not from the answer's.
+        self._recent: deque[float] = deque(maxlen=4 * limit)
         self._paused_until = 0.0
         self._daily_exhausted = False
         self._cond = threading.Condition()
@@ -58,8 +61,7 @@ class RollingWindowLimiter:
         return 0.02 * self.window + 0.02
 
     def acquire(self) -> float:
-        """Block until a request may start; return the seconds waited."""
-        waited = 0.0
+        """Block until a request may start; return its start time on the limiter's clock."""
         with self._cond:
             while True:
                 if self._daily_exhausted:
@@ -75,9 +77,9 @@ class RollingWindowLimiter:
                     delay = self._starts[0] - horizon
                 if delay <= 0:
                     self._starts.append(now)
-                    return waited
+                    self._recent.append(now)
+                    return now
                 self._cond.wait(delay)
-                waited += delay
 
     def _prune(self, now: float) -> float:
         """Forget the starts that left the window; return the window's lower edge."""
@@ -98,8 +100,23 @@ class RollingWindowLimiter:
             self._prune(self._clock())
             return len(self._starts)
 
-    def update_from_headers(self, headers: Mapping[str, str]) -> None:
-        """Tighten the budget from the ``X-RateLimit-*`` headers of an answer."""
+    def _own_share(self, started_at: float) -> int:
+        """
+        How many of the requests the server counted when the request started at ``started_at`` arrived
+        could be ours: those started within a window (and margin) before it, and every one started since,
+        since a later request can overtake it on the way.
+        """
+        edge = started_at - self.window - self.margin
+        return sum(1 for start in self._recent if start > edge)
+
+    def update_from_headers(self, headers: Mapping[str, str], started_at: float | None = None) -> None:
+        """
+        Tighten the budget from the ``X-RateLimit-*`` headers of an answer.
+
+        :param headers: the answer's headers.
+        :param started_at: when its request started (what :meth:`acquire` returned); without it the current
+            window stands in for the request's.
+        """
         max_requests = _header_number(headers, "X-RateLimit-Max")
         interval_ms = _header_number(headers, "X-RateLimit-Interval-Milliseconds")
         remaining = _header_number(headers, "X-RateLimit-Remaining")
@@ -111,8 +128,10 @@ class RollingWindowLimiter:
                 self.window = interval_ms / 1000.0
             if daily_remaining is not None and daily_remaining <= 0:
                 self._daily_exhausted = True
-            self._prune(self._clock())
             self._cond.notify_all()
-        if remaining is not None and remaining <= 0 and self.in_window() < self.limit:
+            if remaining is None or remaining > 0:
+                return
+            ours = self._own_share(self._clock() if started_at is None else started_at)
+        if ours < self.limit:
             # The budget is gone but not through us: someone else shares this location's limit.
             self.pause(self.window)

@@ -257,26 +257,9 @@ BAD_CONNECTIONS: list[tuple[str, dict[str, Any], type[ContactsError], str]] = [
 ]
 
 
-# Known bugs, reported to the lead (see the reason); strict, so the fix turns them into failures to clean up.
-KNOWN_BUGS = {
-    "base URL without a host": "ContactsSettings.from_connection (hooks/contacts.py:116) strips the slashes of "
-    "'https://' to 'https:', then prefixes https:// again: the host becomes 'https://https:', accepted, and the "
-    "first request fails with a ConnectionError that does not name the host",
-}
-
-
 @pytest.mark.parametrize(
     ("case", "changes", "error_class", "needle"),
-    [
-        pytest.param(
-            *case,
-            id=case[0],
-            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[case[0]])]
-            if case[0] in KNOWN_BUGS
-            else [],
-        )
-        for case in BAD_CONNECTIONS
-    ],
+    [pytest.param(*case, id=case[0]) for case in BAD_CONNECTIONS],
 )
 def test_bad_connection_settings_are_refused_before_any_request(
     sandbox_factory: Callable[..., SandboxHandle],

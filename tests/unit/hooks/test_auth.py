@@ -337,3 +337,17 @@ def test_describe_tokens_holds_no_token():
     text = json.dumps(summary)
     assert tokens["access_token"] not in text and tokens["refresh_token"] not in text
     assert summary["refresh_token_fingerprint"] == fingerprint(tokens["refresh_token"])
+
+
+def test_a_lock_out_fails_fast_until_a_newer_token_is_saved(requests_mock: rm.Mocker):
+    clock = FakeClock()
+    store = MemoryTokenStore()
+    requests_mock.post(TOKEN_URL, status_code=400, json={"error": "invalid_grant"})
+    auth = provider(store, clock)
+    with pytest.raises(ContactsAuthError, match="Re-authorise"):
+        auth.access_token()
+    with pytest.raises(ContactsAuthError, match="Re-authorise"):
+        auth.access_token()
+    assert requests_mock.call_count == 1, "the refused token is not sent again"
+    store.save(stored(7, clock))  # another worker (or a person) saved a working pair
+    assert auth.access_token() == token_answer(7)["access_token"]

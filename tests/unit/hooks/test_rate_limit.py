@@ -46,8 +46,8 @@ def max_in_any_window(starts: list[float], window: float) -> int:
 def test_the_limit_plus_one_waits_a_full_window_and_margin():
     limiter, clock = limiter_with_fake_time(3, 10.0)
     assert [limiter.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
-    waited = limiter.acquire()
-    assert waited == pytest.approx(10.0 + limiter.margin)
+    started = limiter.acquire()
+    assert started == pytest.approx(10.0 + limiter.margin)
     assert clock.now == pytest.approx(10.0 + limiter.margin)
 
 
@@ -106,6 +106,16 @@ def test_a_budget_we_used_up_ourselves_does_not_double_the_wait():
     limiter.acquire()
     limiter.update_from_headers({"X-RateLimit-Remaining": "0"})
     assert limiter.acquire() == pytest.approx(10.0 + limiter.margin)
+
+
+def test_an_answer_that_comes_a_latency_later_is_not_mistaken_for_a_foreign_client():
+    limiter, clock = limiter_with_fake_time(2, 10.0)
+    limiter.acquire()  # t = 0
+    clock.now = 9.95
+    started = limiter.acquire()
+    clock.now = 10.25  # its answer, 300 ms later (more than the margin): the server's window is full
+    limiter.update_from_headers({"X-RateLimit-Remaining": "0"}, started_at=started)
+    assert limiter.acquire() == pytest.approx(10.25), "both counted requests were ours: no extra pause"
 
 
 def test_pause_holds_every_request():
