@@ -145,30 +145,6 @@ def naive_job(sb: Any, records: list[dict[str, Any]]) -> Callable[[], None]:
     return job
 
 
-def ignore_remaining_header() -> None:
-    """
-    What-if (diagnosis only, never the default): the limiter no longer reads ``X-RateLimit-Remaining``.
-
-    The hook pauses a whole window when that header says 0 while its own count of requests in the window is
-    below the limit, taking it for another client sharing the budget. It counts its window at the answer's
-    time, though, and the server counted at the request's arrival, one latency earlier: whenever the latency
-    exceeds the limiter's margin (0.02 x window + 0.02 s) the hook's own full window looks foreign. Run with
-    and without this to see what that costs.
-    """
-    from requests.structures import CaseInsensitiveDict
-
-    from airflow_provider_contacts.hooks.rate_limit import RollingWindowLimiter
-
-    original = RollingWindowLimiter.update_from_headers
-
-    def update_from_headers(self: RollingWindowLimiter, headers: Any) -> None:
-        kept = CaseInsensitiveDict(headers)
-        kept.pop("X-RateLimit-Remaining", None)
-        original(self, kept)
-
-    RollingWindowLimiter.update_from_headers = update_from_headers  # type: ignore[method-assign]
-
-
 def main(argv: list[str] | None = None) -> bool:
     """Run the benchmark; return whether it met its goals."""
     p = common.parser(__doc__)
@@ -180,17 +156,7 @@ def main(argv: list[str] | None = None) -> bool:
         default=0,
         help="hook/operator max_workers; 0 = enough to cover the latency at the limit (rate x latency x 1.5, >= 4)",
     )
-    p.add_argument(
-        "--what-if-ignore-remaining",
-        action="store_true",
-        help="diagnosis: patch the limiter in this process to ignore X-RateLimit-Remaining (see the report)",
-    )
     args = p.parse_args(argv)
-    if args.what_if_ignore_remaining:
-        ignore_remaining_header()
-        print(
-            "WHAT-IF run: the limiter ignores X-RateLimit-Remaining (not the shipped behaviour)", flush=True
-        )
     limit = common.limit_per_second(args.scale)
     window = common.API_WINDOW / args.scale
     workers = args.workers or max(4, math.ceil(limit * args.latency_ms / 1000 * 1.5))

@@ -52,6 +52,8 @@ SEARCH_VALUE_MAX = 75
 CLOCK_SKEW = timedelta(minutes=5)
 TASK_TEMPLATE_KEYS = frozenset({"title", "body", "due_in_days", "due_date", "assigned_to"})
 STATUSES = ("created", "updated", "unchanged", "failed")
+# A follow-up task's create is sent at most this often in one try, each after checking it is still missing.
+TASK_CREATE_ATTEMPTS = 3
 LOGGED_FAILURES = 20
 
 
@@ -476,25 +478,44 @@ class _SyncRun:
         return result
 
     def ensure_task(self, contact: MappedContact, target: Mapping[str, Any], new: bool) -> str:
-        """Create the follow-up task unless the contact has one with the same title and due date."""
+        """
+        Create the follow-up task unless the contact has one with the same title and due date.
+
+        The API can create a task and still answer 5xx or drop the answer, and the hook never re-sends a
+        create blindly; so after such a failure the contact's tasks are read, and the create is sent again
+        only when the task is not there.
+        """
         assert self.task is not None
         title, body = self.task.render(contact)
-        if not new:  # an earlier try may have created it
-            for task in self.hook.get_tasks(target["id"]):
-                if str(task.get("title") or "").strip() == title and _same_day(
-                    task.get("dueDate"), self.task.due
-                ):
-                    return "exists"
-        self.hook.create_task(
-            target["id"],
-            title=title,
-            due_date=self.task.due,
-            body=body,
-            assigned_to=self.task.assigned_to,
-        )
+        if not new and self.has_task(target["id"], title):  # an earlier try may have created it
+            return "exists"
+        for attempt in range(1, TASK_CREATE_ATTEMPTS + 1):
+            try:
+                self.hook.create_task(
+                    target["id"],
+                    title=title,
+                    due_date=self.task.due,
+                    body=body,
+                    assigned_to=self.task.assigned_to,
+                )
+                break
+            except ContactsApiError as error:
+                maybe_applied = error.status is None or error.status >= 500
+                if not maybe_applied or attempt == TASK_CREATE_ATTEMPTS:
+                    raise
+                if self.has_task(target["id"], title):
+                    break
         with self._lock:
             self.tasks_created += 1
         return "created"
+
+    def has_task(self, contact_id: str, title: str) -> bool:
+        """Whether the contact has the follow-up task already (same title, same due day)."""
+        assert self.task is not None
+        return any(
+            str(task.get("title") or "").strip() == title and _same_day(task.get("dueDate"), self.task.due)
+            for task in self.hook.get_tasks(contact_id)
+        )
 
 
 def _summary_line(s: Mapping[str, Any]) -> str:

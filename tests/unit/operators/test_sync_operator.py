@@ -309,3 +309,43 @@ def test_fields_the_search_leaves_out_are_read_before_calling_a_contact_changed(
     assert report["records"][1]["changes"] == ["timezone"]
     assert len(fake_api.requests("GET", "/contacts/c")) == 2
     assert len(fake_api.requests("POST", "/upsert")) == (0 if dry_run else 1)
+
+
+def _task_posts_that(fake_api: FakeContactsApi, outcomes: list[str]) -> None:
+    """Answer the follow-up task creates in turn: ``applied-502`` (created, then a 502), ``503``, ``ok``."""
+    import re
+
+    answers = iter(outcomes)
+
+    def create(request: Any, context: Any) -> dict[str, Any]:
+        outcome = next(answers, "ok")
+        if outcome == "503":
+            context.status_code = 503
+            return {"message": "unavailable"}
+        body = fake_api._create_task(request, context)
+        context.status_code = 502 if outcome == "applied-502" else 201
+        return body if outcome == "ok" else {"message": "bad gateway"}
+
+    fake_api.mocker.post(re.compile(rf"^{re.escape(BASE)}/contacts/([^/]+)/tasks$"), json=create)
+
+
+def test_a_task_created_behind_a_5xx_is_found_and_not_created_twice(fake_api: FakeContactsApi) -> None:
+    _task_posts_that(fake_api, ["applied-502"])
+    report = sync(
+        records=[{"email": "ada@example.com", "firstName": "Ada"}], field_mapping=None, task_template=TEMPLATE
+    ).execute(make_context())
+    assert report["records"][0]["task"] == "created" and report["summary"]["tasks_created"] == 1
+    contact_id = report["records"][0]["contact_id"]
+    assert len(fake_api.tasks[contact_id]) == 1
+    assert len(fake_api.requests("POST", "/tasks")) == 1 and len(fake_api.requests("GET", "/tasks")) == 1
+
+
+def test_a_task_refused_by_a_5xx_is_created_again_after_checking(fake_api: FakeContactsApi) -> None:
+    _task_posts_that(fake_api, ["503", "ok"])
+    report = sync(
+        records=[{"email": "ada@example.com", "firstName": "Ada"}], field_mapping=None, task_template=TEMPLATE
+    ).execute(make_context())
+    contact_id = report["records"][0]["contact_id"]
+    assert report["records"][0]["task"] == "created"
+    assert len(fake_api.tasks[contact_id]) == 1
+    assert len(fake_api.requests("POST", "/tasks")) == 2 and len(fake_api.requests("GET", "/tasks")) == 1
