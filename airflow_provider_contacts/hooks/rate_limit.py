@@ -94,12 +94,6 @@ class RollingWindowLimiter:
         with self._cond:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
 
-    def in_window(self) -> int:
-        """How many requests this limiter started within the current window."""
-        with self._cond:
-            self._prune(self._clock())
-            return len(self._starts)
-
     def _own_share(self, started_at: float) -> int:
         """
         How many of the requests the server counted when the request started at ``started_at`` arrived

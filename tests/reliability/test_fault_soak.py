@@ -94,10 +94,11 @@ def test_sync_under_twenty_percent_faults_loses_and_duplicates_nothing(
 def test_follow_up_tasks_under_faults_converge_on_retries_without_duplicates(
     sandbox_factory: Callable[..., SandboxHandle], connect: Callable[..., Any]
 ) -> None:
-    # A task create that got a 5xx or a dropped answer is not re-sent (it may have been applied), so the
-    # record fails; the next try of the run looks the contact's tasks up first. Tries go on until one
-    # reports no failure; then every contact has exactly one follow-up task, though some creates were
-    # applied and their answers dropped.
+    # A task create that got a 5xx or a dropped answer may have been applied: the hook never re-sends it
+    # blindly, and the sync re-sends it only after reading the contact's tasks. Faults can still fail a
+    # record in a try (a fault on that read, or on every attempt); the next try looks the tasks up first.
+    # Tries go on until one reports no failure; then every contact has exactly one follow-up task, though
+    # some creates were applied and their answers dropped.
     sb = sandbox_factory(
         seed=0,
         rate_limit=5000,
