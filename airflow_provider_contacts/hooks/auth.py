@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -143,9 +144,15 @@ class FileTokenStore(TokenStore):
 
 
 def _in_task_runtime() -> bool:
+    """
+    Whether this code runs where the Task SDK talks to a supervisor: a task, a trigger in the triggerer,
+    or either under ``dag.test()``. Airflow's own test is the same: the comms channel is set and not None.
+    The channel is looked up on each call, never kept: ``dag.test()`` sets it for a task or an inline
+    trigger and removes it afterwards.
+    """
     from airflow.sdk.execution_time import task_runner
 
-    return hasattr(task_runner, "SUPERVISOR_COMMS")
+    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
 
 
 class VariableTokenStore(TokenStore):
@@ -156,12 +163,23 @@ class VariableTokenStore(TokenStore):
     The Variable must not also be defined in an environment variable or a secrets backend: those take
     precedence, and the rotated value written here would never be read back.
 
+    Refreshes are serialised among the processes of one host (workers, the triggerer) by an OS lock on a
+    file named after the key in the temporary directory; across hosts the ``invalid_grant`` re-read covers
+    the race.
+
     :param key: the Variable's key.
     """
 
     def __init__(self, key: str) -> None:
         self.key = key
         self.identity = f"variable:{key}"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+        self._lock = FileLock(str(Path(tempfile.gettempdir()) / f"airflow-contacts-token-{digest}.lock"))
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        with self._lock:
+            yield
 
     def load(self) -> TokenData | None:
         if _in_task_runtime():
