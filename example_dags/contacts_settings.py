@@ -11,6 +11,7 @@ here looks up a connection or a Variable or touches the network. Copy this file 
   ``phone_system.db`` in the demo directory).
 - ``CONTACTS_DEMO_DIR``: local files: SQLite fallbacks and the dashboard (default ``./.demo``).
 - ``CONTACTS_DASHBOARD_DIR``: where the dashboard is written (default ``<demo dir>/dashboard``).
+- ``CONTACTS_WATCH_POLL_INTERVAL``: seconds between the asset watcher's polls for new contacts (default 60).
 
 Run-level options (dry run, limits, output directory) are DAG params, settable from the trigger form.
 """
@@ -28,6 +29,7 @@ from airflow_provider_contacts.reporting.sql import DEFAULT_REPORTING_CONN_ID, g
 CONTACTS_CONN_ID = os.environ.get("CONTACTS_CONN_ID", "contacts_default")
 REPORTING_CONN_ID = os.environ.get("CONTACTS_REPORTING_CONN_ID", DEFAULT_REPORTING_CONN_ID)
 SOURCE_CONN_ID = os.environ.get("CONTACTS_SOURCE_CONN_ID", "contacts_source")
+WATCH_POLL_INTERVAL = float(os.environ.get("CONTACTS_WATCH_POLL_INTERVAL") or 60)
 
 #: Updated by every successful ``contacts_sync`` run; ``contacts_dashboard`` is scheduled on it.
 CONTACTS_SYNCED = Asset(name="contacts_synced", group="contacts")
