@@ -13,6 +13,7 @@ Its figures (wall time, runs and states, the sandbox's counts) are printed in py
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -100,6 +101,7 @@ def tier() -> Iterator[Tier]:
             finally:
                 deployment.stop()
                 os.environ.pop("AIRFLOW_CONN_CONTACTS_TIER_WRITER", None)
+                shutil.rmtree(home, ignore_errors=True)
 
 
 def _summarise(tier: Tier) -> None:
