@@ -31,7 +31,9 @@ def test_a_manual_run_with_nothing_before_it_looks_back_the_default() -> None:
 
 
 def test_since_wins_and_is_read_as_utc() -> None:
-    assert catch_up_window(MANUAL, since="2026-03-01T09:00:00", previous_end=TRIGGERED - timedelta(hours=1)) == (
+    assert catch_up_window(
+        MANUAL, since="2026-03-01T09:00:00", previous_end=TRIGGERED - timedelta(hours=1)
+    ) == (
         datetime(2026, 3, 1, 9, tzinfo=UTC),
         TRIGGERED,
     )
