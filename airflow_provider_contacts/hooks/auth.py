@@ -45,13 +45,22 @@ _TOKEN_RETRY_STATUSES = frozenset({429, 503})
 _TOKEN_ATTEMPTS = 4
 
 
+# This package sends to the Task SDK's supervisor channel one request at a time. Under ``dag.test()`` the
+# in-process channel removes ``task_runner.SUPERVISOR_COMMS`` while it handles a request and puts it back
+# afterwards, for the whole process: two threads sending at once (a trigger's worker thread refreshing a
+# token while another masks or reads a Variable) can leave it removed, and the task runner then fails with
+# ``NameError: name 'SUPERVISOR_COMMS' is not defined``. The real channel has a lock of its own.
+_SDK_CHANNEL = threading.RLock()
+
+
 def mask(value: str | None, name: str | None = None) -> None:
     """Register a secret with Airflow's secrets masker (task logs and the supervisor's)."""
     if not value:
         return
     from airflow.sdk.log import mask_secret
 
-    mask_secret(value, name)
+    with _SDK_CHANNEL:
+        mask_secret(value, name)
 
 
 def fingerprint(secret: str | None) -> str | None:
@@ -182,26 +191,28 @@ class VariableTokenStore(TokenStore):
             yield
 
     def load(self) -> TokenData | None:
-        if _in_task_runtime():
-            from airflow.sdk import Variable
+        with _SDK_CHANNEL:
+            if _in_task_runtime():
+                from airflow.sdk import Variable
 
-            raw = Variable.get(self.key, default=None)
-        else:
-            from airflow.models.variable import Variable as VariableModel
+                raw = Variable.get(self.key, default=None)
+            else:
+                from airflow.models.variable import Variable as VariableModel
 
-            raw = VariableModel.get(self.key, default_var=None)
+                raw = VariableModel.get(self.key, default_var=None)
         return json.loads(raw) if raw else None
 
     def save(self, tokens: TokenData) -> None:
         value = json.dumps(tokens)
-        if _in_task_runtime():
-            from airflow.sdk import Variable
+        with _SDK_CHANNEL:
+            if _in_task_runtime():
+                from airflow.sdk import Variable
 
-            Variable.set(self.key, value, description="Rotated OAuth tokens of the Contacts API")
-        else:
-            from airflow.models.variable import Variable as VariableModel
+                Variable.set(self.key, value, description="Rotated OAuth tokens of the Contacts API")
+            else:
+                from airflow.models.variable import Variable as VariableModel
 
-            VariableModel.set(self.key, value, description="Rotated OAuth tokens of the Contacts API")
+                VariableModel.set(self.key, value, description="Rotated OAuth tokens of the Contacts API")
 
 
 # ---------------------------------------------------------------------------------------------- providers

@@ -101,7 +101,8 @@ def tier() -> Iterator[Tier]:
             finally:
                 deployment.stop()
                 os.environ.pop("AIRFLOW_CONN_CONTACTS_TIER_WRITER", None)
-                shutil.rmtree(home, ignore_errors=True)
+                if not os.environ.get("CONTACTS_DEPLOY_KEEP"):  # set it to keep the processes' logs
+                    shutil.rmtree(home, ignore_errors=True)
 
 
 def _summarise(tier: Tier) -> None:

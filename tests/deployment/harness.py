@@ -163,6 +163,8 @@ class Deployment:
                 "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{self.name}",
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": "3",
                 "AIRFLOW__CELERY__SYNC_PARALLELISM": "1",
+                # Two cores shared with everything else: give the workers' API calls time to be answered.
+                "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.trigger_log_port),
                 "AIRFLOW_CONN_CONTACTS_DEFAULT": json.dumps(self.connection),
                 "CONTACTS_DEMO_DIR": str(self.demo_dir),
@@ -333,7 +335,7 @@ class Api:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"])
 
-    def wait_run(self, dag_id: str, run_id: str, timeout: float = 150) -> str:
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 240) -> str:
         """Wait until a run finishes; return its state."""
 
         def finished() -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -47,3 +48,51 @@ def test_two_stores_of_one_key_never_refresh_at_once() -> None:
     assert outcome == ["blocked", "other key free"]
     with second.lock():  # released with the first
         pass
+
+
+class InProcessLikeChannel:
+    """
+    A supervisor channel that does what ``dag.test()``'s in-process one does on each request: remove
+    ``task_runner.SUPERVISOR_COMMS`` while it handles the request, then put back what was there. The two
+    requests are made to overlap when the caller lets them (a barrier), and the first to enter leaves first.
+    """
+
+    def __init__(self) -> None:
+        self.entered: list[int] = []
+        self.both_inside = threading.Barrier(2)
+        self.first_left = threading.Event()
+
+    def send(self, msg: object) -> None:
+        from airflow.sdk.execution_time.supervisor import set_supervisor_comms
+
+        with set_supervisor_comms(None):
+            order = len(self.entered)
+            self.entered.append(order)
+            # Broken barrier: the other request could not come in, this package serialised them.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self.both_inside.wait(timeout=1)
+            if order == 1:
+                self.first_left.wait(timeout=5)
+        if order == 0:
+            self.first_left.set()
+
+
+def test_two_threads_masking_tokens_at_once_leave_the_dag_test_channel_in_place() -> None:
+    """Overlapping requests used to leave SUPERVISOR_COMMS removed: the NameError of issue 10, finding 3."""
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.supervisor import set_supervisor_comms
+
+    from airflow_provider_contacts.hooks.auth import mask
+
+    channel = InProcessLikeChannel()
+    with set_supervisor_comms(channel):
+        threads = [
+            threading.Thread(target=mask, args=(f"sbx-at-secret-{n}-0123456789", "access_token"))
+            for n in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+        assert channel.entered == [0, 1]
+        assert getattr(task_runner, "SUPERVISOR_COMMS", None) is channel
