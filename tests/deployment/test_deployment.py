@@ -68,12 +68,20 @@ def test_a_scheduled_sync_runs_and_writes_its_audit_row(tier: Tier) -> None:
 
 def test_manual_syncs_with_no_conf_and_with_since(tier: Tier) -> None:
     made = create_contacts(tier, "pulled", 3)  # changed on the Contacts side: the manual run pulls them
-    done = [row["interval_end"] for row in audit_rows(tier).values() if row["status"] == "success"]
     plain = tier.api.trigger("contacts_sync")
     assert tier.api.wait_run("contacts_sync", plain) == "success"
     row = audit_rows(tier)[plain]
     assert row["status"] == "success"
-    assert row["interval_start"] == max(done)  # from where the last successful sync stopped
+    # From where the last successful sync before it stopped (a scheduled run may land meanwhile: runs are
+    # one at a time, so "before" is by finishing time).
+    done = [
+        other["interval_end"]
+        for other in audit_rows(tier).values()
+        if other["status"] == "success"
+        and other["run_id"] != plain
+        and other["finished_at"] <= row["started_at"]
+    ]
+    assert row["interval_start"] == max(done)
     assert row["pulled_back"] >= len(made)
 
     since = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(microsecond=0)

@@ -10,18 +10,17 @@ by ``dag.test()``, against the sandbox in its own process with short-lived acces
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
+
+from .dag_files import load_dag_file, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow_db]
 
@@ -66,15 +65,6 @@ with DAG({dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1)) as dag:
 """
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
-
-
 @pytest.fixture
 def oauth_sandbox(airflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxHandle]:
     """The sandbox in its own process, 4 s access tokens, and an OAuth connection with no token_file."""
@@ -92,18 +82,7 @@ def oauth_sandbox(airflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 
 def load_dag(folder: Path, monkeypatch: pytest.MonkeyPatch, dag_id: str) -> Any:
-    path = folder / f"{dag_id}.py"
-    path.write_text(DAG_SOURCE.format(dag_id=dag_id, conn_id=CONN_ID))
-    from airflow import settings
-
-    monkeypatch.setattr(settings, "DAGS_FOLDER", str(folder))
-    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(folder))
-    spec = importlib.util.spec_from_file_location(f"oauth_dag_{dag_id}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
-    return module
+    return load_dag_file(folder, monkeypatch, dag_id, DAG_SOURCE.format(dag_id=dag_id, conn_id=CONN_ID))
 
 
 def test_deferrable_sensor_and_tasks_on_the_variable_token_store(
