@@ -13,8 +13,9 @@ time ``contacts_dashboard`` stores a metrics row (the ``contacts_metrics`` asset
 ``notify_changes`` compares each rule with its state at the previous run, kept in the Airflow Variable
 ``contacts_alerts_state``, and sends one message per rule whose state changed (firing, or resolved) through
 a notifier (``SmtpNotifier`` of the SMTP provider: any ``BaseNotifier``, e.g. Slack's, fits in
-``alert_notifier``). A rule that stays as it was sends nothing, so a lasting problem is announced once and its
-end once. The state is saved after the messages went out: a run that fails to send sends again on retry.
+``alert_notifier``). A rule that stays as it was sends nothing, so a lasting problem is announced once and
+its end once (a drop is measured against the previous check, so it ends at the next check unless contacts
+keep going). The state is saved after each message: a retried run sends again only what it had not sent.
 A rule with nothing to judge (no metrics row, no sync yet) keeps its previous state. Recipient, sender and
 SMTP connection come from the environment (``contacts_settings.py``); nothing is looked up at parse time.
 """
@@ -119,8 +120,13 @@ def contacts_alerts() -> None:
         from airflow.sdk import Variable
 
         log = logging.getLogger(__name__)
-        state = load_state()
-        firing: dict[str, bool] = dict(state.get("firing", {}))
+        firing: dict[str, bool] = dict(load_state().get("firing", {}))
+        total = evaluation["contacts_total"]
+
+        def save() -> None:
+            state = json.dumps({"firing": firing, "contacts_total": total})
+            Variable.set(STATE_VARIABLE, state, description="contacts_alerts: each rule's state")
+
         sent: list[str] = []
         for rule, verdict in evaluation["rules"].items():
             now_firing = verdict["firing"]
@@ -132,9 +138,9 @@ def contacts_alerts() -> None:
             alert_notifier(subject, f"<p>{rule} is {word}: {verdict['text']}.</p>")(get_current_context())
             log.info("%s: %s, message sent (%s)", rule, word, verdict["text"])
             firing[rule] = now_firing
+            save()  # after each message: a retry never sends one twice
             sent.append(subject)
-        new_state = {"firing": firing, "contacts_total": evaluation["contacts_total"]}
-        Variable.set(STATE_VARIABLE, json.dumps(new_state), description="contacts_alerts: each rule's state")
+        save()
         return {"sent": sent}
 
     notify_changes(evaluate_rules())
