@@ -107,7 +107,8 @@ def contacts_alerts() -> None:
         drop = (before - total) / before if before else None
         verdicts["contacts_drop"] = {
             "firing": None if drop is None else drop > params["max_drop_ratio"],
-            "text": f"{total} contacts, {before} at the previous check (limit {params['max_drop_ratio']:.0%} fewer)",
+            "text": f"{total} contacts, {before if before else 'no count'} at the previous check "
+            f"(limit {params['max_drop_ratio']:.0%} fewer)",
         }
         return {"rules": verdicts, "contacts_total": total}
 
