@@ -46,12 +46,15 @@ CONTACTS_UPDATED = Asset(
 
 def _for_each_linked_contact(contact_ids: list[str], work: str) -> dict[str, Any]:
     """Run one ``contact_activity`` function over the changed contacts the phone system knows."""
+    import logging
+
     import contact_activity
     import phone_system
     from location_directory import Agents
     from run_report import Fixes
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
+    from airflow_provider_contacts.progress import ProgressLogger
 
     hook = ContactsHook(contacts_conn_id=CONTACTS_CONN_ID)
     source = phone_system.source_hook(SOURCE_CONN_ID)
@@ -60,6 +63,7 @@ def _for_each_linked_contact(contact_ids: list[str], work: str) -> dict[str, Any
     for missing in sorted(set(contact_ids) - {row["contact_id"] for row in rows}):
         report.add("not_in_source", missing)
     agents = Agents(hook) if rows and work == "tasks" else None
+    progress = ProgressLogger(logging.getLogger(__name__), f"contacts ({work})", total=len(rows))
     for row in rows:
         if work == "notes":
             contact_activity.pull_notes(hook, source, row, report)
@@ -68,6 +72,8 @@ def _for_each_linked_contact(contact_ids: list[str], work: str) -> dict[str, Any
         else:
             assert agents is not None
             contact_activity.sync_tasks(hook, source, row, agents, report, push=False)
+        progress.advance()
+    progress.finish()
     return report.as_dict()
 
 

@@ -187,3 +187,30 @@ def test_task_sync_both_ways_newer_change_wins(world: World) -> None:
 
     settled = world.run("contacts_task_sync", dry_run=True)
     assert xcom(settled, "sync_tasks_both_ways")["counts"] == {"invalid": 2}, "in step: nothing left to do"
+
+
+def test_activity_takes_the_watchers_contacts_or_those_updated_since(world: World) -> None:
+    """The trigger's payload names the contacts; a manual run with none takes those updated since ``since``."""
+    from types import SimpleNamespace
+
+    from airflow_provider_contacts.hooks.contacts import ContactsHook
+
+    dag = world.bag.dags["contacts_activity"]
+    (asset,) = dag.timetable.asset_condition.objects
+    assert [type(w.trigger).__name__ for w in asset.watchers] == ["ContactChangedTrigger"]
+    assert asset.watchers[0].trigger.serialize()[1]["event"] == "updated"
+    pick = dag.get_task("changed_contact_ids").python_callable
+    events = {
+        asset: [
+            SimpleNamespace(extra={"from_trigger": True, "payload": {"contact_ids": ["a", "b"]}}),
+            SimpleNamespace(extra={"from_trigger": True, "payload": {"contact_ids": ["b", "c"]}}),
+        ]
+    }
+    assert pick(params={"contact_ids": [], "since": None}, triggering_asset_events=events) == ["a", "b", "c"]
+
+    since = datetime.now(timezone.utc)
+    touched = world.sb.all_contacts()[20:23]
+    for contact in touched:
+        ContactsHook().add_tags(contact["id"], ["touched"])
+    picked = pick(params={"contact_ids": [], "since": since.isoformat()}, triggering_asset_events={})
+    assert set(picked) == {c["id"] for c in touched}
