@@ -64,7 +64,7 @@ def pull_notes(hook: Any, source: Any, row: dict[str, Any], report: Fixes, dry_r
         what = f"{row['source_id']} note {note['id']}"
         twin = unlinked.pop(note.get("body") or "", None)
         if twin is not None:
-            where = {"source_id": row["source_id"], "body": twin["body"]}
+            where = {"source_id": row["source_id"], "body": twin["body"], "note_id": None}
             link = partial(
                 phone_system.update_rows, source, phone_system.CALL_NOTES, where, {"note_id": note["id"]}
             )
@@ -197,9 +197,10 @@ def sync_tasks(
                 report.fix("task_created", what, None if dry_run else create)
             continue
         tasks.pop(task["id"], None)
-        where = {"source_id": source_id, "title": followup["title"]}
         if not followup["task_id"] and not dry_run:
-            phone_system.update_rows(source, phone_system.FOLLOWUPS, where, {"task_id": task["id"]})
+            unlinked = {"source_id": source_id, "title": followup["title"], "task_id": None}
+            phone_system.update_rows(source, phone_system.FOLLOWUPS, unlinked, {"task_id": task["id"]})
+        where = {"task_id": task["id"]}
         theirs = _task_state(task, agents)
         ours = {k: followup[k] for k in FOLLOWUP_FIELDS}
         ours["due_at"] = _second(ours["due_at"])
@@ -249,6 +250,6 @@ def _create_task(
         assigned_to=assignee,
         completed=bool(followup["completed"]),
     )
-    where = {"source_id": followup["source_id"], "title": followup["title"]}
-    phone_system.update_rows(source, phone_system.FOLLOWUPS, where, {"task_id": task["id"]})
+    unlinked = {"source_id": followup["source_id"], "title": followup["title"], "task_id": None}
+    phone_system.update_rows(source, phone_system.FOLLOWUPS, unlinked, {"task_id": task["id"]})
     return task

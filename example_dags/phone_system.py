@@ -382,15 +382,18 @@ def update_rows(
 
     :param hook: the phone system's database (from :func:`source_hook`, tables made).
     :param spec: the table.
-    :param where: column -> value that picks the rows.
+    :param where: column -> value that picks the rows (None: the column is NULL).
     :param values: column -> new value.
     """
     unknown = (set(where) | set(values)) - set(spec.column_names)
     if unknown:
         raise ValueError(f"Not columns of {spec.name}: {sorted(unknown)}")
     assignments = ", ".join(f"{column} = {hook.placeholder}" for column in values)
-    condition = " AND ".join(f"{column} = {hook.placeholder}" for column in where)
+    condition = " AND ".join(
+        f"{column} IS NULL" if value is None else f"{column} = {hook.placeholder}"
+        for column, value in where.items()
+    )
     hook.run(
         f"UPDATE {spec.name} SET {assignments} WHERE {condition}",
-        parameters=[to_db_value(v) for v in [*values.values(), *where.values()]],
+        parameters=[to_db_value(v) for v in [*values.values(), *where.values()] if v is not None],
     )
