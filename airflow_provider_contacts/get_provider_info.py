@@ -106,7 +106,19 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Keep rotated tokens in this JSON file (OS-locked) instead of a Variable.",
                         "schema": {"type": ["string", "null"]},
                     },
+                    "webhook_public_key": {
+                        "label": "Webhook public key (Ed25519)",
+                        "description": "The app's key that verifies x-ghl-signature on POST "
+                        "/contacts-webhooks/<conn_id> (base64 or PEM).",
+                        "schema": {"type": ["string", "null"]},
+                    },
                 },
+            }
+        ],
+        "plugins": [
+            {
+                "name": "contacts_webhooks",
+                "plugin-class": "airflow_provider_contacts.plugins.webhooks.ContactsWebhooksPlugin",
             }
         ],
     }
