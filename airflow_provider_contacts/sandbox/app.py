@@ -23,6 +23,7 @@ from .auth import Principal
 from .errors import ApiError, trace_id
 from .model import Sandbox
 from .routes import ROUTES, Call, RouteDef, dumps, validate
+from .webhooks import WebhookSender as WebhookSender  # registers the /_sandbox/webhooks routes
 
 _JSON = (b"content-type", b"application/json")
 _FAULT_STATUS = {"429": 429, "500": 500, "502": 502, "503": 503}
@@ -70,6 +71,8 @@ def _endpoint(sb: Sandbox, definition: RouteDef) -> Any:
             form,
         )
         result = await definition.handler(call)
+        if sb.webhooks is not None and definition.kind == "api":
+            sb.webhooks.on_change(definition.label, call, result)
         result["traceId"] = trace_id()
         return Response(dumps(result), status_code=definition.status, media_type="application/json")
 

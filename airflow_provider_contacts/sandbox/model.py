@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .auth import TokenAuthority
 from .clock import IdMaker, iso, now_ms, parse_time
@@ -18,6 +18,9 @@ from .limits import FaultInjector, RateLimiter, Stats
 from .options import SandboxOptions
 from .search import SearchCompiler
 from .store import Store
+
+if TYPE_CHECKING:
+    from .webhooks import WebhookSender
 
 #: A second location, with a few contacts, so that "a contact of another location -> 403" can be seen.
 OTHER_LOCATION_ID = "sbxLoc0000000000000B"
@@ -170,6 +173,8 @@ class Sandbox:
         self.limiter = RateLimiter(options.rate_limit, options.rate_interval, options.daily_limit)
         self.faults = FaultInjector(options.fault_rate, options.fault_kinds, options.random_seed)
         self.stats = Stats()
+        #: Sends a signed webhook for each change (set by ``build_sandbox``).
+        self.webhooks: WebhookSender | None = None
         self.new_id = IdMaker(options.random_seed * 7919 + now_ms())
         fixed = IdMaker(options.random_seed + 1)
         self.user_ids = [fixed() for _ in range(6)]

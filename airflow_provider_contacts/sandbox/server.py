@@ -23,6 +23,7 @@ from .client import SandboxClient
 from .model import OTHER_LOCATION_ID, Sandbox
 from .options import SandboxOptions
 from .seed import seed
+from .webhooks import attach as attach_webhooks
 
 CONN_ENV_NAME = "AIRFLOW_CONN_CONTACTS_DEFAULT"
 
@@ -41,13 +42,18 @@ def build_sandbox(options: SandboxOptions) -> Sandbox:
     :param options: the sandbox's options.
     """
     sb = Sandbox(options)
+    attach_webhooks(sb)
     if options.seed and sb.store.contact_count() == 0:
         seed(sb, options.seed, options.random_seed)
     return sb
 
 
 def connection_for(
-    options: SandboxOptions, base_url: str, refresh_token: str, scopes: str = ALL_SCOPES
+    options: SandboxOptions,
+    base_url: str,
+    refresh_token: str,
+    scopes: str = ALL_SCOPES,
+    webhook_public_key: str | None = None,
 ) -> dict[str, Any]:
     """
     Return the Airflow connection (as a JSON-able dict) that reaches a sandbox with OAuth.
@@ -56,8 +62,9 @@ def connection_for(
     :param base_url: its URL.
     :param refresh_token: a fresh refresh token.
     :param scopes: the scopes of that token.
+    :param webhook_public_key: the key that verifies the sandbox's webhooks, added to the extra.
     """
-    return {
+    connection: dict[str, Any] = {
         "conn_type": "contacts",
         "host": base_url,
         "login": options.client_id,
@@ -71,6 +78,9 @@ def connection_for(
             "rate_limit_window": options.rate_interval,
         },
     }
+    if webhook_public_key:
+        connection["extra"]["webhook_public_key"] = webhook_public_key
+    return connection
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -115,17 +125,27 @@ class SandboxHandle:
     :param options: its options.
     :param base_url: its URL (``http://127.0.0.1:PORT``).
     :param refresh_token: the refresh token of :attr:`connection`.
+    :param webhook_public_key: the key that verifies its webhooks (in every connection's extra).
     """
 
-    def __init__(self, options: SandboxOptions, base_url: str, refresh_token: str) -> None:
+    def __init__(
+        self,
+        options: SandboxOptions,
+        base_url: str,
+        refresh_token: str,
+        webhook_public_key: str | None = None,
+    ) -> None:
         self.options = options
+        self.webhook_public_key = webhook_public_key
         self.base_url = base_url
         self.location_id = options.location_id
         self.other_location_id = OTHER_LOCATION_ID
         self.private_token = options.private_token
         self.client_id = options.client_id
         self.client_secret = options.client_secret
-        self.connection = connection_for(options, base_url, refresh_token)
+        self.connection = connection_for(
+            options, base_url, refresh_token, webhook_public_key=webhook_public_key
+        )
         self._session = requests.Session()
         self._info: dict[str, Any] | None = None
 
@@ -172,6 +192,20 @@ class SandboxHandle:
         }
         return self._admin("POST", "/_sandbox/faults", json=body)
 
+    def webhooks(self) -> dict[str, Any]:
+        """Return ``GET /_sandbox/webhooks``: events emitted, deliveries pending, answers by status, lost."""
+        return self._admin("GET", "/_sandbox/webhooks")
+
+    def set_webhooks(self, fault: str | None = None, urls: list[str] | None = None) -> dict[str, Any]:
+        """
+        Change the webhook subscriptions or misbehaviour at run time.
+
+        :param fault: ``""`` (none), ``tampered``, ``unsigned``, ``stale`` or ``duplicate``.
+        :param urls: the subscribed URLs (replacing the current ones).
+        """
+        body = {k: v for k, v in {"fault": fault, "urls": urls}.items() if v is not None}
+        return self._admin("POST", "/_sandbox/webhooks", json=body)
+
     def all_contacts(self, location_id: str | None = None) -> list[dict[str, Any]]:
         """
         Return every contact of a location (server state; no auth, no rate limit).
@@ -209,11 +243,13 @@ class SandboxHandle:
 
         :param scopes: its scopes (``contacts.readonly`` for a read-only one).
         """
-        return connection_for(self.options, self.base_url, self.mint_refresh_token(scopes), scopes)
+        return connection_for(
+            self.options, self.base_url, self.mint_refresh_token(scopes), scopes, self.webhook_public_key
+        )
 
     def private_connection(self) -> dict[str, Any]:
         """Return a connection dict that uses the private integration token."""
-        conn = connection_for(self.options, self.base_url, "")
+        conn = connection_for(self.options, self.base_url, "", webhook_public_key=self.webhook_public_key)
         conn["login"] = ""
         conn["password"] = self.private_token
         conn["extra"].pop("refresh_token")
@@ -307,11 +343,14 @@ def running_sandbox(*, subprocess_mode: bool = False, **options: Any) -> Iterato
     handle: SandboxHandle | None = None
     try:
         wait_healthy(base_url)
-        handle = SandboxHandle(opts, base_url, sb.auth.mint_refresh_token())
+        public_key = sb.webhooks.public_key if sb.webhooks else None
+        handle = SandboxHandle(opts, base_url, sb.auth.mint_refresh_token(), public_key)
         yield handle
     finally:
         if handle is not None:
             handle.close()
+        if sb.webhooks is not None:
+            sb.webhooks.close()
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
@@ -336,7 +375,12 @@ def _subprocess_sandbox(opts: SandboxOptions) -> Iterator[SandboxHandle]:
                 f"the sandbox process exited ({process.wait()}) before printing its connection"
             )
         wait_healthy(connection["host"], process=process)
-        handle = SandboxHandle(opts, connection["host"], connection["extra"]["refresh_token"])
+        handle = SandboxHandle(
+            opts,
+            connection["host"],
+            connection["extra"]["refresh_token"],
+            connection["extra"].get("webhook_public_key"),
+        )
         yield handle
     finally:
         if handle is not None:
