@@ -115,10 +115,4 @@ def get_provider_info() -> dict[str, Any]:
                 },
             }
         ],
-        "plugins": [
-            {
-                "name": "contacts_webhooks",
-                "plugin-class": "airflow_provider_contacts.plugins.webhooks.ContactsWebhooksPlugin",
-            }
-        ],
     }
