@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func, select
 
 from airflow_provider_contacts.webhooks.receiver import ReceiverSettings, create_receiver_app
 from airflow_provider_contacts.webhooks.store import ReplayStore, deliveries
-from airflow_provider_contacts.webhooks.verify import WebhookEvent, WebhookKeys, WebhookRefused
+from airflow_provider_contacts.webhooks.verify import WebhookEvent, WebhookRefused
 
 KEY = Ed25519PrivateKey.generate()
 PUBLIC = base64.b64encode(
