@@ -98,6 +98,11 @@ def test_events_onboards_the_given_contacts(world: dict[str, Any]) -> None:
         assert {"new", "onboarding"} <= set(hook.get_contact(contact_id)["tags"])
         assert [t["title"] for t in hook.get_tasks(contact_id)].count("Onboarding call") == 1
         assert any(n["body"].startswith("Onboarding started by Airflow") for n in hook.get_notes(contact_id))
+    # The same contacts again (the poller reporting what a webhook already did): nothing is made twice.
+    again = world["bag"].dags["contacts_events"].test(run_conf={"contact_ids": ids})
+    assert again.state == DagRunState.SUCCESS
+    for contact_id in ids:
+        assert [t["title"] for t in hook.get_tasks(contact_id)].count("Onboarding call") == 1
 
 
 def test_token_refresh_rotates_and_keeps_tokens_out_of_xcom(world: dict[str, Any], tmp_path: Any) -> None:
