@@ -79,6 +79,15 @@ class ReplayStore:
             return False
         return True
 
+    def release(self, connection: Connection, webhook_id: str) -> None:
+        """
+        Forget a claimed id whose event could not be passed on, so HighLevel's retry is accepted.
+
+        :param connection: a connection in an open transaction.
+        :param webhook_id: the delivery's id.
+        """
+        connection.execute(delete(deliveries).where(deliveries.c.webhook_id == webhook_id))
+
     def prune(self, connection: Connection, now: datetime) -> int:
         """
         Forget ids older than the retention, at most every ten minutes per process.

@@ -109,7 +109,7 @@ def _airflow(env: dict[str, str], *args: str) -> None:
         raise RuntimeError(f"airflow {' '.join(args)} failed: {result.stderr[-2000:]}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def webhook_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookWorld]:
     """
     Start the sandbox (its own process), then ``airflow api-server`` on a fresh SQLite database with the
@@ -178,7 +178,7 @@ def webhook_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookW
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
-                    process.wait(timeout=20)
+                    process.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
