@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +34,7 @@ from typing import Any
 from _common import figure, machine, parser, verdict
 
 from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
+from airflow_provider_contacts.sandbox.processes import airflow_process, free_port, wait_until
 
 LOCATION = "sbxLoc0000000000000A"
 DAGS = """
@@ -70,23 +69,6 @@ for dag_id, asset in (("bench_webhook", contacts_asset("%(location)s", "contacts
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-
-
 @contextmanager
 def database() -> Iterator[tuple[str, Callable[[], Any]]]:
     """A fresh PostgreSQL database (dropped after), or a SQLite file; yields its URL and a connect()."""
@@ -114,30 +96,6 @@ def database() -> Iterator[tuple[str, Callable[[], Any]]]:
     finally:
         admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
-
-
-@contextmanager
-def airflow_process(env: dict[str, str], log_dir: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    """Run one Airflow component in its own process group; stop it (and its children) after."""
-    log = (log_dir / f"{args[0]}.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow", *args],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
 
 
 def consumed(connect: Callable[[], Any]) -> dict[str, dict[str, float]]:
@@ -261,7 +219,7 @@ def main() -> int:
             return dags == 2 and triggers >= 1
 
         started = time.monotonic()
-        wait_for(ready, 300, "the DAGs to be parsed and the watcher to run in the triggerer")
+        wait_until(ready, 300, "the DAGs to be parsed and the watcher to run in the triggerer")
         import requests
 
         def healthy() -> bool:
@@ -270,7 +228,7 @@ def main() -> int:
             except requests.RequestException:
                 return False
 
-        wait_for(healthy, 180, "the API")
+        wait_until(healthy, 180, "the API")
         print(f"  Airflow ready after {time.monotonic() - started:.0f} s; home {home}", flush=True)
         sandbox.set_webhooks(urls=[f"http://127.0.0.1:{port}/contacts-webhooks/contacts_webhooks"])
         time.sleep(
@@ -316,7 +274,7 @@ def main() -> int:
         t0 = time.monotonic()
         burst = [create(sandbox, client, 100_000 + i) for i in range(args.burst)]
         creating = time.monotonic() - t0
-        wait_for(lambda: sandbox.webhooks()["pending"] == 0, 600, "the deliveries")
+        wait_until(lambda: sandbox.webhooks()["pending"] == 0, 600, "the deliveries")
         delivered = time.monotonic() - t0
         ids = [i for i in webhook_events(connect) if i not in before_ids]
         lost = len(set(burst) - set(ids))

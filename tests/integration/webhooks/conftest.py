@@ -5,13 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from airflow_provider_contacts.sandbox.processes import airflow_process, free_port, wait_until
 from airflow_provider_contacts.sandbox.server import SandboxHandle, running_sandbox
 
 LOCATION = "sbxLoc0000000000000A"
@@ -46,31 +44,11 @@ for kind in KINDS:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def public_key_of(key: Ed25519PrivateKey) -> str:
     der = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return base64.b64encode(der).decode()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.25)
 
 
 @dataclass
@@ -96,7 +74,7 @@ class WebhookWorld:
 
     def settled(self) -> dict[str, Any]:
         """Wait until the sandbox has no delivery in flight; return its webhook counters."""
-        return wait_for(
+        return wait_until(
             lambda: (s := self.sandbox.webhooks())["pending"] == 0 and s, 60, "webhook deliveries"
         )
 
@@ -148,16 +126,8 @@ def webhook_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookW
             {"conn_type": "contacts", "extra": {"webhook_public_key": public_key_of(test_key)}}
         )
         port = free_port()
-        log = (home / "api-server.log").open("w")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
         api_url = f"http://127.0.0.1:{port}"
-        try:
+        with airflow_process(env, home, "api-server", "--host", "127.0.0.1", "--port", str(port)) as process:
             # Parsing the DAGs (which creates their assets) overlaps the API server's start.
             _airflow(env, "dags", "reserialize")
 
@@ -171,15 +141,6 @@ def webhook_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookW
                 except requests.RequestException:
                     return False
 
-            wait_for(healthy, 180, "airflow api-server to answer")
+            wait_until(healthy, 180, "airflow api-server to answer")
             sandbox.set_webhooks(urls=[f"{api_url}/contacts-webhooks/contacts_webhooks"])
             yield WebhookWorld(sandbox, api_url, home / "airflow.db", test_key)
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-            log.close()

@@ -15,7 +15,7 @@ from airflow_provider_contacts.sandbox.server import bind
 from airflow_provider_contacts.webhooks.forwarder import AirflowAssetsClient, create_forwarder_app
 from airflow_provider_contacts.webhooks.verify import WebhookKeys
 
-from .conftest import WebhookWorld, free_port, public_key_of, wait_for
+from .conftest import WebhookWorld, free_port, public_key_of, wait_until
 from .test_receiver_live import contact_events, event_payload, new_contact
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow_db]
@@ -37,7 +37,7 @@ def running_forwarder(
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        wait_for(lambda: server.started, 30, "the forwarder to start")
+        wait_until(lambda: server.started, 30, "the forwarder to start")
         yield f"http://127.0.0.1:{sock.getsockname()[1]}/contacts_default"
     finally:
         server.should_exit = True
