@@ -121,11 +121,22 @@ def create_receiver_app(
     """
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
 
+    def retry_later(what: str, exc: Exception) -> JSONResponse:
+        log.warning("Could not %s (%s); asked for a retry", what, type(exc).__name__)
+        return JSONResponse(
+            {"detail": "busy, retry later"}, status_code=429, headers={"Retry-After": str(RETRY_AFTER)}
+        )
+
     @app.post("/{conn_id}")
     async def receive(conn_id: str, request: Request) -> JSONResponse:
         try:
             body = await _read_body(request, max_body)
-            settings = await run_in_threadpool(settings_for, conn_id)
+            try:
+                settings = await run_in_threadpool(settings_for, conn_id)
+            except WebhookRefused:
+                raise
+            except Exception as exc:  # the secrets backend or database is down: HighLevel must retry
+                return retry_later(f"read the settings of connection {conn_id}", exc)
             verify_signature(body, request.headers, settings.keys)
             event = parse_event(body)
             check_fresh(event, clock(), settings.max_age)
@@ -140,12 +151,7 @@ def create_receiver_app(
         try:
             outcome = await run_in_threadpool(record, conn_id, event)
         except Exception as exc:
-            log.warning(
-                "Could not record webhook %s (%s); asked for a retry", event.describe(), type(exc).__name__
-            )
-            return JSONResponse(
-                {"detail": "busy, retry later"}, status_code=429, headers={"Retry-After": str(RETRY_AFTER)}
-            )
+            return retry_later(f"record webhook {event.describe()}", exc)
         log.info("Webhook %s: %s", event.describe(), outcome)
         return JSONResponse({"status": outcome})
 

@@ -155,3 +155,13 @@ class TestReplayStore:
             store.claim(conn, "new", now)
             assert store.prune(conn, now) == 1
             assert conn.scalar(select(func.count()).select_from(deliveries)) == 1
+
+
+def test_an_unreadable_connection_asks_for_a_retry(recorded):
+    def broken(conn_id: str) -> ReceiverSettings:
+        raise ConnectionError("secrets backend down")
+
+    client = TestClient(create_receiver_app(broken, lambda conn_id, event: "recorded"))
+    body, headers = signed(payload())
+    answer = client.post("/contacts_default", content=body, headers=headers)
+    assert answer.status_code == 429 and recorded == []
