@@ -259,6 +259,8 @@ def main() -> int:
                 figure(f"{label}: p95 (s)", percentile(latencies, 0.95))
                 figure(f"{label}: max (s)", max(latencies))
             figure(f"{label}: contacts without a run", missing)
+        part1 = sandbox.webhooks()
+        figure("webhook: deliveries lost (no 2xx, no retry)", part1["lost"], f"answers {part1['statuses']}")
         events = recorded_at(connect)
         to_event = [events[c] - t for c, t in created.items() if c in events]
         if to_event:
