@@ -13,7 +13,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert
+from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -57,9 +57,10 @@ class ReplayStore:
         with self._lock:
             try:
                 deliveries.create(engine, checkfirst=True)
-            except (OperationalError, ProgrammingError):
-                # Another server created it between the check and the CREATE.
-                if not engine.dialect.has_table(engine.connect(), TABLE_NAME):
+            except (OperationalError, ProgrammingError, IntegrityError):
+                # Another server created it between the check and the CREATE (PostgreSQL reports that as a
+                # unique violation on its catalogue).
+                if not inspect(engine).has_table(TABLE_NAME):
                     raise
             self._ready.add(id(engine))
 
