@@ -129,6 +129,7 @@ def events_for(label: str, call: Call, result: dict[str, Any]) -> list[dict[str,
             events.append(contact_event("ContactTagUpdate", result["contact"]))
         return events
     if label == "DELETE /contacts/{contactId}":
+        # The record is gone when the hook runs: HighLevel's ContactDelete carries its last fields too.
         return [{"type": "ContactDelete", "locationId": location, "id": params["contactId"]}]
     if label in ("POST /contacts/{contactId}/tags", "DELETE /contacts/{contactId}/tags"):
         return [contact_event("ContactTagUpdate", stored(params["contactId"]))]
@@ -375,7 +376,7 @@ class WebhookSender:
 
 def attach(sb: Sandbox) -> WebhookSender | None:
     """
-    Give the sandbox a sender when its options subscribe webhook URLs (or always, so tests can add some).
+    Give the sandbox its sender (always: URLs can be subscribed at run time through ``/_sandbox/webhooks``).
 
     :param sb: the sandbox.
     """
