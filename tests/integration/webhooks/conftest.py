@@ -59,6 +59,7 @@ class WebhookWorld:
     api_url: str
     db_path: Path
     test_key: Ed25519PrivateKey
+    log_path: Path
 
     def receiver(self, conn_id: str) -> str:
         return f"{self.api_url}/contacts-webhooks/{conn_id}"
@@ -143,4 +144,4 @@ def webhook_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookW
 
             wait_until(healthy, 180, "airflow api-server to answer")
             sandbox.set_webhooks(urls=[f"{api_url}/contacts-webhooks/contacts_webhooks"])
-            yield WebhookWorld(sandbox, api_url, home / "airflow.db", test_key)
+            yield WebhookWorld(sandbox, api_url, home / "airflow.db", test_key, home / "api-server.log")

@@ -53,7 +53,8 @@ def event_payload(**fields: Any) -> dict[str, Any]:
 def test_changes_in_the_sandbox_record_events_with_type_and_ids(webhook_world):
     world = webhook_world
     client = world.sandbox.client()
-    contact_id = new_contact(world)
+    email = f"{uuid.uuid4().hex[:12]}@example.com"
+    contact_id = client.create_contact(locationId=LOCATION, firstName="Logged", email=email)["id"]
     task = client.post(
         f"/contacts/{contact_id}/tasks",
         json={"title": "Call", "dueDate": "2026-12-01T10:00:00Z", "completed": False},
@@ -68,6 +69,10 @@ def test_changes_in_the_sandbox_record_events_with_type_and_ids(webhook_world):
     assert [(e["type"], e["contact_id"]) for e in tasks] == [("TaskCreate", contact_id)]
     assert [(e["type"], e["contact_id"]) for e in notes] == [("NoteCreate", contact_id)]
     assert "private words" not in json.dumps(notes)
+    # The API server's log names the event and its ids, never the body's data.
+    log = world.log_path.read_text()
+    assert "ContactCreate webhookId=" in log and f"contact_id={contact_id}" in log
+    assert email not in log and "private words" not in log
 
 
 def create_with_webhooks(world: WebhookWorld, status: str, **settings: Any) -> tuple[str, int]:
