@@ -224,6 +224,7 @@ class WebhookSender:
         self._wake: asyncio.Event | None = None
         self._queue: list[_Delivery] = []
         self._ready = threading.Event()
+        self._stopping = False
 
     # -- producing -------------------------------------------------------------------------------------
     def on_change(self, label: str, call: Call, result: dict[str, Any]) -> None:
@@ -304,7 +305,6 @@ class WebhookSender:
         self._wake = asyncio.Event()
         limit = asyncio.Semaphore(_CONCURRENCY)
         tasks: set[asyncio.Task[None]] = set()
-        self._stopping = False
         self._ready.set()
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             while not (self._stopping and not self._queue and not tasks):
