@@ -172,6 +172,12 @@ def main() -> int:
     p.add_argument("--spacing", type=float, default=4.0, help="seconds between them")
     p.add_argument("--poll-interval", type=float, default=60.0, help="the poller's interval (the example's)")
     p.add_argument("--burst", type=int, default=1000, help="contacts created at once for the delivery count")
+    p.add_argument(
+        "--shared-receiver",
+        action="store_true",
+        help="receive webhooks on the API server that also serves the workers' execution API "
+        "(default: a second API server with --apps core, as README advises)",
+    )
     args = p.parse_args()
     print(f"machine: {machine()}", flush=True)
     home = Path(tempfile.mkdtemp(prefix="contacts-webhooks-bench-home-"))
@@ -206,6 +212,23 @@ def main() -> int:
         )
         for component in ("scheduler", "dag-processor", "triggerer"):
             stack.enter_context(airflow_process(env, home, component))
+        receiver_port = port
+        if not args.shared_receiver:
+            receiver_port = free_port()
+            stack.enter_context(
+                airflow_process(
+                    env,
+                    home,
+                    "api-server",
+                    "--apps",
+                    "core",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(receiver_port),
+                    name="receiver",
+                )
+            )
 
         def ready() -> bool:
             if api.poll() is not None:
@@ -224,13 +247,18 @@ def main() -> int:
 
         def healthy() -> bool:
             try:
-                return requests.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2).ok
+                return all(
+                    requests.get(f"http://127.0.0.1:{p}/api/v2/monitor/health", timeout=2).ok
+                    for p in {port, receiver_port}
+                )
             except requests.RequestException:
                 return False
 
         wait_until(healthy, 180, "the API")
         print(f"  Airflow ready after {time.monotonic() - started:.0f} s; home {home}", flush=True)
-        sandbox.set_webhooks(urls=[f"http://127.0.0.1:{port}/contacts-webhooks/contacts_webhooks"])
+        receiver = "shared API server" if args.shared_receiver else "an API server of its own (--apps core)"
+        print(f"  webhooks received on {receiver}", flush=True)
+        sandbox.set_webhooks(urls=[f"http://127.0.0.1:{receiver_port}/contacts-webhooks/contacts_webhooks"])
         time.sleep(
             args.poll_interval
         )  # let the watcher set its first watermark (contacts before it are not new)

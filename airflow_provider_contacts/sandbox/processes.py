@@ -47,16 +47,19 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 @contextmanager
-def airflow_process(env: dict[str, str], log_dir: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+def airflow_process(
+    env: dict[str, str], log_dir: Path, *args: str, name: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """
-    Run ``airflow <args>`` in a process group of its own, logging to ``<log_dir>/<args[0]>.log``; stop the
+    Run ``airflow <args>`` in a process group of its own, logging to ``<log_dir>/<name>.log``; stop the
     group (TERM, then KILL after 10 s) when the block ends, however it ends.
 
     :param env: its environment.
     :param log_dir: where its log goes.
     :param args: the command, e.g. ``"api-server", "--port", "8080"``.
+    :param name: the log's name; ``args[0]`` by default.
     """
-    log = (log_dir / f"{args[0]}.log").open("w")
+    log = (log_dir / f"{name or args[0]}.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "airflow", *args],
         env=env,
