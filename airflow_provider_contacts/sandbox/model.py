@@ -124,7 +124,6 @@ def empty_contact(contact_id: str, location_id: str, ms: int) -> dict[str, Any]:
         "followers": [],
         "additionalEmails": [],
         "additionalPhones": [],
-        "attributionSource": {"sessionSource": "API", "medium": "api", "mediumId": None},
         "createdBy": {"source": "INTEGRATION", "channel": "OAUTH", "sourceId": None, "timestamp": stamp},
         "deleted": False,
     }

@@ -279,7 +279,8 @@ async def find_duplicate(call: Call) -> dict[str, Any]:
     if number and number.startswith(" "):
         number = "+" + number.strip()  # an unencoded "+" arrives as a space
     if not call.query.get("email") and not number:
-        raise unprocessable("email or number is required")
+        # 400, the status the spec declares (the real answer to a lookup by nothing is undocumented).
+        raise ApiError(400, "email or number is required")
     match = call.sb.duplicate_of(location, call.query.get("email"), number)
     return {"contact": match[0] if match else None}
 

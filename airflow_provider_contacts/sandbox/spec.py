@@ -21,6 +21,9 @@ V2 = "2021-07-28"
 V3 = "v3"
 #: The ``Version`` header values of the Contacts API and the bundled spec of each.
 SPEC_FILES: dict[str, str] = {V2: SPEC_FILE, V3: "v3/contacts-v3.json"}
+#: The error schemas each spec refers to as ``../common/common-schemas.json`` (verbatim copies too).
+COMMON_FILES: dict[str, str] = {V2: "common-schemas.json", V3: "v3/common-schemas-v3.json"}
+_COMMON_REF = "../common/common-schemas.json#"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,22 @@ def load_spec(version: str = V2) -> dict[str, Any]:
     """
     text = resources.files(__package__).joinpath(SPEC_FILES[version]).read_text(encoding="utf-8")
     return json.loads(text)
+
+
+def load_resolved_spec(version: str = V2) -> dict[str, Any]:
+    """
+    Return a version's Contacts spec with its error schemas merged in, so it stands alone (for validators).
+
+    :param version: ``2021-07-28`` or ``v3``.
+    """
+    files = resources.files(__package__)
+    spec = json.loads(
+        files.joinpath(SPEC_FILES[version]).read_text(encoding="utf-8").replace(_COMMON_REF, "#")
+    )
+    common = json.loads(files.joinpath(COMMON_FILES[version]).read_text(encoding="utf-8"))
+    for name, schema in common["components"]["schemas"].items():
+        spec["components"]["schemas"].setdefault(name, schema)
+    return spec
 
 
 def _schema(spec: dict[str, Any], node: dict[str, Any] | None) -> dict[str, Any]:

@@ -9,12 +9,12 @@ refresh token.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
+from airflow_provider_contacts.sandbox import SandboxHandle
 
 highlevel = pytest.importorskip(
     "highlevel", reason="the official SDK (gohighlevel-api-client) is a dev dependency"
@@ -28,15 +28,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def sdk_sandbox() -> Iterator[SandboxHandle]:
-    """One sandbox process for the module, as users run it."""
-    with running_sandbox(
-        subprocess_mode=True, seed=12, random_seed=3, rate_limit=1000, rate_interval=1.0
-    ) as sb:
-        yield sb
-
-
 def _sdk(sb: SandboxHandle, **config: Any) -> Any:
     client = highlevel.HighLevel(log_level="error", **config)
     client.http_client.base_url = sb.base_url  # the one change: where the API is
@@ -44,17 +35,17 @@ def _sdk(sb: SandboxHandle, **config: Any) -> Any:
 
 
 @pytest.fixture
-async def pit_client(sdk_sandbox: SandboxHandle) -> AsyncIterator[Any]:
+async def pit_client(sandbox_process: SandboxHandle) -> AsyncIterator[Any]:
     """The SDK with the sandbox's private integration token."""
-    client = _sdk(sdk_sandbox, private_integration_token=sdk_sandbox.private_token)
+    client = _sdk(sandbox_process, private_integration_token=sandbox_process.private_token)
     try:
         yield client
     finally:
         await client.close()
 
 
-async def test_every_contacts_method_of_the_sdk(pit_client: Any, sdk_sandbox: SandboxHandle) -> None:
-    sdk, sb, info = pit_client.contacts, sdk_sandbox, sdk_sandbox.info()
+async def test_every_contacts_method_of_the_sdk(pit_client: Any, sandbox_process: SandboxHandle) -> None:
+    sdk, sb, info = pit_client.contacts, sandbox_process, sandbox_process.info()
     loc, user, campaign, workflow = (
         sb.location_id,
         info["userIds"][0],
@@ -163,12 +154,12 @@ async def test_every_contacts_method_of_the_sdk(pit_client: Any, sdk_sandbox: Sa
 
 
 async def test_sdk_bug_create_association_sends_the_literal_type_segment(
-    pit_client: Any, sdk_sandbox: SandboxHandle
+    pit_client: Any, sandbox_process: SandboxHandle
 ) -> None:
     # Generated from a spec that declares no ``type`` parameter for /contacts/bulk/tags/update/{type}: the SDK
     # requests ".../update/%7Btype%7D", which the API cannot take for "add" or "remove".
-    contact = sdk_sandbox.all_contacts()[0]["id"]
-    body = {"contacts": [contact], "tags": ["x"], "locationId": sdk_sandbox.location_id}
+    contact = sandbox_process.all_contacts()[0]["id"]
+    body = {"contacts": [contact], "tags": ["x"], "locationId": sandbox_process.location_id}
     with pytest.raises(GHLError) as refused:
         await pit_client.contacts.create_association(body)
     assert refused.value.status_code == 422
@@ -191,33 +182,33 @@ async def _oauth_client(sb: SandboxHandle) -> tuple[Any, dict[str, Any]]:
     return client, answer
 
 
-async def test_sdk_refreshes_a_refused_access_token_and_retries(sdk_sandbox: SandboxHandle) -> None:
-    client, answer = await _oauth_client(sdk_sandbox)
+async def test_sdk_refreshes_a_refused_access_token_and_retries(sandbox_process: SandboxHandle) -> None:
+    client, answer = await _oauth_client(sandbox_process)
     try:
         # Stored as the README says, but with an access token the server no longer accepts.
         await client.session_storage.set_session(
-            sdk_sandbox.location_id, {**answer, "accessToken": "sbx-at-revoked"}
+            sandbox_process.location_id, {**answer, "accessToken": "sbx-at-revoked"}
         )
-        before = sdk_sandbox.stats()["token_refreshes"]
-        body = {"locationId": sdk_sandbox.location_id, "email": "refresh.401@example.com"}
+        before = sandbox_process.stats()["token_refreshes"]
+        body = {"locationId": sandbox_process.location_id, "email": "refresh.401@example.com"}
         upserted = await client.contacts.upsert_contact(body)
         assert upserted["new"] is True
-        assert sdk_sandbox.stats()["token_refreshes"] == before + 1
-        stored = await client.session_storage.get_session(sdk_sandbox.location_id)
+        assert sandbox_process.stats()["token_refreshes"] == before + 1
+        stored = await client.session_storage.get_session(sandbox_process.location_id)
         assert stored["refreshToken"] != answer["refreshToken"]  # the rotated token was saved
     finally:
         await client.close()
 
 
-async def test_sdk_refreshes_a_token_about_to_expire(sdk_sandbox: SandboxHandle) -> None:
-    client, answer = await _oauth_client(sdk_sandbox)
+async def test_sdk_refreshes_a_token_about_to_expire(sandbox_process: SandboxHandle) -> None:
+    client, answer = await _oauth_client(sandbox_process)
     try:
         # expiresIn 5 s is inside the SDK's 30 s margin: it refreshes before sending.
-        await client.session_storage.set_session(sdk_sandbox.location_id, {**answer, "expiresIn": 5})
-        sdk_sandbox.reset_stats()
-        body = {"locationId": sdk_sandbox.location_id, "email": "refresh.early@example.com"}
+        await client.session_storage.set_session(sandbox_process.location_id, {**answer, "expiresIn": 5})
+        sandbox_process.reset_stats()
+        body = {"locationId": sandbox_process.location_id, "email": "refresh.early@example.com"}
         assert (await client.contacts.upsert_contact(body))["new"] is True
-        stats = sdk_sandbox.stats()
+        stats = sandbox_process.stats()
         assert stats["token_refreshes"] == 1
         assert stats["requests_by_status"].get("401", 0) == 0
     finally:
@@ -231,18 +222,18 @@ async def test_sdk_refreshes_a_token_about_to_expire(sdk_sandbox: SandboxHandle)
     "session and normalize_session_data fills snake_case keys only when missing, so the spent refresh_token and "
     "the old access_token stay in use; the next refresh is refused (invalid grant)",
 )
-async def test_sdk_refreshes_twice(sdk_sandbox: SandboxHandle) -> None:
-    client, answer = await _oauth_client(sdk_sandbox)
+async def test_sdk_refreshes_twice(sandbox_process: SandboxHandle) -> None:
+    client, answer = await _oauth_client(sandbox_process)
     try:
-        await client.session_storage.set_session(sdk_sandbox.location_id, {**answer, "expiresIn": 5})
-        body = {"locationId": sdk_sandbox.location_id, "email": "refresh.twice@example.com"}
+        await client.session_storage.set_session(sandbox_process.location_id, {**answer, "expiresIn": 5})
+        body = {"locationId": sandbox_process.location_id, "email": "refresh.twice@example.com"}
         assert (await client.contacts.upsert_contact(body))["new"] is True  # the first refresh
-        stored = await client.session_storage.get_session(sdk_sandbox.location_id)
+        stored = await client.session_storage.get_session(sandbox_process.location_id)
         # What the SDK sends at its next refresh (HighLevel._refresh_token_if_needed):
         again = await client.oauth.refresh_token(
             stored["refresh_token"],
-            sdk_sandbox.client_id,
-            sdk_sandbox.client_secret,
+            sandbox_process.client_id,
+            sandbox_process.client_secret,
             "refresh_token",
             "Location",
         )
