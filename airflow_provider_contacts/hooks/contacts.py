@@ -34,7 +34,7 @@ from airflow_provider_contacts.exceptions import (
     error_for_status,
     json_object,
 )
-from airflow_provider_contacts.hooks.api_versions import API_VERSIONS, V2, ApiVersion
+from airflow_provider_contacts.hooks.api_versions import V2, ApiVersion, for_connection
 from airflow_provider_contacts.hooks.auth import (
     FileTokenStore,
     OAuthTokenProvider,
@@ -157,19 +157,13 @@ class ContactsSettings:
         location_id = extra.get("location_id")
         if location_id is not None and not isinstance(location_id, str):
             raise ContactsConfigError(f"connection {conn_id!r}: extra.location_id must be a string")
-        api_version = str(extra.get("api_version") or DEFAULT_API_VERSION).strip()
-        if api_version not in API_VERSIONS:
-            raise ContactsConfigError(
-                f"connection {conn_id!r}: extra.api_version must be one of {sorted(API_VERSIONS)}, "
-                f"got {api_version!r}"
-            )
         return cls(
             conn_id=conn_id,
             base_url=base_url,
             auth_type=auth_type,
             location_id=(location_id or "").strip() or None,
             scopes=scopes,
-            api_version=api_version,
+            api_version=str(extra.get("api_version") or DEFAULT_API_VERSION),
             timeout=_as_float(conn_id, extra, "timeout", 30.0, 0.001),
             max_retries=int(max_retries),
             requests_per_window=int(budget),
@@ -277,7 +271,7 @@ class ContactsHook(BaseHook):
                     session=session,
                     timeout=settings.timeout,
                     conn_id=settings.conn_id,
-                    api=API_VERSIONS[settings.api_version],
+                    api=for_connection(settings.conn_id, settings.api_version),
                 )
             self._settings = settings
             self._session = session
@@ -308,7 +302,7 @@ class ContactsHook(BaseHook):
     @property
     def api(self) -> ApiVersion:
         """What differs in the connection's API version (paths, field names, answers)."""
-        return API_VERSIONS[self.settings.api_version]
+        return for_connection(self.settings.conn_id, self.settings.api_version)
 
     @property
     def limiter(self) -> RollingWindowLimiter:
