@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from .app import create_app
 from .auth import ALL_SCOPES
 from .client import SandboxClient
 from .model import OTHER_LOCATION_ID, Sandbox
-from .options import SandboxOptions
+from .options import ADMIN_TOKEN_ENV, SandboxOptions
 from .seed import seed
 from .webhooks import attach as attach_webhooks
 
@@ -41,6 +42,8 @@ def build_sandbox(options: SandboxOptions) -> Sandbox:
 
     :param options: the sandbox's options.
     """
+    if not options.admin_token:
+        options.admin_token = secrets.token_urlsafe(24)
     sb = Sandbox(options)
     attach_webhooks(sb)
     if options.seed and sb.store.contact_count() == 0:
@@ -125,6 +128,7 @@ class SandboxHandle:
     :param options: its options.
     :param base_url: its URL (``http://127.0.0.1:PORT``).
     :param refresh_token: the refresh token of :attr:`connection`.
+    :param admin_token: the token of the ``/_sandbox/*`` control routes; every helper of the handle sends it.
     :param webhook_public_key: the key that verifies its webhooks (in every connection's extra).
     """
 
@@ -133,6 +137,7 @@ class SandboxHandle:
         options: SandboxOptions,
         base_url: str,
         refresh_token: str,
+        admin_token: str,
         webhook_public_key: str | None = None,
     ) -> None:
         self.options = options
@@ -146,7 +151,9 @@ class SandboxHandle:
         self.connection = connection_for(
             options, base_url, refresh_token, webhook_public_key=webhook_public_key
         )
+        self.admin_token = admin_token
         self._session = requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {admin_token}"
         self._info: dict[str, Any] | None = None
 
     def _admin(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -269,7 +276,7 @@ class SandboxHandle:
             "refresh_token": self.mint_refresh_token(scopes),
             "user_type": "Location",
         }
-        response = self._session.post(self.base_url + "/oauth/token", data=form, timeout=30)
+        response = requests.post(self.base_url + "/oauth/token", data=form, timeout=30)
         response.raise_for_status()
         return response.json()["access_token"]
 
@@ -343,8 +350,9 @@ def running_sandbox(*, subprocess_mode: bool = False, **options: Any) -> Iterato
     handle: SandboxHandle | None = None
     try:
         wait_healthy(base_url)
+        assert opts.admin_token is not None
         public_key = sb.webhooks.public_key if sb.webhooks else None
-        handle = SandboxHandle(opts, base_url, sb.auth.mint_refresh_token(), public_key)
+        handle = SandboxHandle(opts, base_url, sb.auth.mint_refresh_token(), opts.admin_token, public_key)
         yield handle
     finally:
         if handle is not None:
@@ -361,24 +369,29 @@ def running_sandbox(*, subprocess_mode: bool = False, **options: Any) -> Iterato
 def _subprocess_sandbox(opts: SandboxOptions) -> Iterator[SandboxHandle]:
     argv = [sys.executable, "-m", "airflow_provider_contacts.sandbox", *opts.to_argv()]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if opts.admin_token:
+        env[ADMIN_TOKEN_ENV] = opts.admin_token
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     handle: SandboxHandle | None = None
     try:
         assert process.stdout is not None
-        connection = None
+        connection = admin_token = None
         for line in process.stdout:
-            if line.startswith(CONN_ENV_NAME + "="):
+            if line.startswith(ADMIN_TOKEN_ENV + "="):
+                admin_token = line.split("=", 1)[1].strip()
+            elif line.startswith(CONN_ENV_NAME + "="):
                 connection = json.loads(line.split("=", 1)[1])
                 break
-        if connection is None:
+        if connection is None or admin_token is None:
             raise RuntimeError(
-                f"the sandbox process exited ({process.wait()}) before printing its connection"
+                f"the sandbox process exited ({process.wait()}) before printing its connection and admin token"
             )
         wait_healthy(connection["host"], process=process)
         handle = SandboxHandle(
             opts,
             connection["host"],
             connection["extra"]["refresh_token"],
+            admin_token,
             connection["extra"].get("webhook_public_key"),
         )
         yield handle
