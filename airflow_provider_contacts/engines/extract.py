@@ -182,6 +182,11 @@ class ContactsExtractor:
         return self._specs
 
     @property
+    def known_specs(self) -> dict[str, TableSpec]:
+        """The tables when the run has read them, else nothing (a run with no change never needs them)."""
+        return self._specs or {}
+
+    @property
     def api_calls(self) -> int:
         """Requests sent since the extractor was made (retries included)."""
         return self.hook.requests_sent - self.requests_before
@@ -202,8 +207,8 @@ class ContactsExtractor:
 
     def batches(self) -> Iterator[Batch]:
         """Extract batch after batch (one search page each); progress is logged as it goes."""
-        specs = self.specs
-        self.counts = {entity: 0 for entity in specs}
+        # The custom field definitions are read with the first batch: a window with no change costs one search.
+        self.counts = dict.fromkeys(("contacts", *self.include), 0)
         progress = ProgressLogger(self.log, "contacts extracted", interval=self.progress_interval)
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="contacts-extract") as pool:

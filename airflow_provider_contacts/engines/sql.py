@@ -175,14 +175,13 @@ class SqlMerger:
 
     :param hook: the target's ``DbApiHook``.
     :param tables: entity -> table name (``schema.table`` allowed).
-    :param specs: entity -> table spec.
     """
 
-    def __init__(self, hook: DbApiHook, tables: dict[str, str], specs: dict[str, TableSpec]) -> None:
+    def __init__(self, hook: DbApiHook, tables: dict[str, str]) -> None:
         self.hook = hook
         self.dialect = dialect_of(hook)
         self.tables = tables
-        self.specs = specs
+        self.specs: dict[str, TableSpec] = {}
         self.placeholder = "?" if self.dialect.name == "sqlite" else "%s"
         self._conn: Any = None
 
@@ -211,12 +210,18 @@ class SqlMerger:
             self.conn.rollback()
             return None
         names = {str(d[0]) for d in cursor.description or ()}
+        cursor.fetchall()  # mysql-connector refuses to close a cursor with an unread result
         cursor.close()
         return names
 
-    def prepare(self) -> None:
-        """Create the missing tables and add the missing columns."""
-        for entity, spec in self.specs.items():
+    def prepare(self, specs: dict[str, TableSpec]) -> None:
+        """
+        Create the missing tables and add the missing columns.
+
+        :param specs: entity -> table spec.
+        """
+        self.specs = specs
+        for entity, spec in specs.items():
             table = self.tables[entity]
             columns = spec.all_columns()
             existing = self._existing_columns(table)

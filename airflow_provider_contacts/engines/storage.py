@@ -2,7 +2,7 @@
 Write extracted rows as files on any ``ObjectStoragePath`` (local, ``s3://``, ``gs://`` ...): NDJSON, or
 Parquet where ``pyarrow`` is installed.
 
-A run writes one file per entity and window, ``<base>/<entity>/<start>_<end>.<ext>`` (UTC, basic ISO), so a
+A run with changes writes one file per entity and window, ``<base>/<entity>/<start>_<end>.<ext>`` (UTC, basic ISO), so a
 rerun of a window replaces its own files with the same content and a reader sees each window once. Rows are
 written batch by batch through one open file each: memory holds one batch.
 """
@@ -116,11 +116,10 @@ class FileSink:
 
     :param base: the directory, an ``ObjectStoragePath``.
     :param window: the run's window (names the files).
-    :param specs: entity -> table spec.
     :param file_format: ``ndjson`` or ``parquet``.
     """
 
-    def __init__(self, base: Any, window: Window, specs: dict[str, TableSpec], file_format: str) -> None:
+    def __init__(self, base: Any, window: Window, file_format: str) -> None:
         if file_format not in FORMATS:
             raise ContactsConfigError(f"file_format must be one of {list(FORMATS)}, got {file_format!r}")
         if file_format == "parquet":
@@ -132,11 +131,12 @@ class FileSink:
                 ) from None
         self.base = base
         self.window = window
-        self.specs = specs
         self.file_format = file_format
+        #: entity -> table spec; set before the first write.
+        self.specs: dict[str, TableSpec] = {}
         self.files: dict[str, Any] = {}
         self.paths: dict[str, Any] = {}
-        self.rows: dict[str, int] = dict.fromkeys(specs, 0)
+        self.rows: dict[str, int] = {}
 
     def write(self, entity: str, rows: Sequence[dict[str, Any]]) -> None:
         """Append rows to the entity's file."""
@@ -148,12 +148,9 @@ class FileSink:
             self.files[entity] = kind(path, spec)
             self.paths[entity] = path
         self.files[entity].write(rows)
-        self.rows[entity] += len(rows)
+        self.rows[entity] = self.rows.get(entity, 0) + len(rows)
 
     def close(self) -> None:
-        """Close every file; an entity with no row still gets its (empty) file, so a rerun replaces it."""
-        for entity in self.specs:
-            if entity not in self.files:
-                self.write(entity, [])
+        """Close every file. A window with no change writes no file."""
         for handle in self.files.values():
             handle.close()

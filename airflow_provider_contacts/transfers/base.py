@@ -95,7 +95,7 @@ class BaseContactsTransferOperator(BaseContactsOperator):
     def finish(self, extractor: ContactsExtractor, started: float, **more: Any) -> dict[str, Any]:
         """Build the report (for XCom and lineage); fail when too many contacts were bad."""
         seconds = time.monotonic() - started
-        self.table_specs = extractor.specs
+        self.table_specs = extractor.known_specs
         rows = sum(extractor.counts.values())
         bad_contacts = sum(1 for e in extractor.errors if e["entity"] == "contacts")
         contacts = extractor.counts.get("contacts", 0) + bad_contacts

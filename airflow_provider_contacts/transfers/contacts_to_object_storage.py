@@ -56,9 +56,10 @@ class ContactsToObjectStorageOperator(BaseContactsTransferOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         started = time.monotonic()
         extractor = self.extractor(context)
-        sink = FileSink(self.base_path(), extractor.window, extractor.specs, self.file_format)
+        sink = FileSink(self.base_path(), extractor.window, self.file_format)
         try:
             for batch in extractor.batches():
+                sink.specs = extractor.specs
                 for entity, rows in batch.rows.items():
                     sink.write(entity, rows)
         finally:

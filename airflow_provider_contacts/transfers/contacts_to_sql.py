@@ -57,17 +57,20 @@ class ContactsToSqlOperator(BaseContactsTransferOperator):
         started = time.monotonic()
         sweep = as_bool("sweep_deleted", self.sweep_deleted)
         extractor = self.extractor(context)
-        merger = SqlMerger(get_sql_hook(self.sql_conn_id), self.tables(), extractor.specs)
-        merged = {entity: MergeCounts() for entity in extractor.specs}
+        merger = SqlMerger(get_sql_hook(self.sql_conn_id), self.tables())
+        merged = {entity: MergeCounts() for entity in self.tables()}
         try:
-            merger.prepare()
             for batch in extractor.batches():
+                if not merger.specs:
+                    merger.prepare(extractor.specs)
                 for entity, rows in batch.rows.items():
                     merged[entity].add(merger.merge(entity, rows))
                     if batch.complete.get(entity):
                         present = [row["id"] for row in rows]
                         merged[entity].deleted += merger.mark_gone(entity, batch.contact_ids, present)
             if sweep:
+                if not merger.specs:
+                    merger.prepare(extractor.specs)
                 expected = count_contacts(self.hook)
                 merged["contacts"].deleted += merger.sweep(extractor.all_contact_ids(), expected)
         finally:
