@@ -244,8 +244,9 @@ class ContactsExtractor:
         if "tasks" in specs:
             tasks = self.hook.search_location_tasks(contact_ids=ids)
             rows["tasks"] = rows_of(specs["tasks"], tasks, self.loaded_at, self.bad_record)
-        for entity, read in (("notes", self.hook.get_notes), ("appointments", self.hook.get_appointments)):
+        for entity, method in (("notes", "get_notes"), ("appointments", "get_appointments")):
             if entity in specs:
+                read = getattr(self.hook, method)
                 rows[entity] = [
                     row
                     for contact_id, records in zip(ids, pool.map(read, ids), strict=True)
