@@ -32,6 +32,8 @@ class ContactsToSqlOperator(BaseContactsTransferOperator):
     :param table: the contacts table (``schema.table`` allowed); the related records go to ``<table>_tasks``,
         ``<table>_notes`` and ``<table>_appointments``.
     :param sweep_deleted: also mark deleted the contacts HighLevel no longer has. Templated.
+    :param default_sqlite_path: a SQLite file to use when ``sql_conn_id`` is not defined (local runs);
+        None fails instead.
     """
 
     template_fields: Sequence[str] = (*BaseContactsTransferOperator.template_fields, "table", "sweep_deleted")
@@ -42,10 +44,12 @@ class ContactsToSqlOperator(BaseContactsTransferOperator):
         sql_conn_id: str,
         table: str = "contacts",
         sweep_deleted: bool | str = False,
+        default_sqlite_path: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.sql_conn_id = sql_conn_id
+        self.default_sqlite_path = default_sqlite_path
         self.table = table
         self.sweep_deleted = sweep_deleted
 
@@ -53,11 +57,15 @@ class ContactsToSqlOperator(BaseContactsTransferOperator):
         """Entity -> table name."""
         return {"contacts": self.table, **{entity: f"{self.table}_{entity}" for entity in self.include}}
 
+    def sql_hook(self) -> Any:
+        """The target's ``DbApiHook``."""
+        return get_sql_hook(self.sql_conn_id, default_sqlite_path=self.default_sqlite_path)
+
     def execute(self, context: Context) -> dict[str, Any]:
         started = time.monotonic()
         sweep = as_bool("sweep_deleted", self.sweep_deleted)
         extractor = self.extractor(context)
-        merger = SqlMerger(get_sql_hook(self.sql_conn_id), self.tables())
+        merger = SqlMerger(self.sql_hook(), self.tables())
         merged = {entity: MergeCounts() for entity in self.tables()}
         try:
             for batch in extractor.batches():
@@ -97,7 +105,7 @@ class ContactsToSqlOperator(BaseContactsTransferOperator):
         from airflow_provider_contacts.engines.sql import dialect_of
         from airflow_provider_contacts.lineage import lineage, output, sql_dataset_naming
 
-        hook = get_sql_hook(self.sql_conn_id)
+        hook = self.sql_hook()
         report = self.report or {}
         merged = report.get("merged", {})
         specs = self.table_specs
