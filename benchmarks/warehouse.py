@@ -206,10 +206,11 @@ def main(argv: list[str] | None = None) -> bool:
         common.use_sandbox(sb)
         os.environ["AIRFLOW_CONN_WAREHOUSE"] = json.dumps(target)
         from airflow_provider_contacts.hooks.contacts import ContactsHook
+        from airflow_provider_contacts.reporting.metrics import count_contacts
 
         hook = ContactsHook()
         hook.auth.access_token()
-        contacts = len(sb.all_contacts())
+        contacts = count_contacts(hook)
         tasks = sum(1 for _ in hook.search_location_tasks(page_limit=1000))
         first_end = datetime.now(timezone.utc) + timedelta(seconds=1)
         minimum = math.ceil(contacts / SEARCH_PAGE) + math.ceil(tasks / TASK_PAGE)
