@@ -18,6 +18,7 @@ Memory holds one batch at a time. Each target (SQL, object storage) consumes :cl
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,8 +41,9 @@ if TYPE_CHECKING:
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
 SEARCH_PAGE_LIMIT = 500
-#: Bad records logged one by one; the rest are counted (all are in the report).
+#: Bad records logged one by one, and kept for the report; beyond them they are only counted.
 LOGGED_ERRORS = 20
+KEPT_ERRORS = 100
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,8 @@ class ContactsExtractor:
         self.progress_interval = progress_interval
         self.log = hook.log
         self.errors: list[dict[str, str]] = []
+        #: entity -> bad records, all of them (``errors`` keeps the first ``KEPT_ERRORS``).
+        self.bad_counts: Counter[str] = Counter()
         self.counts: dict[str, int] = {}
         self.requests_before = hook.requests_sent
         self.loaded_at = datetime.now(timezone.utc)
@@ -193,8 +197,10 @@ class ContactsExtractor:
 
     def bad_record(self, entity: str, record_id: str, error: FieldError) -> None:
         """Report a record that cannot be written; the others go on."""
-        self.errors.append({"entity": entity, "id": record_id, "field": error.field, "error": error.message})
-        if len(self.errors) <= LOGGED_ERRORS:
+        self.bad_counts[entity] += 1
+        if len(self.errors) < KEPT_ERRORS:
+            self.errors.append({"entity": entity, "id": record_id, "field": error.field, "error": error.message})
+        if self.bad_counts.total() <= LOGGED_ERRORS:
             self.log.warning("bad %s record %s: %s", entity, record_id, error)
 
     def changed_contacts(self) -> Iterator[dict[str, Any]]:
@@ -228,7 +234,7 @@ class ContactsExtractor:
             ", ".join(f"{n} {entity}" for entity, n in self.counts.items()),
             time.monotonic() - started,
             self.api_calls,
-            len(self.errors),
+            self.bad_counts.total(),
         )
 
     def _window_total(self) -> int | None:

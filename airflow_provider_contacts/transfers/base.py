@@ -16,10 +16,6 @@ from airflow_provider_contacts.operators.base import BaseContactsOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-#: Bad records listed in the report (all are counted).
-REPORTED_ERRORS = 100
-
-
 def as_bool(name: str, value: Any) -> bool:
     """A flag that may come rendered from a template as text."""
     if isinstance(value, str):
@@ -97,14 +93,14 @@ class BaseContactsTransferOperator(BaseContactsOperator):
         seconds = time.monotonic() - started
         self.table_specs = extractor.known_specs
         rows = sum(extractor.counts.values())
-        bad_contacts = sum(1 for e in extractor.errors if e["entity"] == "contacts")
+        bad_contacts = extractor.bad_counts["contacts"]
         contacts = extractor.counts.get("contacts", 0) + bad_contacts
         self.report = {
             "window": extractor.window.as_dict(),
             "extracted": dict(extractor.counts),
             **more,
-            "bad_record_count": len(extractor.errors),
-            "bad_records": extractor.errors[:REPORTED_ERRORS],
+            "bad_record_count": extractor.bad_counts.total(),
+            "bad_records": extractor.errors,
             "api_calls": extractor.api_calls,
             "seconds": round(seconds, 3),
             "rows_per_second": round(rows / seconds, 1) if seconds > 0 else 0.0,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,26 @@ from airflow_provider_contacts.sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 ROUTE = "POST /locations/{locationId}/tasks/search"
+# The project's shared reference beside the repository (as in CI); a user's clone may not have it.
+SHARED_SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "ghl-api" / "locations.json"
+
+
+def test_the_bundled_spec_is_the_official_one() -> None:
+    bundled = resources.files("airflow_provider_contacts.sandbox").joinpath("locations.json").read_text()
+    if SHARED_SPEC.exists():
+        assert bundled == SHARED_SPEC.read_text()
+    from airflow_provider_contacts.sandbox.locations import BODY, VERSIONS
+
+    assert set(BODY.properties) == {
+        "contactId",
+        "completed",
+        "assignedTo",
+        "query",
+        "limit",
+        "skip",
+        "businessId",
+    }
+    assert VERSIONS == ("2021-07-28",)
 
 
 def _search(api: SandboxClient, sb: SandboxHandle, **body: Any) -> list[dict[str, Any]]:
