@@ -199,7 +199,9 @@ class ContactsExtractor:
         """Report a record that cannot be written; the others go on."""
         self.bad_counts[entity] += 1
         if len(self.errors) < KEPT_ERRORS:
-            self.errors.append({"entity": entity, "id": record_id, "field": error.field, "error": error.message})
+            self.errors.append(
+                {"entity": entity, "id": record_id, "field": error.field, "error": error.message}
+            )
         if self.bad_counts.total() <= LOGGED_ERRORS:
             self.log.warning("bad %s record %s: %s", entity, record_id, error)
 

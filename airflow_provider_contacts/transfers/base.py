@@ -16,6 +16,7 @@ from airflow_provider_contacts.operators.base import BaseContactsOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+
 def as_bool(name: str, value: Any) -> bool:
     """A flag that may come rendered from a template as text."""
     if isinstance(value, str):
