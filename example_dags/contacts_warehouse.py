@@ -57,6 +57,7 @@ def contacts_warehouse() -> None:
             "{{ params.sweep_deleted or (data_interval_end is defined and data_interval_end is not none"
             " and data_interval_end.strftime('%H:%M') == '00:00') }}"
         ),
+        lookback_seconds=300,  # the search is eventually consistent: overlap the previous interval
         include=["tasks", "notes", "appointments"],
         custom_fields="columns",
     )

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_contacts.engines.records import (
@@ -79,7 +79,10 @@ def _utc(value: datetime | str, name: str) -> datetime:
 
 
 def run_window(
-    context: Mapping[str, Any], since: datetime | str | None = None, until: datetime | str | None = None
+    context: Mapping[str, Any],
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    lookback: timedelta = timedelta(0),
 ) -> Window:
     """
     The window of a run: its data interval; from ``since`` for a manual run or a backfill (up to the
@@ -88,6 +91,7 @@ def run_window(
     :param context: the task's context.
     :param since: overrides the start (a manual run has no data interval: it needs ``since``).
     :param until: overrides the end.
+    :param lookback: moves the start this much earlier (changes the search index showed late).
     """
     start = context.get("data_interval_start")
     end = context.get("data_interval_end")
@@ -99,7 +103,8 @@ def run_window(
         raise ContactsConfigError(
             "the run has no data interval (a manual run): pass since (ISO-8601) to say where the window starts"
         )
-    return Window(_utc(start, "data_interval_start"), _utc(end or datetime.now(timezone.utc), "until"))
+    start = _utc(start, "data_interval_start") - lookback
+    return Window(start, _utc(end or datetime.now(timezone.utc), "until"))
 
 
 def check_settings(include: Sequence[str], custom_fields: str, max_workers: int) -> None:
@@ -126,13 +131,13 @@ class Batch:
 
     :param rows: entity -> rows (``contacts`` first).
     :param contact_ids: the ids of the batch's contacts (also those whose row was bad).
-    :param complete: entity -> whether the batch holds all of its contacts' records of that entity (so
-        records missing from it are gone in HighLevel).
+    :param seen: related entity -> the ids of every record of the batch's contacts that the API has (bad
+        ones included): a stored record of these contacts missing from it is gone in HighLevel.
     """
 
     rows: dict[str, list[dict[str, Any]]]
     contact_ids: list[str]
-    complete: dict[str, bool] = field(default_factory=dict)
+    seen: dict[str, list[str]] = field(default_factory=dict)
 
 
 class ContactsExtractor:
@@ -249,21 +254,29 @@ class ContactsExtractor:
         specs = self.specs
         ids = [str(c.get("id")) for c in contacts if isinstance(c, Mapping) and c.get("id")]
         rows = {"contacts": rows_of(specs["contacts"], contacts, self.loaded_at, self.bad_record)}
+        related: dict[str, list[tuple[str | None, list[Any]]]] = {}
         if "tasks" in specs:
-            tasks = self.hook.search_location_tasks(contact_ids=ids)
-            rows["tasks"] = rows_of(specs["tasks"], tasks, self.loaded_at, self.bad_record)
+            related["tasks"] = [(None, list(self.hook.search_location_tasks(contact_ids=ids)))]
         for entity, method in (("notes", "get_notes"), ("appointments", "get_appointments")):
             if entity in specs:
-                read = getattr(self.hook, method)
-                rows[entity] = [
-                    row
-                    for contact_id, records in zip(ids, pool.map(read, ids), strict=True)
-                    for row in rows_of(specs[entity], records, self.loaded_at, self.bad_record, contact_id)
-                ]
+                related[entity] = list(zip(ids, pool.map(getattr(self.hook, method), ids), strict=True))
+        seen: dict[str, list[str]] = {}
+        for entity, groups in related.items():
+            rows[entity] = [
+                row
+                for contact_id, records in groups
+                for row in rows_of(specs[entity], records, self.loaded_at, self.bad_record, contact_id)
+            ]
+            seen[entity] = [
+                str(r["id"])
+                for _, records in groups
+                for r in records
+                if isinstance(r, Mapping) and r.get("id")
+            ]
         for entity, entity_rows in rows.items():
             self.counts[entity] += len(entity_rows)
         progress.advance(len(contacts), failed=len(contacts) - len(rows["contacts"]))
-        return Batch(rows, ids, {entity: True for entity in rows if entity != "contacts"})
+        return Batch(rows, ids, seen)
 
     def all_contact_ids(self) -> Iterator[str]:
         """Every contact id of the location (for the deletion sweep): one search per 500."""

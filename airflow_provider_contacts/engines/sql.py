@@ -342,7 +342,8 @@ class SqlMerger:
         Mark deleted the contacts of the table that are not among ``live_ids`` (every id the API has).
 
         The ids go into a scratch table a chunk at a time, so memory stays flat; the marking is one
-        ``UPDATE ... WHERE NOT EXISTS``. Nothing is marked when the listing ends early.
+        ``UPDATE ... WHERE NOT EXISTS``. Nothing is marked (a warning says why) when the listing holds fewer
+        ids than ``expected``.
 
         :param live_ids: every contact id of the location.
         :param expected: how many ids the API says it has; a shorter listing marks nothing.
@@ -361,9 +362,13 @@ class SqlMerger:
                 cursor.close()
                 seen += len(chunk)
             if expected is not None and seen < expected:
-                raise ContactsConfigError(
-                    f"the id listing returned {seen} of {expected} contacts; nothing was marked deleted"
+                # Contacts deleted while the ids were listed, or a listing cut short: mark nothing this time.
+                self.hook.log.warning(
+                    "the id listing returned %d of the %d contacts the API counted; no contact marked deleted",
+                    seen,
+                    expected,
                 )
+                return 0
             now = self.dialect.value(TIMESTAMP, datetime.now(timezone.utc))
             cursor = self._execute(
                 f"UPDATE {ident(table)} SET {ident(DELETED)} = {p}, {ident(DELETED_AT)} = {p} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException
@@ -35,6 +36,9 @@ class BaseContactsTransferOperator(BaseContactsOperator):
         a manual run has no data interval). ISO-8601. Templated.
     :param until: end of the window instead of the data interval's end (default: the interval's end, or
         now). Templated.
+    :param lookback_seconds: start the window this much earlier than the data interval: the API's search is
+        eventually consistent, so a change made just before an interval ended may show only later. Records
+        already merged come back unchanged and are not rewritten; only the overlap's contacts are read again.
     :param include: related records that land in their own tables: any of ``tasks``, ``notes``,
         ``appointments``. Tasks cost about one request per 100; notes and appointments one request per
         changed contact each.
@@ -55,6 +59,7 @@ class BaseContactsTransferOperator(BaseContactsOperator):
         *,
         since: str | None = None,
         until: str | None = None,
+        lookback_seconds: float = 0.0,
         include: Sequence[str] = CHILD_ENTITIES,
         custom_fields: str = "json",
         max_bad_ratio: float = 0.05,
@@ -64,10 +69,13 @@ class BaseContactsTransferOperator(BaseContactsOperator):
     ) -> None:
         super().__init__(**kwargs)
         check_settings(include, custom_fields, max_workers)
+        if lookback_seconds < 0:
+            raise ContactsConfigError(f"lookback_seconds must not be negative, got {lookback_seconds}")
         if not 0.0 <= max_bad_ratio <= 1.0:
             raise ContactsConfigError(f"max_bad_ratio must be between 0 and 1, got {max_bad_ratio}")
         self.since = since
         self.until = until
+        self.lookback_seconds = lookback_seconds
         self.include = tuple(include)
         self.custom_fields = custom_fields
         self.max_bad_ratio = max_bad_ratio
@@ -78,7 +86,7 @@ class BaseContactsTransferOperator(BaseContactsOperator):
 
     def extractor(self, context: Context) -> ContactsExtractor:
         """The extraction of this run's window."""
-        window = run_window(context, self.since, self.until)
+        window = run_window(context, self.since, self.until, timedelta(seconds=self.lookback_seconds))
         self.log.info("window: dateUpdated from %s to %s", window.start.isoformat(), window.end.isoformat())
         return ContactsExtractor(
             self.hook,

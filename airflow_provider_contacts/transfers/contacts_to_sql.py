@@ -73,9 +73,9 @@ class ContactsToSqlOperator(BaseContactsTransferOperator):
                     merger.prepare(extractor.specs)
                 for entity, rows in batch.rows.items():
                     merged[entity].add(merger.merge(entity, rows))
-                    if batch.complete.get(entity):
-                        present = [row["id"] for row in rows]
-                        merged[entity].deleted += merger.mark_gone(entity, batch.contact_ids, present)
+                    if entity in batch.seen:
+                        gone = merger.mark_gone(entity, batch.contact_ids, batch.seen[entity])
+                        merged[entity].deleted += gone
             if sweep:
                 if not merger.specs:
                     merger.prepare(extractor.specs)

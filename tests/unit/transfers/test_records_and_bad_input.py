@@ -163,3 +163,30 @@ def test_convert_refuses(kind: str, value: Any) -> None:
     with pytest.raises(FieldError) as error:
         convert(kind, value, "field_x")
     assert error.value.field == "field_x"
+
+
+def test_a_related_record_that_turns_bad_is_reported_not_marked_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = FakeHook([_contact(1)], [{"id": "t1", "contactId": "c1", "title": "ok", "completed": False}])
+    operator = _operator(tmp_path, monkeypatch, hook)
+    operator.execute({"data_interval_start": T0, "data_interval_end": T1})
+    hook.tasks = [{"id": "t1", "contactId": "c1", "title": "ok", "completed": "maybe"}]
+    report = operator.execute({"data_interval_start": T0, "data_interval_end": T1})
+    assert report["merged"]["tasks"]["deleted"] == 0 and report["bad_record_count"] == 1
+    assert _table(tmp_path, "contacts_tasks")["t1"][-2] == 0  # _deleted
+    hook.tasks = []
+    report = operator.execute({"data_interval_start": T0, "data_interval_end": T1})
+    assert report["merged"]["tasks"]["deleted"] == 1
+    assert _table(tmp_path, "contacts_tasks")["t1"][-2] == 1
+
+
+def test_lookback_starts_the_window_earlier() -> None:
+    from datetime import timedelta
+
+    from airflow_provider_contacts.engines.extract import run_window
+
+    window = run_window({"data_interval_start": T0, "data_interval_end": T1}, lookback=timedelta(minutes=5))
+    assert (window.start, window.end) == (T0 - timedelta(minutes=5), T1)
+    with pytest.raises(ContactsConfigError, match="lookback_seconds must not be negative"):
+        ContactsToSqlOperator(task_id="x", sql_conn_id="wh", lookback_seconds=-1)
