@@ -25,7 +25,6 @@ import math
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -33,12 +32,13 @@ from typing import Any
 
 import _common as common
 
+from tests.databases import Unreachable, postgres_database
+
 GOAL_MB = 50.0
 SEARCH_PAGE = 500
 TASK_PAGE = 100
 LIST_PAGE = 100
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 
 
 class PeakRss:
@@ -70,32 +70,6 @@ class PeakRss:
     def growth(self) -> float:
         """Peak minus start, MiB."""
         return self.peak - self.start
-
-
-@contextmanager
-def postgres_database() -> Iterator[dict[str, Any] | None]:
-    """A database of this run's own (dropped afterwards), or None when PostgreSQL cannot be reached."""
-    import psycopg
-
-    try:
-        admin = psycopg.connect(**PG, connect_timeout=3, autocommit=True)
-    except psycopg.Error as error:
-        print(f"SKIP: PostgreSQL at {PG['host']}:{PG['port']} is unreachable: {error}", flush=True)
-        yield None
-        return
-    name = f"contacts_bench_{uuid.uuid4().hex[:10]}"
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield {
-            "conn_type": "postgres",
-            "host": PG["host"],
-            "port": PG["port"],
-            "login": PG["user"],
-            "schema": name,
-        }
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
 
 
 def measured(sb: Any, run: Callable[[], int]) -> dict[str, Any]:
@@ -196,12 +170,17 @@ def main(argv: list[str] | None = None) -> bool:
         flush=True,
     )
     started = time.perf_counter()
-    with (
-        postgres_database() as target,
-        common.sandbox(args.scale, seed=args.contacts, latency_ms=args.latency_ms) as sb,
-    ):
-        if target is None:
-            return True
+    try:
+        with postgres_database("contacts_bench") as target:
+            return run(args, target, started)
+    except Unreachable as error:
+        print(f"SKIP: {error}", flush=True)
+        return True
+
+
+def run(args: Any, target: dict[str, Any], started: float) -> bool:
+    """The measurements, with a scratch PostgreSQL database as the target."""
+    with common.sandbox(args.scale, seed=args.contacts, latency_ms=args.latency_ms) as sb:
         print(f"  seeded in {time.perf_counter() - started:.1f} s", flush=True)
         common.use_sandbox(sb)
         os.environ["AIRFLOW_CONN_WAREHOUSE"] = json.dumps(target)
@@ -239,7 +218,8 @@ def main(argv: list[str] | None = None) -> bool:
         and ours_quiet["requests"] == 1
         and ours_quiet["rows"] == 0
         and ours["growth_mb"] < GOAL_MB
-        and ours["requests"] <= 1.3 * minimum
+        # Per run: the custom field definitions and one count; per batch: at most one short task page.
+        and ours["requests"] <= 1.3 * minimum + 2
     )
     return common.verdict(
         "warehouse",
