@@ -21,6 +21,11 @@ EXPECTED = {
     "contacts_reconcile",
     "contacts_token_refresh",
     "contacts_warehouse",
+    "contacts_alerts",
+    "contacts_archive",
+    "contacts_activity",
+    "contacts_task_sync",
+    "contacts_milestones",
 }
 
 
