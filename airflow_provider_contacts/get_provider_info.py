@@ -38,6 +38,17 @@ def get_provider_info() -> dict[str, Any]:
             "operators.sync",
         ),
         "sensors": _modules("sensors.contacts"),
+        "transfers": [
+            {
+                "source-integration-name": INTEGRATION,
+                "target-integration-name": target,
+                "python-module": f"airflow_provider_contacts.transfers.{module}",
+            }
+            for target, module in (
+                ("Common SQL", "contacts_to_sql"),
+                ("Common IO", "contacts_to_object_storage"),
+            )
+        ],
         "triggers": _modules("triggers.contacts"),
         "connection-types": [
             {
@@ -84,7 +95,12 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "api_version": {
                         "label": "API version header",
-                        "schema": {"type": ["string", "null"], "default": "2021-07-28"},
+                        "description": "2021-07-28 (default) or v3.",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "default": "2021-07-28",
+                            "enum": ["2021-07-28", "v3", None],
+                        },
                     },
                     "timeout": {
                         "label": "Request timeout (s)",
@@ -108,6 +124,12 @@ def get_provider_info() -> dict[str, Any]:
                     "token_file": {
                         "label": "Token file",
                         "description": "Keep rotated tokens in this JSON file (OS-locked) instead of a Variable.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "webhook_public_key": {
+                        "label": "Webhook public key (Ed25519)",
+                        "description": "The app's key that verifies x-ghl-signature on POST "
+                        "/contacts-webhooks/<conn_id> (base64 or PEM).",
                         "schema": {"type": ["string", "null"]},
                     },
                 },

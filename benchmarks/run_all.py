@@ -20,8 +20,10 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS: dict[str, bool] = {
     "throughput": True,
     "read": True,
+    "warehouse": True,
     "overhead": False,
     "sandbox_server": False,
+    "webhooks": False,
 }
 
 

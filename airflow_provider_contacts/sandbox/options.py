@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
+
+#: The environment variable that can carry the admin token to ``contacts-sandbox`` (and the line it prints).
+ADMIN_TOKEN_ENV = "CONTACTS_SANDBOX_ADMIN_TOKEN"
 
 #: The fault kinds ``fault_rate`` chooses among by default.
 FAULT_KINDS: tuple[str, ...] = ("429", "500", "502", "503", "drop", "slow")
@@ -43,7 +47,12 @@ class SandboxOptions:
     :param client_secret: the OAuth client secret the server accepts.
     :param private_token: a private integration token accepted as a static bearer (all contacts scopes).
     :param location_id: the sub-account every seeded contact belongs to.
+    :param admin_token: the bearer token the ``/_sandbox/*`` control routes require (they hand out tokens);
+        default: a random one, printed at start.
     :param log_level: uvicorn's log level.
+    :param webhook_urls: URLs that get a signed webhook for every change (``--webhook-url``, repeatable).
+    :param webhook_retry_scale: factor on HighLevel's 10-minute delay between retries after a 429.
+    :param webhook_fault: make every webhook misbehave: ``tampered``, ``unsigned``, ``stale`` or ``duplicate``.
     """
 
     host: str = "127.0.0.1"
@@ -66,7 +75,11 @@ class SandboxOptions:
     client_secret: str = "sandbox-client-secret"
     private_token: str = "pit-sandbox-0000-0000-0000-000000000000"
     location_id: str = "sbxLoc0000000000000A"
+    admin_token: str | None = None
     log_level: str = "warning"
+    webhook_urls: list[str] = field(default_factory=list, metadata={"flag": "--webhook-url", "repeat": True})
+    webhook_retry_scale: float = 1.0
+    webhook_fault: str = ""
 
     def __post_init__(self) -> None:
         unknown = set(self.fault_kinds) - set(FAULT_KINDS)
@@ -98,12 +111,16 @@ class SandboxOptions:
         defaults = SandboxOptions()
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name == "admin_token":
+                continue  # a secret: passed in the environment (ADMIN_TOKEN_ENV), never on a command line
             if value == getattr(defaults, f.name) and f.name != "port":
                 continue
-            flag = "--" + f.name.replace("_", "-")
+            flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
             if isinstance(value, bool):
                 if value:
                     argv.append(flag)
+            elif f.metadata.get("repeat"):
+                argv += [part for item in value for part in (flag, item)]
             elif isinstance(value, list):
                 argv += [flag, ",".join(value)]
             elif value is not None:
@@ -121,12 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
     doc = SandboxOptions.__doc__ or ""
     for f in dataclasses.fields(SandboxOptions):
         default = getattr(defaults, f.name)
-        flag = "--" + f.name.replace("_", "-")
+        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
         marker = f":param {f.name}:"
         help_text = doc.split(marker, 1)[1].split(":param", 1)[0].strip() if marker in doc else ""
         help_text = " ".join(help_text.split()).replace("%", "%%")
         if isinstance(default, bool):
             parser.add_argument(flag, action="store_true", help=help_text)
+        elif f.metadata.get("repeat"):
+            parser.add_argument(
+                flag, dest=f.name, action="append", default=[], help=f"{help_text} (repeatable)"
+            )
         elif isinstance(default, list):
             parser.add_argument(flag, default=",".join(default), help=f"{help_text} (comma separated)")
         else:
@@ -141,4 +162,6 @@ def parse_args(argv: list[str] | None = None) -> SandboxOptions:
 
     :param argv: the flags; ``None`` reads ``sys.argv``.
     """
-    return SandboxOptions.from_kwargs(**vars(build_parser().parse_args(argv)))
+    values = vars(build_parser().parse_args(argv))
+    values["admin_token"] = values.get("admin_token") or os.environ.get(ADMIN_TOKEN_ENV) or None
+    return SandboxOptions.from_kwargs(**values)

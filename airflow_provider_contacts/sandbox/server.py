@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -21,8 +22,9 @@ from .app import create_app
 from .auth import ALL_SCOPES
 from .client import SandboxClient
 from .model import OTHER_LOCATION_ID, Sandbox
-from .options import SandboxOptions
+from .options import ADMIN_TOKEN_ENV, SandboxOptions
 from .seed import seed
+from .webhooks import attach as attach_webhooks
 
 CONN_ENV_NAME = "AIRFLOW_CONN_CONTACTS_DEFAULT"
 
@@ -40,14 +42,21 @@ def build_sandbox(options: SandboxOptions) -> Sandbox:
 
     :param options: the sandbox's options.
     """
+    if not options.admin_token:
+        options.admin_token = secrets.token_urlsafe(24)
     sb = Sandbox(options)
+    attach_webhooks(sb)
     if options.seed and sb.store.contact_count() == 0:
         seed(sb, options.seed, options.random_seed)
     return sb
 
 
 def connection_for(
-    options: SandboxOptions, base_url: str, refresh_token: str, scopes: str = ALL_SCOPES
+    options: SandboxOptions,
+    base_url: str,
+    refresh_token: str,
+    scopes: str = ALL_SCOPES,
+    webhook_public_key: str | None = None,
 ) -> dict[str, Any]:
     """
     Return the Airflow connection (as a JSON-able dict) that reaches a sandbox with OAuth.
@@ -56,8 +65,9 @@ def connection_for(
     :param base_url: its URL.
     :param refresh_token: a fresh refresh token.
     :param scopes: the scopes of that token.
+    :param webhook_public_key: the key that verifies the sandbox's webhooks, added to the extra.
     """
-    return {
+    connection: dict[str, Any] = {
         "conn_type": "contacts",
         "host": base_url,
         "login": options.client_id,
@@ -71,6 +81,9 @@ def connection_for(
             "rate_limit_window": options.rate_interval,
         },
     }
+    if webhook_public_key:
+        connection["extra"]["webhook_public_key"] = webhook_public_key
+    return connection
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -115,18 +128,32 @@ class SandboxHandle:
     :param options: its options.
     :param base_url: its URL (``http://127.0.0.1:PORT``).
     :param refresh_token: the refresh token of :attr:`connection`.
+    :param admin_token: the token of the ``/_sandbox/*`` control routes; every helper of the handle sends it.
+    :param webhook_public_key: the key that verifies its webhooks (in every connection's extra).
     """
 
-    def __init__(self, options: SandboxOptions, base_url: str, refresh_token: str) -> None:
+    def __init__(
+        self,
+        options: SandboxOptions,
+        base_url: str,
+        refresh_token: str,
+        admin_token: str,
+        webhook_public_key: str | None = None,
+    ) -> None:
         self.options = options
+        self.webhook_public_key = webhook_public_key
         self.base_url = base_url
         self.location_id = options.location_id
         self.other_location_id = OTHER_LOCATION_ID
         self.private_token = options.private_token
         self.client_id = options.client_id
         self.client_secret = options.client_secret
-        self.connection = connection_for(options, base_url, refresh_token)
+        self.connection = connection_for(
+            options, base_url, refresh_token, webhook_public_key=webhook_public_key
+        )
+        self.admin_token = admin_token
         self._session = requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {admin_token}"
         self._info: dict[str, Any] | None = None
 
     def _admin(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -172,6 +199,20 @@ class SandboxHandle:
         }
         return self._admin("POST", "/_sandbox/faults", json=body)
 
+    def webhooks(self) -> dict[str, Any]:
+        """Return ``GET /_sandbox/webhooks``: events emitted, deliveries pending, answers by status, lost."""
+        return self._admin("GET", "/_sandbox/webhooks")
+
+    def set_webhooks(self, fault: str | None = None, urls: list[str] | None = None) -> dict[str, Any]:
+        """
+        Change the webhook subscriptions or misbehaviour at run time.
+
+        :param fault: ``""`` (none), ``tampered``, ``unsigned``, ``stale`` or ``duplicate``.
+        :param urls: the subscribed URLs (replacing the current ones).
+        """
+        body = {k: v for k, v in {"fault": fault, "urls": urls}.items() if v is not None}
+        return self._admin("POST", "/_sandbox/webhooks", json=body)
+
     def all_contacts(self, location_id: str | None = None) -> list[dict[str, Any]]:
         """
         Return every contact of a location (server state; no auth, no rate limit).
@@ -209,11 +250,13 @@ class SandboxHandle:
 
         :param scopes: its scopes (``contacts.readonly`` for a read-only one).
         """
-        return connection_for(self.options, self.base_url, self.mint_refresh_token(scopes), scopes)
+        return connection_for(
+            self.options, self.base_url, self.mint_refresh_token(scopes), scopes, self.webhook_public_key
+        )
 
     def private_connection(self) -> dict[str, Any]:
         """Return a connection dict that uses the private integration token."""
-        conn = connection_for(self.options, self.base_url, "")
+        conn = connection_for(self.options, self.base_url, "", webhook_public_key=self.webhook_public_key)
         conn["login"] = ""
         conn["password"] = self.private_token
         conn["extra"].pop("refresh_token")
@@ -233,7 +276,7 @@ class SandboxHandle:
             "refresh_token": self.mint_refresh_token(scopes),
             "user_type": "Location",
         }
-        response = self._session.post(self.base_url + "/oauth/token", data=form, timeout=30)
+        response = requests.post(self.base_url + "/oauth/token", data=form, timeout=30)
         response.raise_for_status()
         return response.json()["access_token"]
 
@@ -307,11 +350,15 @@ def running_sandbox(*, subprocess_mode: bool = False, **options: Any) -> Iterato
     handle: SandboxHandle | None = None
     try:
         wait_healthy(base_url)
-        handle = SandboxHandle(opts, base_url, sb.auth.mint_refresh_token())
+        assert opts.admin_token is not None
+        public_key = sb.webhooks.public_key if sb.webhooks else None
+        handle = SandboxHandle(opts, base_url, sb.auth.mint_refresh_token(), opts.admin_token, public_key)
         yield handle
     finally:
         if handle is not None:
             handle.close()
+        if sb.webhooks is not None:
+            sb.webhooks.close()
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
@@ -322,21 +369,31 @@ def running_sandbox(*, subprocess_mode: bool = False, **options: Any) -> Iterato
 def _subprocess_sandbox(opts: SandboxOptions) -> Iterator[SandboxHandle]:
     argv = [sys.executable, "-m", "airflow_provider_contacts.sandbox", *opts.to_argv()]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if opts.admin_token:
+        env[ADMIN_TOKEN_ENV] = opts.admin_token
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     handle: SandboxHandle | None = None
     try:
         assert process.stdout is not None
-        connection = None
+        connection = admin_token = None
         for line in process.stdout:
-            if line.startswith(CONN_ENV_NAME + "="):
+            if line.startswith(ADMIN_TOKEN_ENV + "="):
+                admin_token = line.split("=", 1)[1].strip()
+            elif line.startswith(CONN_ENV_NAME + "="):
                 connection = json.loads(line.split("=", 1)[1])
                 break
-        if connection is None:
+        if connection is None or admin_token is None:
             raise RuntimeError(
-                f"the sandbox process exited ({process.wait()}) before printing its connection"
+                f"the sandbox process exited ({process.wait()}) before printing its connection and admin token"
             )
         wait_healthy(connection["host"], process=process)
-        handle = SandboxHandle(opts, connection["host"], connection["extra"]["refresh_token"])
+        handle = SandboxHandle(
+            opts,
+            connection["host"],
+            connection["extra"]["refresh_token"],
+            admin_token,
+            connection["extra"].get("webhook_public_key"),
+        )
         yield handle
     finally:
         if handle is not None:
