@@ -8,23 +8,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
+from airflow_provider_contacts.sandbox import SandboxHandle
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow_db]
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    with running_sandbox(
-        subprocess_mode=True, seed=10, random_seed=5, rate_limit=1000, rate_interval=1.0
-    ) as sb:
-        yield sb
 
 
 def airflow_style_test(monkeypatch: pytest.MonkeyPatch, connection: dict[str, Any]) -> tuple[bool, str, str]:
@@ -46,14 +37,14 @@ def variable_keys() -> set[str]:
 
 
 def test_oauth_test_leaves_the_refresh_token_and_the_store_alone(
-    airflow_db: Path, sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+    airflow_db: Path, sandbox_process: SandboxHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow_provider_contacts.hooks.auth import MemoryTokenStore
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
-    connection = sandbox.oauth_connection()
+    connection = sandbox_process.oauth_connection()
     before = variable_keys()
-    sandbox.reset_stats()
+    sandbox_process.reset_stats()
     ok, message, random_id = airflow_style_test(monkeypatch, connection)
     assert ok, message
     assert random_id not in message
@@ -61,18 +52,18 @@ def test_oauth_test_leaves_the_refresh_token_and_the_store_alone(
         assert field in message
     assert "knows the client id and secret" in message
     assert "Not checked: the refresh token" in message
-    stats = sandbox.stats()
+    stats = sandbox_process.stats()
     assert stats["token_refreshes"] == 0 and stats["rejected_refresh_tokens"] == 0, stats
     assert variable_keys() == before  # no contacts_token__<random id>
     # The connection's own runs still start from the refresh token: it was not consumed.
     monkeypatch.setenv("AIRFLOW_CONN_CONTACTS_SAVED", json.dumps(connection))
     hook = ContactsHook("contacts_saved", token_store=MemoryTokenStore())
     assert next(iter(hook.search_contacts(page_limit=1)))["id"]
-    assert sandbox.stats()["rejected_refresh_tokens"] == 0
+    assert sandbox_process.stats()["rejected_refresh_tokens"] == 0
 
 
 def test_oauth_test_uses_an_unexpired_stored_token_read_only(
-    airflow_db: Path, sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+    airflow_db: Path, sandbox_process: SandboxHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow.models.variable import Variable
 
@@ -80,32 +71,32 @@ def test_oauth_test_uses_an_unexpired_stored_token_read_only(
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
     key = f"contacts_token__stored_{secrets.token_hex(3)}"
-    connection = sandbox.oauth_connection()
+    connection = sandbox_process.oauth_connection()
     connection["extra"]["token_variable"] = key
     monkeypatch.setenv("AIRFLOW_CONN_CONTACTS_STORED", json.dumps(connection))
     try:
         ContactsHook("contacts_stored").refresh_access_token()  # a run filled the store
         saved = Variable.get(key)
-        sandbox.reset_stats()
+        sandbox_process.reset_stats()
         ok, message, _ = airflow_style_test(monkeypatch, connection)
         assert ok, message
         assert f"unexpired access token stored in the Variable {key!r}" in message
-        assert "sees 10 contacts" in message
+        assert "sees 12 contacts" in message
         assert Variable.get(key) == saved  # read only
-        assert sandbox.stats()["token_refreshes"] == 0
+        assert sandbox_process.stats()["token_refreshes"] == 0
         expired = {**json.loads(saved), "expires_at": 0}
         VariableTokenStore(key).save(expired)
         ok, message, _ = airflow_style_test(monkeypatch, connection)
         assert ok and "has expired; not used" in message, message
-        assert sandbox.stats()["token_refreshes"] == 0
+        assert sandbox_process.stats()["token_refreshes"] == 0
     finally:
         Variable.delete(key)
 
 
 def test_oauth_test_names_the_fields_that_are_wrong(
-    sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+    sandbox_process: SandboxHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    connection = sandbox.oauth_connection()
+    connection = sandbox_process.oauth_connection()
     connection["password"] = "not-the-secret"
     ok, message, random_id = airflow_style_test(monkeypatch, connection)
     assert not ok and "refused the client id or secret (login, password)" in message, message
@@ -118,10 +109,12 @@ def test_oauth_test_names_the_fields_that_are_wrong(
     assert not ok and "host 'ftp://example.test'" in message and random_id not in message
 
 
-def test_private_token_test_does_a_real_read(sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> None:
-    ok, message, random_id = airflow_style_test(monkeypatch, sandbox.private_connection())
-    assert ok and "The token was accepted: a search of the location sees 10 contacts" in message, message
+def test_private_token_test_does_a_real_read(
+    sandbox_process: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok, message, random_id = airflow_style_test(monkeypatch, sandbox_process.private_connection())
+    assert ok and "The token was accepted: a search of the location sees 12 contacts" in message, message
     assert random_id not in message
-    bad = {**sandbox.private_connection(), "password": "pit-wrong"}
+    bad = {**sandbox_process.private_connection(), "password": "pit-wrong"}
     ok, message, _ = airflow_style_test(monkeypatch, bad)
     assert not ok and "private integration token was refused" in message, message
