@@ -216,6 +216,10 @@ class StaticTokenProvider:
     def access_token(self) -> str:
         return self._token
 
+    def ready_token(self) -> str | None:
+        """The token, at once (an event loop calls this instead of :meth:`access_token`)."""
+        return self._token
+
     def refresh(self, stale_access_token: str | None = None) -> None:
         raise ContactsAuthError(
             "the private integration token was rejected; create or rotate it in HighLevel under "
@@ -345,6 +349,18 @@ class OAuthTokenProvider:
             self.refresh(stale)
             tokens = self._tokens
         return str(tokens["access_token"])  # type: ignore[index]
+
+    def ready_token(self) -> str | None:
+        """
+        The access token held in memory when it is valid for a while yet, else None; never does I/O.
+
+        An event loop calls this first and runs :meth:`access_token` (which may load or refresh) in a
+        thread only when it returns None: rare, once a day per process.
+        """
+        tokens = self._tokens
+        if tokens is None or self._needs_refresh(tokens):
+            return None
+        return str(tokens["access_token"])
 
     # -- refreshing
 
