@@ -47,7 +47,9 @@ def fastest_allowed(requests: int, window: float, latency: float, limit: int = c
     return math.floor((requests - 1) / limit) * window + latency
 
 
-def workers_bound(requests: int, workers: int, window: float, latency: float, limit: int = common.API_LIMIT) -> float:
+def workers_bound(
+    requests: int, workers: int, window: float, latency: float, limit: int = common.API_LIMIT
+) -> float:
     """
     The shortest time ``workers`` concurrent requests allow under the window: the last burst's requests
     go ``workers`` per latency, after the windows before it.
@@ -146,7 +148,9 @@ def child(domain: str, records: int) -> None:
     )
 
 
-def multi_process(sb: Any, processes: int, records: int, window: float, latency: float, redis: str | None) -> Run:
+def multi_process(
+    sb: Any, processes: int, records: int, window: float, latency: float, redis: str | None
+) -> Run:
     """
     ``processes`` processes upsert into one location at once.
 
@@ -157,7 +161,9 @@ def multi_process(sb: Any, processes: int, records: int, window: float, latency:
     :param latency: the sandbox's latency in seconds.
     :param redis: the ``rate_limit_backend`` to share, or None for each process's own limiter.
     """
-    extra = {"rate_limit_backend": redis, "rate_limit_key_prefix": f"bench-{uuid.uuid4().hex}"} if redis else {}
+    extra = (
+        {"rate_limit_backend": redis, "rate_limit_key_prefix": f"bench-{uuid.uuid4().hex}"} if redis else {}
+    )
     common.use_sandbox(sb, **extra)  # one connection and token file for all: one refresh among them
     sb.reset_stats()
     tag = uuid.uuid4().hex[:6]
@@ -255,10 +261,14 @@ def main(argv: list[str] | None = None) -> bool:
                 )
                 print(multi[-1].row(), flush=True)
             else:
-                print(f"  (Redis at {args.redis} unreachable: the rate_limit_backend case was skipped)", flush=True)
+                print(
+                    f"  (Redis at {args.redis} unreachable: the rate_limit_backend case was skipped)",
+                    flush=True,
+                )
     print(f"  load average after: {os.getloadavg()[0]:.2f}", flush=True)
     single_ok = all(
-        r.failed == r.lost == r.duplicated == 0 and (not r.covered or (r.ratio >= GOAL_RATIO and r.rejected_429 == 0))
+        r.failed == r.lost == r.duplicated == 0
+        and (not r.covered or (r.ratio >= GOAL_RATIO and r.rejected_429 == 0))
         for r in runs
     )
     shared = [r for r in multi if "Redis" in r.case]
@@ -271,7 +281,9 @@ def main(argv: list[str] | None = None) -> bool:
         "throughput",
         single_ok and multi_ok,
         f"worst covered ratio {worst:.3f} (goal >= {GOAL_RATIO}, zero 429s); "
-        + "; ".join(f"{r.case}: ratio {r.ratio:.3f}, {r.rejected_429} 429s, {r.failed} failed" for r in multi),
+        + "; ".join(
+            f"{r.case}: ratio {r.ratio:.3f}, {r.rejected_429} 429s, {r.failed} failed" for r in multi
+        ),
     )
 
 

@@ -87,6 +87,8 @@ class AsyncTransport:
         except httpx.TransportError as error:
             cut = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
             raise no_answer(call, type(error).__name__, cut) from None
+        finally:
+            await transport.limiter.arelease(started_at)
         transport.observe_latency(time.perf_counter() - sent_at)
         transport.limiter.update_from_headers(response.headers, started_at=started_at)
         answer = Answer(response.status_code, response.headers, response.content, response.reason_phrase)

@@ -6,6 +6,7 @@ a process, and optionally by every process through Redis (:mod:`~airflow_provide
 from __future__ import annotations
 
 import asyncio
+import bisect
 import heapq
 import logging
 import threading
@@ -50,9 +51,12 @@ class RollingWindowLimiter:
     Never lets more than ``limit`` requests start within any ``window`` seconds.
 
     The API counts requests as they arrive, over a rolling window, so a fixed bucket that refills on the
-    second is not enough: two bursts on either side of a refill would break the limit. The limiter keeps the
-    start times of the last ``limit`` requests and lets a new one start only once the oldest of them is a
-    full window (plus a small margin for the time a request takes to reach the server) in the past.
+    second is not enough: two bursts on either side of a refill would break the limit. The limiter keeps,
+    for each of the last ``limit`` requests, a time by which it surely reached the server, and lets a new
+    one start only once the oldest of those is a full window in the past. That time is the answer's
+    (:meth:`release`): a request cannot arrive after its answer, however long it queued on the way, so
+    the client's window can never run ahead of the server's. Until the answer comes it is the start plus
+    :attr:`margin`.
 
     It paces itself from the ``X-RateLimit-*`` headers: a smaller ``X-RateLimit-Max`` or a longer
     ``X-RateLimit-Interval-Milliseconds`` than configured wins; an ``X-RateLimit-Remaining`` lower than this
@@ -78,7 +82,8 @@ class RollingWindowLimiter:
         self.limit = limit
         self.window = window
         self._clock = clock
-        self._starts: deque[float] = deque()
+        # When each request of the window reached the server at the latest; sorted.
+        self._arrivals: list[float] = []
         # Requests of other clients on the same budget, inferred from X-RateLimit-Remaining.
         self._foreign: deque[float] = deque()
         # Every recent start, kept longer than the window: an answer arrives a latency after its request
@@ -90,21 +95,23 @@ class RollingWindowLimiter:
         #: The budget shared through Redis, when the connection names a backend.
         self.shared: RedisWindow | None = None
         self._shared_down_until = 0.0
+        self._shared_slots: dict[float, list[str]] = {}
 
     @property
     def margin(self) -> float:
-        """Slack added to the window: covers the time between taking a slot and the request's arrival."""
+        """Until its answer comes, a request counts as arrived this long after it started."""
         return 0.02 * self.window + 0.02
 
     # ------------------------------------------------------------------------------ the local window
 
     def _prune(self, now: float) -> float:
         """Forget the starts that left the window; return the window's lower edge."""
-        horizon = now - self.window - self.margin
+        horizon = now - self.window
         # The epsilon keeps float rounding from leaving a start a hair inside the window forever.
-        for starts in (self._starts, self._foreign):
-            while starts and starts[0] <= horizon + 1e-9:
-                starts.popleft()
+        cut = bisect.bisect_right(self._arrivals, horizon + 1e-9)
+        del self._arrivals[:cut]
+        while self._foreign and self._foreign[0] <= horizon + 1e-9:
+            self._foreign.popleft()
         return horizon
 
     def _claim(self, now: float) -> float:
@@ -115,17 +122,62 @@ class RollingWindowLimiter:
         delay = self._paused_until - now
         if delay > 0:
             return delay
-        over = len(self._starts) + len(self._foreign) - self.limit
+        over = len(self._arrivals) + len(self._foreign) - self.limit
         if over >= 0:
-            # The slot frees when the (over+1)-th oldest start, ours or foreign, leaves the window.
-            oldest = next(islice(heapq.merge(self._starts, self._foreign), over, None))
+            # The slot frees when the (over+1)-th oldest arrival, ours or foreign, leaves the window.
+            oldest = next(islice(heapq.merge(self._arrivals, self._foreign), over, None))
             return max(oldest - horizon, 1e-3)
         self._record(now)
         return 0.0
 
     def _record(self, now: float) -> None:
-        self._starts.append(now)
+        bisect.insort(self._arrivals, now + self.margin)
         self._recent.append(now)
+
+    def release(self, started_at: float, answered_at: float | None = None) -> None:
+        """
+        Say that the request started at ``started_at`` has its answer (or failed): it reached the server
+        by then at the latest, which fixes when it leaves the window.
+
+        :param started_at: what :meth:`acquire` returned.
+        :param answered_at: when the answer came, on the limiter's clock; default: now.
+        """
+        slot = self._release_local(started_at, answered_at)
+        if slot is not None and self.shared is not None:
+            try:
+                self.shared.release(slot)
+            except Exception as err:  # the slot then leaves the shared window at its start plus the margin
+                log.debug("could not release a shared rate slot: %s", err)
+
+    async def arelease(self, started_at: float) -> None:
+        """
+        :meth:`release` for a coroutine.
+
+        :param started_at: what :meth:`aacquire` returned.
+        """
+        slot = self._release_local(started_at, None)
+        if slot is not None and self.shared is not None:
+            try:
+                await self.shared.arelease(slot)
+            except Exception as err:
+                log.debug("could not release a shared rate slot: %s", err)
+
+    def _release_local(self, started_at: float, answered_at: float | None) -> str | None:
+        with self._cond:
+            answered = self._clock() if answered_at is None else answered_at
+            provisional = started_at + self.margin
+            index = bisect.bisect_left(self._arrivals, provisional - 1e-9)
+            if index < len(self._arrivals) and abs(self._arrivals[index] - provisional) <= 1e-9:
+                del self._arrivals[index]
+                bisect.insort(self._arrivals, answered)
+            self._cond.notify_all()
+            slots = self._shared_slots.get(started_at)
+            if not slots:
+                return None
+            slot = slots.pop()
+            if not slots:
+                del self._shared_slots[started_at]
+            return slot
 
     # ----------------------------------------------------------------------------- taking a slot
 
@@ -155,20 +207,21 @@ class RollingWindowLimiter:
         if shared is None or decided is not None:
             return decided  # type: ignore[return-value]
         try:
-            delay = shared.try_acquire()
+            slot, delay = shared.try_acquire()
         except ContactsRateLimitError:
             raise
         except Exception as err:
             self._shared_failed(err)
             return self.try_acquire()
-        return self._after_shared(delay)
+        return self._after_shared(slot, delay)
 
-    def _after_shared(self, delay: float) -> tuple[float | None, float]:
-        if delay > 0:
+    def _after_shared(self, slot: str | None, delay: float) -> tuple[float | None, float]:
+        if slot is None:
             return None, delay
         with self._cond:
             now = self._clock()
             self._record(now)
+            self._shared_slots.setdefault(now, []).append(slot)
             return now, 0.0
 
     def acquire(self) -> float:
@@ -195,13 +248,13 @@ class RollingWindowLimiter:
         if shared is None or decided is not None:
             return decided  # type: ignore[return-value]
         try:
-            delay = await shared.atry_acquire()
+            slot, delay = await shared.atry_acquire()
         except ContactsRateLimitError:
             raise
         except Exception as err:
             self._shared_failed(err)
             return self.try_acquire()
-        return self._after_shared(delay)
+        return self._after_shared(slot, delay)
 
     # --------------------------------------------------------------------------- the shared budget
 
@@ -261,7 +314,7 @@ class RollingWindowLimiter:
                 self._book_foreign(int(remaining), self._clock() if started_at is None else started_at)
             self._cond.notify_all()
         if self.shared is not None and (max_requests or interval_ms or daily_remaining is not None):
-            self.shared.configure(self.limit, self.window + self.margin, daily_limit, daily_remaining)
+            self.shared.configure(self.limit, self.window, self.margin, daily_limit, daily_remaining)
 
     def _book_foreign(self, remaining: int, started_at: float) -> None:
         """Book as foreign the requests the server counted that cannot be ours (under the lock)."""
@@ -271,6 +324,7 @@ class RollingWindowLimiter:
         edge = started_at - self.window - self.margin
         booked = sum(1 for start in self._foreign if start > edge)
         if foreign > booked:
-            # Booked at the request's start: they arrived before it, so they leave the window no later.
-            self._foreign.extend([started_at] * (foreign - booked))
+            # They reached the server before this answer was sent: booked at its arrival, they leave the
+            # window no later than the server lets them go.
+            self._foreign.extend([self._clock()] * (foreign - booked))
             self._foreign = deque(sorted(self._foreign))

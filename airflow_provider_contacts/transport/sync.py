@@ -114,7 +114,8 @@ class Transport:
                 settings.rate_limit_backend,
                 settings.budget_key,
                 limiter.limit,
-                limiter.window + limiter.margin,
+                limiter.window,
+                limiter.margin,
                 key_prefix=settings.rate_limit_key_prefix,
             )
         return cls(settings, auth, limiter, session)
@@ -218,6 +219,8 @@ class Transport:
         except requests.exceptions.RequestException as error:
             cut = isinstance(error, requests.exceptions.ConnectionError) and never_sent(error)
             raise no_answer(call, type(error).__name__, cut) from None
+        finally:
+            self.limiter.release(started_at)
         self.observe_latency(time.perf_counter() - sent_at)
         self.limiter.update_from_headers(response.headers, started_at=started_at)
         answer = Answer(response.status_code, response.headers, response.content, response.reason or "")
