@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.hooks.api_versions import API_VERSIONS
 
 DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
 DEFAULT_API_VERSION = "2021-07-28"
@@ -131,13 +132,19 @@ class ContactsSettings:
         location_id = extra.get("location_id")
         if location_id is not None and not isinstance(location_id, str):
             raise ContactsConfigError(f"connection {conn_id!r}: extra.location_id must be a string")
+        api_version = str(extra.get("api_version") or DEFAULT_API_VERSION).strip()
+        if api_version not in API_VERSIONS:
+            raise ContactsConfigError(
+                f"connection {conn_id!r}: extra.api_version must be one of {sorted(API_VERSIONS)}, "
+                f"got {api_version!r}"
+            )
         return cls(
             conn_id=conn_id,
             base_url=base_url,
             auth_type=auth_type,
             location_id=(location_id or "").strip() or None,
             scopes=scopes,
-            api_version=str(extra.get("api_version") or DEFAULT_API_VERSION),
+            api_version=api_version,
             timeout=_as_float(conn_id, extra, "timeout", 30.0, 0.001),
             max_retries=int(max_retries),
             requests_per_window=int(budget),

@@ -19,6 +19,7 @@ import requests
 import tenacity
 from requests.adapters import HTTPAdapter
 
+from airflow_provider_contacts.hooks.api_versions import API_VERSIONS
 from airflow_provider_contacts.hooks.auth import (
     FileTokenStore,
     OAuthTokenProvider,
@@ -105,6 +106,7 @@ class Transport:
                 session=session,
                 timeout=settings.timeout,
                 conn_id=settings.conn_id,
+                api=API_VERSIONS[settings.api_version],
             )
         limiter = RollingWindowLimiter(settings.requests_per_window, settings.rate_limit_window)
         if settings.rate_limit_backend:
