@@ -35,7 +35,7 @@ from airflow_provider_contacts.progress import ProgressLogger
 from airflow_provider_contacts.transport.core import WRITE_SCOPE, Call
 from airflow_provider_contacts.transport.core import without_none as _without_none
 from airflow_provider_contacts.transport.limiter import RollingWindowLimiter
-from airflow_provider_contacts.transport.registry import get_transport
+from airflow_provider_contacts.transport.registry import get_company_transport, get_transport
 from airflow_provider_contacts.transport.settings import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
@@ -80,6 +80,9 @@ class ContactsHook(BaseHook):
     the same authentication, limits and retries.
 
     :param contacts_conn_id: the Airflow connection (type ``contacts``).
+    :param location_id: the location (sub-account) to work on; default: the connection's
+        ``extra.location_id``. With an agency connection (``auth_type`` ``agency``) any location where the app
+        is installed (see :meth:`installed_locations`); each location has its own token and rate budget.
     :param token_store: where rotated OAuth tokens are kept. Default: a file when the connection's extra
         names ``token_file``, else the Airflow Variable ``extra.token_variable`` (``contacts_token__<conn_id>``).
     """
@@ -90,18 +93,26 @@ class ContactsHook(BaseHook):
     hook_name = "Contacts API"
 
     def __init__(
-        self, contacts_conn_id: str = default_conn_name, token_store: TokenStore | None = None
+        self,
+        contacts_conn_id: str = default_conn_name,
+        location_id: str | None = None,
+        token_store: TokenStore | None = None,
     ) -> None:
         super().__init__()
         self.contacts_conn_id = contacts_conn_id
+        if location_id is not None and (not isinstance(location_id, str) or not location_id.strip()):
+            raise ContactsConfigError(f"location_id must be a non-empty string or None, got {location_id!r}")
+        self._location_id = location_id.strip() if location_id else None
         self._token_store = token_store
         self._transport: Transport | None = None
+        self._company_transport: Transport | None = None
         self._setup_lock = threading.Lock()
         self._counter_lock = threading.Lock()
         self._requests_sent = 0
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(contacts_conn_id={self.contacts_conn_id!r})"
+        where = f", location_id={self._location_id!r}" if self._location_id else ""
+        return f"{type(self).__name__}(contacts_conn_id={self.contacts_conn_id!r}{where})"
 
     # ------------------------------------------------------------------------------------------ set-up
 
@@ -115,7 +126,9 @@ class ContactsHook(BaseHook):
             with self._setup_lock:
                 if self._transport is None:
                     conn = self.get_connection(self.contacts_conn_id)
-                    self._transport = get_transport(conn, token_store=self._token_store)
+                    self._transport = get_transport(
+                        conn, location_id=self._location_id, token_store=self._token_store
+                    )
         return self._transport
 
     @property
@@ -144,12 +157,12 @@ class ContactsHook(BaseHook):
 
     @property
     def location_id(self) -> str:
-        """The connection's location (sub-account) id."""
+        """The hook's location (sub-account) id: the one it was given, else the connection's."""
         location_id = self.settings.location_id
         if not location_id:
             raise ContactsConfigError(
-                f"connection {self.contacts_conn_id!r}: extra.location_id is required for this call "
-                "(the sub-account whose contacts to use)"
+                f"connection {self.contacts_conn_id!r}: extra.location_id is required for this call (the "
+                "sub-account whose contacts to use), or pass location_id to the hook, operator or sensor"
             )
         return location_id
 
@@ -789,6 +802,9 @@ class ContactsHook(BaseHook):
         results: dict[int, dict[str, Any]] = {}
         in_flight: dict[Future[dict[str, Any]], int] = {}
         transport = self.transport
+        # A token that cannot be had fails the batch once, not each record: an agency location whose token
+        # is refused must not send a mint per record.
+        transport.auth.access_token()
 
         def collect(done: Iterable[Future[dict[str, Any]]]) -> None:
             for future in done:
@@ -844,7 +860,7 @@ class ContactsHook(BaseHook):
 
         :return: a summary safe for logs and XCom: expiry, scope, the refresh token's fingerprint; no token.
         """
-        auth = self.auth
+        auth = self.company_transport.auth if self._is_agency() else self.auth
         if not isinstance(auth, OAuthTokenProvider):
             raise ContactsConfigError(
                 f"connection {self.contacts_conn_id!r} uses a private integration token; there is nothing to refresh"
@@ -852,6 +868,61 @@ class ContactsHook(BaseHook):
         current = auth.access_token()
         auth.refresh(stale_access_token=current)
         return describe_tokens(auth.store.load())
+
+    # ------------------------------------------------------------------------------------------ agency
+
+    def _is_agency(self) -> bool:
+        extra = self.get_connection(self.contacts_conn_id).extra_dejson or {}
+        return str(extra.get("auth_type") or "").strip().lower() == "agency"
+
+    @property
+    def company_transport(self) -> Transport:
+        """An agency connection's company transport: the agency routes, the company's token and budget."""
+        if self._company_transport is None:
+            with self._setup_lock:
+                if self._company_transport is None:
+                    conn = self.get_connection(self.contacts_conn_id)
+                    settings = ContactsSettings.from_connection(conn)
+                    if settings.auth_type != "agency":
+                        raise ContactsConfigError(
+                            f"connection {self.contacts_conn_id!r} is not an agency connection (extra.auth_type "
+                            f"is {settings.auth_type!r}): only an agency (Company) install lists locations"
+                        )
+                    self._company_transport = get_company_transport(conn, self._token_store)
+        return self._company_transport
+
+    def installed_locations(self, page_size: int = 100, query: str | None = None) -> Iterator[dict[str, Any]]:
+        """
+        The locations where the agency connection's app is installed (``_id``, ``name``, ``isInstalled``...),
+        paged lazily.
+
+        :param page_size: locations per request, at most 100.
+        :param query: only locations whose name contains this text.
+        """
+        if not 1 <= int(page_size) <= LIST_MAX_PAGE_SIZE:
+            raise ContactsConfigError(
+                f"page_size must be between 1 and {LIST_MAX_PAGE_SIZE}, got {page_size}"
+            )
+        transport = self.company_transport
+        settings = transport.settings
+        api = API_VERSIONS[settings.api_version]
+        base = {
+            "companyId": settings.company_id,
+            # The app's id as the official SDKs derive it: the client id up to its first '-'.
+            "appId": str(settings.client_id).split("-", 1)[0],
+            "isInstalled": "true",
+            "query": query,
+        }
+        cursor: str | None = None
+        while True:
+            params = {**base, **api.installed_locations_query(cursor, int(page_size))}
+            call = Call.build(settings, "GET", api.installed_locations_path, params, version=api.name)
+            rows, cursor = api.installed_locations_page(transport.request(call), cursor)
+            with self._counter_lock:
+                self._requests_sent += call.sent
+            yield from rows
+            if cursor is None:
+                return
 
     def test_connection(self) -> tuple[bool, str]:
         """Check credentials and location with one small search (the UI's Test button)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 from collections.abc import Mapping
@@ -15,6 +16,9 @@ from airflow_provider_contacts.hooks.api_versions import API_VERSIONS
 DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
 DEFAULT_API_VERSION = "2021-07-28"
 RATE_LIMIT_BACKEND_SCHEMES = ("redis", "rediss", "redis+unix")
+#: ``oauth``: one location's OAuth chain; ``private_token``: a static token; ``agency``: a company's OAuth
+#: chain that mints the token of any location where the app is installed.
+AUTH_TYPES = ("oauth", "private_token", "agency")
 
 
 def _loopback(hostname: str) -> bool:
@@ -62,6 +66,7 @@ class ContactsSettings:
     token_variable: str
     token_file: str | None
     client_id: str | None = None
+    company_id: str | None = None
     rate_limit_backend: str | None = field(default=None, repr=False)  # may carry a Redis password
     rate_limit_key_prefix: str = "airflow-provider-contacts"
 
@@ -78,6 +83,20 @@ class ContactsSettings:
         host = urlsplit(self.base_url).netloc
         digest = hashlib.sha256(f"{host}|{app}".encode()).hexdigest()[:16]
         return f"{digest}:{self.location_id or '-'}"
+
+    def for_location(self, location_id: str | None) -> ContactsSettings:
+        """
+        These settings for another location of the same app (its own budget key); None: unchanged.
+
+        :param location_id: the location (sub-account) id.
+        """
+        if location_id is None or location_id == self.location_id:
+            return self
+        if not isinstance(location_id, str) or not location_id.strip():
+            raise ContactsConfigError(
+                f"connection {self.conn_id!r}: location_id must be a non-empty string, got {location_id!r}"
+            )
+        return dataclasses.replace(self, location_id=location_id.strip())
 
     @classmethod
     def from_connection(cls, conn: Any) -> ContactsSettings:
@@ -106,17 +125,24 @@ class ContactsSettings:
         if conn.port and not parts.port:
             base_url = f"{parts.scheme}://{parts.hostname}:{conn.port}{parts.path}"
         auth_type = str(extra.get("auth_type") or "oauth").strip().lower()
-        if auth_type not in ("oauth", "private_token"):
+        if auth_type not in AUTH_TYPES:
             raise ContactsConfigError(
-                f"connection {conn_id!r}: extra.auth_type must be 'oauth' or 'private_token', got {auth_type!r}"
+                f"connection {conn_id!r}: extra.auth_type must be one of {', '.join(AUTH_TYPES)}, "
+                f"got {auth_type!r}"
             )
         if not conn.password:
             what = (
                 "the private integration token" if auth_type == "private_token" else "the OAuth client secret"
             )
             raise ContactsConfigError(f"connection {conn_id!r}: password is empty; it must hold {what}")
-        if auth_type == "oauth" and not conn.login:
+        if auth_type != "private_token" and not conn.login:
             raise ContactsConfigError(f"connection {conn_id!r}: login must hold the OAuth client id")
+        company_id = extra.get("company_id")
+        if auth_type == "agency" and (not isinstance(company_id, str) or not company_id.strip()):
+            raise ContactsConfigError(
+                f"connection {conn_id!r}: extra.company_id must hold the agency's company id with "
+                f"auth_type 'agency', got {company_id!r}"
+            )
         raw_scopes = extra.get("scopes") or "contacts.readonly"
         if isinstance(raw_scopes, str):
             scopes = frozenset(raw_scopes.replace(",", " ").split())
@@ -153,7 +179,8 @@ class ContactsSettings:
             retry_backoff_max=_as_float(conn_id, extra, "retry_backoff_max", 30.0, 0),
             token_variable=str(extra.get("token_variable") or f"contacts_token__{conn_id}"),
             token_file=extra.get("token_file") or None,
-            client_id=str(conn.login) if auth_type == "oauth" and conn.login else None,
+            client_id=str(conn.login) if auth_type != "private_token" and conn.login else None,
+            company_id=str(company_id).strip() if auth_type == "agency" else None,
             rate_limit_backend=backend,
             rate_limit_key_prefix=str(extra.get("rate_limit_key_prefix") or "airflow-provider-contacts"),
         )

@@ -10,6 +10,7 @@ latency. Every hook, sensor and trigger of the connection gets the same one from
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -19,9 +20,11 @@ import requests
 import tenacity
 from requests.adapters import HTTPAdapter
 
+from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks.api_versions import API_VERSIONS
 from airflow_provider_contacts.hooks.auth import (
     FileTokenStore,
+    LocationTokenProvider,
     OAuthTokenProvider,
     StaticTokenProvider,
     TokenProvider,
@@ -45,6 +48,67 @@ log = logging.getLogger(__name__)
 
 #: Weight of the newest sample in the latency average.
 _LATENCY_WEIGHT = 0.2
+
+
+def new_session() -> requests.Session:
+    """A keep-alive session with room for the most requests a transport runs at once."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def budget(settings: ContactsSettings) -> RollingWindowLimiter:
+    """
+    The rate budget of the app and location the settings name: local, or shared in Redis.
+
+    :param settings: the connection's settings, for one location.
+    """
+    limiter = RollingWindowLimiter(settings.requests_per_window, settings.rate_limit_window)
+    if settings.rate_limit_backend:
+        from airflow_provider_contacts.transport.shared import RedisWindow
+
+        limiter.shared = RedisWindow(
+            settings.rate_limit_backend,
+            settings.budget_key,
+            limiter.limit,
+            limiter.window,
+            limiter.margin,
+            key_prefix=settings.rate_limit_key_prefix,
+        )
+    return limiter
+
+
+def company_chain(
+    conn: Any,
+    settings: ContactsSettings,
+    store: TokenStore,
+    *,
+    session: requests.Session | None = None,
+    user_type: str = "Company",
+) -> OAuthTokenProvider:
+    """
+    The connection's OAuth chain: a location's (``oauth``) or an agency's (``agency``, user type Company).
+
+    :param conn: the connection (client id and secret, the first refresh token).
+    :param settings: its parsed settings.
+    :param store: where the chain's rotated tokens live.
+    :param session: the HTTP session; default: a new one.
+    :param user_type: ``Location`` or ``Company``.
+    """
+    return OAuthTokenProvider(
+        token_url=f"{settings.base_url}/oauth/token",
+        client_id=str(conn.login),
+        client_secret=str(conn.password),
+        seed_refresh_token=(conn.extra_dejson or {}).get("refresh_token"),
+        store=store,
+        session=session or requests.Session(),
+        timeout=settings.timeout,
+        conn_id=settings.conn_id,
+        user_type=user_type,
+        api=API_VERSIONS[settings.api_version],
+    )
 
 
 def default_store(settings: ContactsSettings) -> TokenStore:
@@ -81,46 +145,62 @@ class Transport:
         self._aio: Any = None
 
     @classmethod
-    def from_connection(cls, conn: Any, token_store: TokenStore | None = None) -> Transport:
+    def from_connection(
+        cls,
+        conn: Any,
+        token_store: TokenStore | None = None,
+        *,
+        location_id: str | None = None,
+        company: OAuthTokenProvider | None = None,
+    ) -> Transport:
         """
-        Build the transport of an Airflow connection.
+        Build the transport of an Airflow connection, for one location.
 
         :param conn: the connection.
         :param token_store: where rotated OAuth tokens live; default: what the connection names.
+        :param location_id: the location whose budget (and, for an agency, whose token) to use; default: the
+            connection's ``location_id``.
+        :param company: an agency connection's company chain, shared by its locations; default: a new one.
         """
-        settings = ContactsSettings.from_connection(conn)
-        session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
+        settings = ContactsSettings.from_connection(conn).for_location(location_id)
+        session = new_session()
         auth: TokenProvider
+        store = token_store or default_store(settings)
         if settings.auth_type == "private_token":
             auth = StaticTokenProvider(str(conn.password))
-        else:
-            auth = OAuthTokenProvider(
-                token_url=f"{settings.base_url}/oauth/token",
-                client_id=str(conn.login),
-                client_secret=str(conn.password),
-                seed_refresh_token=(conn.extra_dejson or {}).get("refresh_token"),
-                store=token_store or default_store(settings),
+        elif settings.auth_type == "agency":
+            if not settings.location_id:
+                raise ContactsConfigError(
+                    f"connection {settings.conn_id!r}: an agency connection needs a location for this call: "
+                    "pass location_id, or set the connection's extra.location_id"
+                )
+            api = API_VERSIONS[settings.api_version]
+            auth = LocationTokenProvider(
+                company=company or company_chain(conn, settings, store),
+                company_id=str(settings.company_id),
+                location_id=settings.location_id,
+                url=settings.base_url + api.location_token_path,
+                store=store.for_location(settings.location_id),
                 session=session,
                 timeout=settings.timeout,
                 conn_id=settings.conn_id,
-                api=API_VERSIONS[settings.api_version],
+                version=api.name,
             )
-        limiter = RollingWindowLimiter(settings.requests_per_window, settings.rate_limit_window)
-        if settings.rate_limit_backend:
-            from airflow_provider_contacts.transport.shared import RedisWindow
+        else:
+            auth = company_chain(conn, settings, store, session=session, user_type="Location")
+        return cls(settings, auth, budget(settings), session)
 
-            limiter.shared = RedisWindow(
-                settings.rate_limit_backend,
-                settings.budget_key,
-                limiter.limit,
-                limiter.window,
-                limiter.margin,
-                key_prefix=settings.rate_limit_key_prefix,
-            )
-        return cls(settings, auth, limiter, session)
+    @classmethod
+    def of_company(cls, conn: Any, company: OAuthTokenProvider) -> Transport:
+        """
+        Build the transport of an agency connection's company: the agency routes (``/oauth/installedLocations``)
+        with the company's token, on the company's own rate budget.
+
+        :param conn: the agency connection.
+        :param company: its company chain.
+        """
+        settings = dataclasses.replace(ContactsSettings.from_connection(conn), location_id=None)
+        return cls(settings, company, budget(settings), new_session())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.settings.conn_id!r})"
