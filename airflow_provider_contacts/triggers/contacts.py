@@ -47,15 +47,16 @@ if TYPE_CHECKING:
 DEFAULT_CONN_ID = "contacts_default"
 
 
-def make_hook(contacts_conn_id: str) -> ContactsHook:
+def make_hook(contacts_conn_id: str, location_id: str | None = None) -> ContactsHook:
     """
     Build the hook (imported here so that importing this module never loads the connection machinery).
 
     :param contacts_conn_id: the connection id.
+    :param location_id: the location; default: the connection's.
     """
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
-    return ContactsHook(contacts_conn_id=contacts_conn_id)
+    return ContactsHook(contacts_conn_id=contacts_conn_id, location_id=location_id)
 
 
 def poll_intervals(
@@ -82,6 +83,7 @@ class ContactsPollTrigger(BaseTrigger):
     Subclasses name their check in ``check_class``; every other keyword argument is the check's.
 
     :param contacts_conn_id: the connection.
+    :param location_id: the location to poll; default: the connection's.
     :param poll_interval: seconds between evaluations.
     :param end_time: epoch seconds after which the trigger yields a ``timeout`` event; None: never.
     :param exponential_backoff: double the wait after each evaluation (up to ``max_wait``).
@@ -95,6 +97,7 @@ class ContactsPollTrigger(BaseTrigger):
         self,
         *,
         contacts_conn_id: str = DEFAULT_CONN_ID,
+        location_id: str | None = None,
         poll_interval: float = 60.0,
         end_time: float | None = None,
         exponential_backoff: bool = False,
@@ -103,6 +106,7 @@ class ContactsPollTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         self.contacts_conn_id = contacts_conn_id
+        self.location_id = location_id
         self.poll_interval = float(poll_interval)
         self.end_time = None if end_time is None else float(end_time)
         self.exponential_backoff = bool(exponential_backoff)
@@ -115,6 +119,7 @@ class ContactsPollTrigger(BaseTrigger):
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
                 "contacts_conn_id": self.contacts_conn_id,
+                "location_id": self.location_id,
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
                 "exponential_backoff": self.exponential_backoff,
@@ -124,7 +129,7 @@ class ContactsPollTrigger(BaseTrigger):
         )
 
     def _hook(self) -> ContactsHook:
-        return make_hook(self.contacts_conn_id)
+        return make_hook(self.contacts_conn_id, self.location_id)
 
     async def evaluate(self, hook: ContactsHook) -> CheckResult:
         """
@@ -272,6 +277,11 @@ class ContactChangedTrigger(ContactsPollTrigger, BaseEventTrigger):
 
     # ------------------------------------------------------------------------------------ watermark
 
+    @property
+    def watermark_key(self) -> str:
+        """The state-store key of this watcher's watermark: one per location, when one is named."""
+        return f"{self.WATERMARK_KEY}__{self.location_id}" if self.location_id else self.WATERMARK_KEY
+
     def _state_store(self) -> Any | None:
         return getattr(self, "asset_state_store", None)
 
@@ -280,7 +290,7 @@ class ContactChangedTrigger(ContactsPollTrigger, BaseEventTrigger):
         store = self._state_store()
         if store is not None:
             try:
-                value = await store.aget(self.WATERMARK_KEY)
+                value = await store.aget(self.watermark_key)
             except Exception as err:  # several assets, no supervisor, an older Airflow: stay in memory
                 self.log.warning("asset state store unavailable (%s); keeping the watermark in memory", err)
             else:
@@ -298,7 +308,7 @@ class ContactChangedTrigger(ContactsPollTrigger, BaseEventTrigger):
         store = self._state_store()
         if store is not None:
             try:
-                await store.aset(self.WATERMARK_KEY, watermark)
+                await store.aset(self.watermark_key, watermark)
             except Exception as err:
                 self.log.warning("could not save the watermark in the asset state store: %s", err)
 
