@@ -89,6 +89,8 @@ class RollingWindowLimiter:
         # Every recent start, kept longer than the window: an answer arrives a latency after its request
         # started, and the server counted the window from the request's arrival, not from the answer's.
         self._recent: deque[float] = deque(maxlen=4 * limit)
+        # Recent round trips: how late a request of ours may have reached the server after its start.
+        self._round_trips: deque[float] = deque(maxlen=100)
         self._paused_until = 0.0
         self._daily_exhausted = False
         self._cond = threading.Condition()
@@ -165,6 +167,7 @@ class RollingWindowLimiter:
     def _release_local(self, started_at: float, answered_at: float | None) -> str | None:
         with self._cond:
             answered = self._clock() if answered_at is None else answered_at
+            self._round_trips.append(answered - started_at)
             provisional = started_at + self.margin
             index = bisect.bisect_left(self._arrivals, provisional - 1e-9)
             if index < len(self._arrivals) and abs(self._arrivals[index] - provisional) <= 1e-9:
@@ -284,11 +287,15 @@ class RollingWindowLimiter:
     def _own_share(self, started_at: float) -> int:
         """
         How many of the requests the server counted when the request started at ``started_at`` arrived
-        could be ours: those started within a window (and margin) before it, and every one started since,
-        since a later request can overtake it on the way.
+        could be ours: those started within a window (and the slowest recent round trip) before it, and
+        every one started since, since a later request can overtake it on the way.
         """
-        edge = started_at - self.window - self.margin
+        edge = started_at - self.window - self._slowest()
         return sum(1 for start in self._recent if start > edge)
+
+    def _slowest(self) -> float:
+        """How long after its start a request of ours may have reached the server (under the lock)."""
+        return max(self.margin, max(self._round_trips, default=0.0))
 
     def update_from_headers(self, headers: Mapping[str, str], started_at: float | None = None) -> None:
         """
@@ -321,7 +328,7 @@ class RollingWindowLimiter:
         foreign = self.limit - remaining - self._own_share(started_at)
         if foreign <= 0:
             return
-        edge = started_at - self.window - self.margin
+        edge = started_at - self.window - self._slowest()
         booked = sum(1 for start in self._foreign if start > edge)
         if foreign > booked:
             # They reached the server before this answer was sent: booked at its arrival, they leave the
