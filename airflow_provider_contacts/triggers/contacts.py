@@ -150,6 +150,16 @@ class ContactsPollTrigger(BaseTrigger):
     def _hook(self) -> ContactsHook:
         return make_hook(self.contacts_conn_id)
 
+    async def _ready_hook(self) -> ContactsHook:
+        """
+        The hook, its connection read and its transport found: once per trigger, in a thread, because the
+        first lookup may import and read secrets backends. Nothing after it leaves the loop but a token
+        load or refresh (about once a day per process).
+        """
+        hook = self._hook()
+        await asyncio.to_thread(getattr, hook, "transport", None)
+        return hook
+
     async def evaluate(self, hook: ContactsHook) -> CheckResult:
         """
         Evaluate the check once, on the loop (see :func:`run_on_loop`).
@@ -166,7 +176,7 @@ class ContactsPollTrigger(BaseTrigger):
         deferred, and evaluating again at once would only repeat that request.
         """
         try:
-            hook = self._hook()
+            hook = await self._ready_hook()
             for wait in poll_intervals(self.poll_interval, self.exponential_backoff, self.max_wait):
                 if self.end_time is not None:
                     left = self.end_time - time.time()
@@ -307,7 +317,7 @@ class ContactChangedEventTrigger(ContactsPollTrigger, BaseEventTrigger):
 
     async def _poll(self, check: ContactChangedCheck, since: str | None) -> AsyncIterator[dict[str, Any]]:
         """Search [since, now) once per interval, moving ``since`` to ``now - lag_margin`` after each."""
-        hook = self._hook()
+        hook = await self._ready_hook()
         failures = 0
         for wait in poll_intervals(self.poll_interval, self.exponential_backoff, self.max_wait):
             polled_at = utcnow()
@@ -337,7 +347,8 @@ class ContactChangedEventTrigger(ContactsPollTrigger, BaseEventTrigger):
             contacts = [c for c in batch["contacts"] if self._wanted(c, watermark["since"])]
             if not gap_checked and batch["start"] is not None and watermark["since"] < batch["start"]:
                 # Saved before the stream started (a restart): fetch the gap once, with this watcher's filters.
-                gap = await run_on_loop(self.check.fetch, self._hook(), watermark["since"], batch["start"])
+                hook = await self._ready_hook()
+                gap = await run_on_loop(self.check.fetch, hook, watermark["since"], batch["start"])
                 contacts = gap + contacts
             gap_checked = True
             watermark, event = await self._report(watermark, contacts, batch["polled_at"])

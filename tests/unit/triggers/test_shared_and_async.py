@@ -141,10 +141,10 @@ def sandbox_free_connection(monkeypatch: pytest.MonkeyPatch) -> str:
 async def test_a_check_waits_on_the_loop_over_httpx_holding_no_thread(sandbox_free_connection):
     """The answer is held back until the loop itself releases it: a blocked loop or a thread would hang."""
     release = asyncio.Event()
-    threads_while_waiting: list[int] = []
+    threads_while_waiting: list[threading.Thread] = []
 
     async def slow_answer(request: httpx.Request) -> httpx.Response:
-        threads_while_waiting.append(threading.active_count())
+        threads_while_waiting.append(threading.current_thread())
         await release.wait()
         return httpx.Response(200, json={"contact": {"id": "c9", "email": "a@x.test"}})
 
@@ -153,7 +153,7 @@ async def test_a_check_waits_on_the_loop_over_httpx_holding_no_thread(sandbox_fr
             await asyncio.sleep(0.01)
         release.set()
 
-    threads_before = threading.active_count()
+    loop_thread = threading.current_thread()
     trigger = DuplicateContactTrigger(
         email="a@x.test", poll_interval=0, contacts_conn_id=sandbox_free_connection
     )
@@ -162,7 +162,9 @@ async def test_a_check_waits_on_the_loop_over_httpx_holding_no_thread(sandbox_fr
         events, _ = await asyncio.wait_for(asyncio.gather(_all(trigger), release_from_the_loop()), timeout=30)
     assert events[0]["status"] == "success" and events[0]["xcom"]["contact_id"] == "c9"
     assert route.call_count == 1
-    assert threads_while_waiting == [threads_before], "no thread was started to wait for the answer"
+    assert threads_while_waiting == [loop_thread], (
+        "the request was sent and awaited on the loop, not in a thread"
+    )
 
 
 async def _all(trigger: ContactsPollTrigger) -> list[dict[str, Any]]:
