@@ -176,7 +176,7 @@ class ContactsPollTrigger(BaseTrigger):
         deferred, and evaluating again at once would only repeat that request.
         """
         try:
-            hook = await self._ready_hook()
+            hook: ContactsHook | None = None
             for wait in poll_intervals(self.poll_interval, self.exponential_backoff, self.max_wait):
                 if self.end_time is not None:
                     left = self.end_time - time.time()
@@ -186,6 +186,8 @@ class ContactsPollTrigger(BaseTrigger):
                         return
                     wait = min(wait, left)
                 await asyncio.sleep(wait)
+                if hook is None:  # after the first wait: an end time already near still gets its evaluation
+                    hook = await self._ready_hook()
                 result = await self.evaluate(hook)
                 self.log.info("%s: %s", self.check.kind, result.message or result.status)
                 if result.status != "waiting":
