@@ -11,6 +11,7 @@ import heapq
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from itertools import islice
@@ -98,6 +99,9 @@ class RollingWindowLimiter:
         self.shared: RedisWindow | None = None
         self._shared_down_until = 0.0
         self._shared_slots: dict[float, list[str]] = {}
+        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def margin(self) -> float:
@@ -238,12 +242,25 @@ class RollingWindowLimiter:
                 self._cond.wait(delay)
 
     async def aacquire(self) -> float:
-        """Wait, on the event loop's timer and holding no thread, until a request may start."""
-        while True:
-            started_at, delay = await self._atry_acquire()
-            if started_at is not None:
-                return started_at
-            await asyncio.sleep(delay)
+        """
+        Wait, on the event loop's timer and holding no thread, until a request may start.
+
+        Coroutines queue on a lock of their loop, first come first served, and only the first one watches
+        the window: two hundred waiting triggers cost the loop one wake-up per free slot, not two hundred.
+        """
+        async with self._loop_lock():
+            while True:
+                started_at, delay = await self._atry_acquire()
+                if started_at is not None:
+                    return started_at
+                await asyncio.sleep(delay)
+
+    def _loop_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._loop_locks.get(loop)
+        if lock is None:
+            lock = self._loop_locks[loop] = asyncio.Lock()
+        return lock
 
     async def _atry_acquire(self) -> tuple[float | None, float]:
         # The local decision takes microseconds under a lock no one holds for long: fine on the loop.
