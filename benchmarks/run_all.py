@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, bool] = {
     "read": True,
     "overhead": False,
     "sandbox_server": False,
+    "triggerer": False,
 }
 
 

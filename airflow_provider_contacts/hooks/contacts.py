@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+import greenback
 import requests
 from airflow.sdk import BaseHook
 
@@ -222,6 +223,9 @@ class ContactsHook(BaseHook):
         if call.guarded:
             self.check_write_access(call.method, call.path)
         try:
+            if greenback.has_portal():
+                # On an event loop (a trigger's check): send over the async transport, awaited on the loop.
+                return greenback.await_(self.transport.aio.request(call))
             return self.transport.request(call)
         finally:
             with self._counter_lock:

@@ -30,7 +30,7 @@ from airflow_provider_contacts.triggers.contacts import (
     DEFAULT_CONN_ID,
     BusinessContactsTrigger,
     ContactAppointmentTrigger,
-    ContactChangedTrigger,
+    ContactChangedPollTrigger,
     ContactNoteTrigger,
     ContactSearchTrigger,
     ContactsPollTrigger,
@@ -242,7 +242,7 @@ class ContactChangedSensor(ContactsBaseSensor):
     """
 
     template_fields: Sequence[str] = ("since", "until", "filters", "tags", "contacts_conn_id", "location_id")
-    trigger_class = ContactChangedTrigger
+    trigger_class = ContactChangedPollTrigger
 
     def __init__(
         self,
@@ -269,7 +269,7 @@ class ContactChangedSensor(ContactsBaseSensor):
         self.min_count = min_count
         self.on_empty = on_empty
         # Fail at parse time on a bad event / on_empty, not at the first poke.
-        ContactChangedTrigger.check_class(event=event, on_empty=on_empty, min_count=min_count)
+        ContactChangedPollTrigger.check_class(event=event, on_empty=on_empty, min_count=min_count)
 
     def check_kwargs(self, context: Context) -> dict[str, Any]:
         """
@@ -294,10 +294,6 @@ class ContactChangedSensor(ContactsBaseSensor):
             "min_count": self.min_count,
             "on_empty": self.on_empty,
         }
-
-    def trigger_kwargs(self, check: ContactsCheck) -> dict[str, Any]:
-        """The check's arguments, and ``watch=False``: this trigger serves one sensor."""
-        return {**check.serialize(), "watch": False}
 
 
 class ContactSearchSensor(ContactsBaseSensor):

@@ -11,6 +11,7 @@ import heapq
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from itertools import islice
@@ -89,6 +90,8 @@ class RollingWindowLimiter:
         # Every recent start, kept longer than the window: an answer arrives a latency after its request
         # started, and the server counted the window from the request's arrival, not from the answer's.
         self._recent: deque[float] = deque(maxlen=4 * limit)
+        # Recent round trips: how late a request of ours may have reached the server after its start.
+        self._round_trips: deque[float] = deque(maxlen=100)
         self._paused_until = 0.0
         self._daily_exhausted = False
         self._cond = threading.Condition()
@@ -96,6 +99,9 @@ class RollingWindowLimiter:
         self.shared: RedisWindow | None = None
         self._shared_down_until = 0.0
         self._shared_slots: dict[float, list[str]] = {}
+        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def margin(self) -> float:
@@ -165,6 +171,7 @@ class RollingWindowLimiter:
     def _release_local(self, started_at: float, answered_at: float | None) -> str | None:
         with self._cond:
             answered = self._clock() if answered_at is None else answered_at
+            self._round_trips.append(answered - started_at)
             provisional = started_at + self.margin
             index = bisect.bisect_left(self._arrivals, provisional - 1e-9)
             if index < len(self._arrivals) and abs(self._arrivals[index] - provisional) <= 1e-9:
@@ -235,12 +242,25 @@ class RollingWindowLimiter:
                 self._cond.wait(delay)
 
     async def aacquire(self) -> float:
-        """Wait, on the event loop's timer and holding no thread, until a request may start."""
-        while True:
-            started_at, delay = await self._atry_acquire()
-            if started_at is not None:
-                return started_at
-            await asyncio.sleep(delay)
+        """
+        Wait, on the event loop's timer and holding no thread, until a request may start.
+
+        Coroutines queue on a lock of their loop, first come first served, and only the first one watches
+        the window: two hundred waiting triggers cost the loop one wake-up per free slot, not two hundred.
+        """
+        async with self._loop_lock():
+            while True:
+                started_at, delay = await self._atry_acquire()
+                if started_at is not None:
+                    return started_at
+                await asyncio.sleep(delay)
+
+    def _loop_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._loop_locks.get(loop)
+        if lock is None:
+            lock = self._loop_locks[loop] = asyncio.Lock()
+        return lock
 
     async def _atry_acquire(self) -> tuple[float | None, float]:
         # The local decision takes microseconds under a lock no one holds for long: fine on the loop.
@@ -284,11 +304,15 @@ class RollingWindowLimiter:
     def _own_share(self, started_at: float) -> int:
         """
         How many of the requests the server counted when the request started at ``started_at`` arrived
-        could be ours: those started within a window (and margin) before it, and every one started since,
-        since a later request can overtake it on the way.
+        could be ours: those started within a window (and the slowest recent round trip) before it, and
+        every one started since, since a later request can overtake it on the way.
         """
-        edge = started_at - self.window - self.margin
+        edge = started_at - self.window - self._slowest()
         return sum(1 for start in self._recent if start > edge)
+
+    def _slowest(self) -> float:
+        """How long after its start a request of ours may have reached the server (under the lock)."""
+        return max(self.margin, max(self._round_trips, default=0.0))
 
     def update_from_headers(self, headers: Mapping[str, str], started_at: float | None = None) -> None:
         """
@@ -321,7 +345,7 @@ class RollingWindowLimiter:
         foreign = self.limit - remaining - self._own_share(started_at)
         if foreign <= 0:
             return
-        edge = started_at - self.window - self.margin
+        edge = started_at - self.window - self._slowest()
         booked = sum(1 for start in self._foreign if start > edge)
         if foreign > booked:
             # They reached the server before this answer was sent: booked at its arrival, they leave the

@@ -4,10 +4,11 @@ triggerer) shares one rolling window and one daily count (connection extra ``rat
 
 The window follows the same rule as the process-local limiter: a request leaves it a window after its
 answer (a request cannot reach the server after its answer came back), and until then a window after its
-start plus a margin. Both libraries the issue named were tried first and measured against the sandbox:
+start plus a margin. Both libraries the issue named were weighed first:
 
-- ``limits`` (moving window, Redis storage) books start times in whole-second windows (the key's
-  ``EXPIRE`` takes an integer), so it cannot even hold the 10 s window plus a margin;
+- ``limits`` (moving window, Redis storage) books start times in whole-second windows (its items take
+  whole multiples of a second and its Lua script sets an integer ``EXPIRE``; read in its source), so it
+  cannot even hold the 10 s window plus a margin;
 - ``pyrate-limiter`` (Redis sliding log, millisecond windows) books start times only, with the caller's
   clock; with the margin set to the slowest recent round trip, two processes of one location still
   earned 429s on a loaded machine (``tests/integration/test_shared_budget.py``), because a request that

@@ -10,7 +10,11 @@ from airflow_provider_contacts import operators, sensors
 from airflow_provider_contacts.operators.agency import InstalledLocationsOperator
 from airflow_provider_contacts.operators.base import BaseContactsOperator
 from airflow_provider_contacts.sensors.contacts import ContactsBaseSensor
-from airflow_provider_contacts.triggers.contacts import ContactChangedTrigger, ContactSearchTrigger
+from airflow_provider_contacts.triggers.contacts import (
+    ContactChangedEventTrigger,
+    ContactChangedPollTrigger,
+    ContactSearchTrigger,
+)
 
 OPERATORS = [
     cls
@@ -37,17 +41,20 @@ def test_the_operator_hook_and_the_sensor_hook_use_the_location() -> None:
     assert operators.DeleteContactOperator(task_id="u", contact_id="c1").hook._location_id is None
 
 
-@pytest.mark.parametrize("cls", [ContactSearchTrigger, ContactChangedTrigger])
+@pytest.mark.parametrize("cls", [ContactSearchTrigger, ContactChangedPollTrigger, ContactChangedEventTrigger])
 def test_triggers_carry_the_location(cls: type) -> None:
-    kwargs = {"query": "x"} if cls is ContactSearchTrigger else {"event": "any", "watch": True}
+    kwargs = {"query": "x"} if cls is ContactSearchTrigger else {"event": "any"}
     trigger = cls(contacts_conn_id="agency", location_id="locB", **kwargs)
     _classpath, serialized = trigger.serialize()
     assert serialized["location_id"] == "locB"
     again = cls(**serialized)
     assert again._hook()._location_id == "locB"
-    if cls is ContactChangedTrigger:
+    if cls is ContactChangedEventTrigger:
+        # A watcher per location: its own watermark and its own shared poll.
         assert again.watermark_key == "contacts_changed_watermark__locB"
-        assert cls(event="any").watermark_key == "contacts_changed_watermark"
+        other = cls(contacts_conn_id="agency", location_id="locC", event="any")
+        assert other.shared_stream_key() != again.shared_stream_key()
+        assert cls(contacts_conn_id="agency", event="any").watermark_key == "contacts_changed_watermark"
 
 
 def test_installed_locations_operator_is_templated() -> None:
