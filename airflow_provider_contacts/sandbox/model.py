@@ -28,6 +28,8 @@ CUSTOM_FIELD_DEFS: tuple[tuple[str, str, str, list[str] | None], ...] = (
     ("Interests", "interests", "CHECKBOX", ["golf", "sailing", "tennis", "chess"]),
     ("Customer Since", "customer_since", "DATE", None),
     ("Referral Code", "referral_code", "TEXT", None),
+    ("Status", "status", "TEXT", None),
+    ("Last Event", "last_event", "TEXT", None),
 )
 
 _DOB_FORMATS = (
