@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_contacts.exceptions import ContactsConfigError
+
 V2 = "2021-07-28"
 V3 = "v3"
 
@@ -203,11 +205,17 @@ def is_invalid_grant(body: Mapping[str, Any], message: str) -> bool:
     return body.get("error") == "invalid_grant" or "invalid_grant" in text or "invalid grant" in text
 
 
-def api_version(name: str) -> ApiVersion:
+def for_connection(conn_id: str, name: str) -> ApiVersion:
     """
-    Return the version named by a ``Version`` header value.
+    Return the version a connection's ``extra.api_version`` names.
 
-    :param name: ``2021-07-28`` or ``v3``.
-    :raises KeyError: for any other.
+    :param conn_id: the connection, for the message.
+    :param name: the value: ``2021-07-28`` or ``v3``.
+    :raises ContactsConfigError: for any other, naming the field.
     """
-    return API_VERSIONS[name]
+    version = API_VERSIONS.get(name.strip())
+    if version is None:
+        raise ContactsConfigError(
+            f"connection {conn_id!r}: extra.api_version must be one of {sorted(API_VERSIONS)}, got {name!r}"
+        )
+    return version

@@ -25,7 +25,7 @@ from airflow_provider_contacts.exceptions import (
     ContactsError,
     ContactsPermissionError,
 )
-from airflow_provider_contacts.hooks.api_versions import API_VERSIONS, V2, ApiVersion
+from airflow_provider_contacts.hooks.api_versions import V2, ApiVersion, for_connection
 from airflow_provider_contacts.hooks.auth import (
     OAuthTokenProvider,
     TokenProvider,
@@ -140,7 +140,7 @@ class ContactsHook(BaseHook):
     @property
     def api(self) -> ApiVersion:
         """What differs in the connection's API version (paths, field names, answers)."""
-        return API_VERSIONS[self.settings.api_version]
+        return for_connection(self.settings.conn_id, self.settings.api_version)
 
     @property
     def limiter(self) -> RollingWindowLimiter:
@@ -909,7 +909,7 @@ class ContactsHook(BaseHook):
             )
         transport = self.company_transport
         settings = transport.settings
-        api = API_VERSIONS[settings.api_version]
+        api = for_connection(settings.conn_id, settings.api_version)
         base = {
             "companyId": settings.company_id,
             # The app's id as the official SDKs derive it: the client id up to its first '-'.

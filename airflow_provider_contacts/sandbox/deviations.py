@@ -81,6 +81,14 @@ DEVIATIONS: tuple[Deviation, ...] = (
         where="properties/attachments",
     ),
     Deviation(
+        "bulk-tags-responses-objects",
+        "the bulk tags answer's responses[] holds one object per contact {contactId, message, type, ...} (the "
+        "schema says items of type string)",
+        "the same schema's own example (UpdateTagsResponseDTO.responses, both specs) lists those objects",
+        check="JsonSchemaError",
+        where="properties/responses/items",
+    ),
+    Deviation(
         "money-value-number",
         "a MONETORY custom field's value is a number in answers (CustomFieldSchema.value says string)",
         "both specs' MonetoryField documents the value as a number (fieldValue/field_value example 100.5); "

@@ -13,7 +13,7 @@ request's version by :func:`render`. What differs, and where the spec says so:
   come from each version's own spec (:mod:`.spec`), so they need nothing here.
 
 Both versions: a field that is unset is left out of an answer rather than sent as ``null`` (the specs type
-those fields as non-nullable strings and booleans; see docs/sandbox-deviations.md).
+those fields as non-nullable strings and booleans; see sandbox/deviations.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.hooks.api_versions import API_VERSIONS
+from airflow_provider_contacts.hooks.api_versions import for_connection
 
 DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
 DEFAULT_API_VERSION = "2021-07-28"
@@ -158,12 +158,7 @@ class ContactsSettings:
         location_id = extra.get("location_id")
         if location_id is not None and not isinstance(location_id, str):
             raise ContactsConfigError(f"connection {conn_id!r}: extra.location_id must be a string")
-        api_version = str(extra.get("api_version") or DEFAULT_API_VERSION).strip()
-        if api_version not in API_VERSIONS:
-            raise ContactsConfigError(
-                f"connection {conn_id!r}: extra.api_version must be one of {sorted(API_VERSIONS)}, "
-                f"got {api_version!r}"
-            )
+        api_version = for_connection(conn_id, str(extra.get("api_version") or DEFAULT_API_VERSION)).name
         return cls(
             conn_id=conn_id,
             base_url=base_url,

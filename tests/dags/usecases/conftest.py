@@ -40,7 +40,10 @@ class World:
     def memberships(self, contact_id: str) -> dict[str, list[str]]:
         """The contact's campaigns and workflows, as the sandbox keeps them."""
         answer = requests.get(
-            f"{self.sb.base_url}/_sandbox/memberships", params={"contactId": contact_id}, timeout=30
+            f"{self.sb.base_url}/_sandbox/memberships",
+            params={"contactId": contact_id},
+            headers={"Authorization": f"Bearer {self.sb.admin_token}"},  # /_sandbox/* need the admin token
+            timeout=30,
         )
         answer.raise_for_status()
         return {k: v for k, v in answer.json().items() if k != "traceId"}

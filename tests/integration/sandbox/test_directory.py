@@ -52,6 +52,9 @@ def test_memberships_admin_view(sandbox: SandboxHandle, api: SandboxClient) -> N
     contact = api.create_contact(firstName="M")
     api.post(f"/contacts/{contact['id']}/workflow/{info['workflowIds'][0]}", json={})
     answer = requests.get(
-        f"{sandbox.base_url}/_sandbox/memberships", params={"contactId": contact["id"]}, timeout=30
+        f"{sandbox.base_url}/_sandbox/memberships",
+        params={"contactId": contact["id"]},
+        headers={"Authorization": f"Bearer {sandbox.admin_token}"},  # /_sandbox/* need the admin token
+        timeout=30,
     )
     assert answer.json()["workflows"] == [info["workflowIds"][0]] and answer.json()["campaigns"] == []

@@ -2,7 +2,7 @@
 
 It sends ``Version: v3`` on every call and speaks v3's camelCase OAuth. Every one of its 31 Contacts methods is
 called with a private integration token (as a new user would), and its token refresh runs on OAuth tokens
-it obtained itself through ``/oauth/token``. Two SDK bugs are shown, not hidden (see docs/sandbox-deviations.md):
+it obtained itself through ``/oauth/token``. Two SDK bugs are shown, not hidden:
 ``create_association`` never fills its ``{type}`` path segment, and after one refresh the SDK keeps the spent
 refresh token.
 """

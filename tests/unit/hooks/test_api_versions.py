@@ -8,8 +8,13 @@ import pytest
 import requests
 import requests_mock as rm
 
-from airflow_provider_contacts.exceptions import api_messages
-from airflow_provider_contacts.hooks.api_versions import API_VERSIONS, is_invalid_grant, token_answer
+from airflow_provider_contacts.exceptions import ContactsConfigError, api_messages
+from airflow_provider_contacts.hooks.api_versions import (
+    API_VERSIONS,
+    for_connection,
+    is_invalid_grant,
+    token_answer,
+)
 from airflow_provider_contacts.hooks.auth import MemoryTokenStore, OAuthTokenProvider
 
 V2, V3 = API_VERSIONS["2021-07-28"], API_VERSIONS["v3"]
@@ -31,6 +36,12 @@ def test_contact_body_uses_the_version_names(api, value_key, channel) -> None:
     assert body["customFields"] == [{"id": "f1", value_key: "red"}, {"key": "k", value_key: 3}, {"id": "f2"}]
     whatsapp = "whatsApp" if api is V3 else "WhatsApp"
     assert body["dndSettings"] == {channel: {"status": "active"}, whatsapp: {"status": "inactive"}}
+
+
+def test_an_unknown_version_is_refused_naming_the_field() -> None:
+    assert for_connection("c", " v3 ") is V3
+    with pytest.raises(ContactsConfigError, match=r"connection 'c': extra.api_version must be one of"):
+        for_connection("c", "2023-02-21")
 
 
 def test_paths_and_list_endpoint_differ() -> None:
