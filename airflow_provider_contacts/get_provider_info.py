@@ -39,6 +39,17 @@ def get_provider_info() -> dict[str, Any]:
             "operators.agency",
         ),
         "sensors": _modules("sensors.contacts"),
+        "transfers": [
+            {
+                "source-integration-name": INTEGRATION,
+                "target-integration-name": target,
+                "python-module": f"airflow_provider_contacts.transfers.{module}",
+            }
+            for target, module in (
+                ("Common SQL", "contacts_to_sql"),
+                ("Common IO", "contacts_to_object_storage"),
+            )
+        ],
         "triggers": _modules("triggers.contacts"),
         "connection-types": [
             {

@@ -19,7 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import directory  # noqa: F401  (registers the businesses, users and workflows routes)
+from . import (
+    directory,  # noqa: F401  (registers the businesses, users and workflows routes)
+    locations,  # noqa: F401  (registers the Locations API's task search)
+)
 from .auth import Principal
 from .errors import ApiError, trace_id
 from .model import Sandbox

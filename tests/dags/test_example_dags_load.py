@@ -20,6 +20,7 @@ EXPECTED = {
     "contacts_events",
     "contacts_reconcile",
     "contacts_token_refresh",
+    "contacts_warehouse",
     "contacts_alerts",
     "contacts_archive",
     "contacts_activity",

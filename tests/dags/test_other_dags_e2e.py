@@ -11,24 +11,9 @@ from typing import Any
 
 import pytest
 
+from tests.dags.helpers import xcom_value as _xcom
+
 pytestmark = [pytest.mark.integration, pytest.mark.airflow_db]
-
-
-def _xcom(run: Any, task_id: str) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(
-                XComModel.dag_id == run.dag_id,
-                XComModel.run_id == run.run_id,
-                XComModel.task_id == task_id,
-                XComModel.key == "return_value",
-            )
-        ).one()
-        return XComModel.deserialize_value(row)
 
 
 def test_reconcile_fixes_drift_both_ways(world: dict[str, Any], run_sync: Any) -> None:
