@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from typing import Any
 
 import requests
@@ -75,6 +76,7 @@ class Transport:
         self.limiter = limiter
         self.session = session
         self._latency: float | None = None
+        self._fastest: deque[float] = deque(maxlen=100)
         self._latency_lock = threading.Lock()
         self._retrying = tenacity.Retrying(**self.retry_policy())
         self._aio: Any = None
@@ -139,15 +141,19 @@ class Transport:
         with self._latency_lock:
             last = self._latency
             self._latency = seconds if last is None else last + _LATENCY_WEIGHT * (seconds - last)
+            self._fastest.append(seconds)
 
     def concurrency(self, ceiling: int = 64) -> int:
         """
         How many requests in flight keep the budget busy: enough that a window's burst goes out in a
-        twentieth of the window, and never fewer than cover the latency at the steady rate.
+        twentieth of the window. Sized from the fastest of the recent answers, the server's own time: a
+        queue (a busy server, other processes on the location) must not call for more requests in flight,
+        which would only lengthen it.
 
         :param ceiling: the most it returns.
         """
-        latency = self._latency
+        with self._latency_lock:
+            latency = min(self._fastest, default=None)
         if latency is None:
             return 4
         limiter = self.limiter
