@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench sandbox clean
+.PHONY: demo test lint format bench conformance sandbox clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+
+# The sandbox against both official Contacts specs with schemathesis, 40 examples per operation (5-10 minutes).
+conformance: $(STAMP)
+	CONFORMANCE_EXAMPLES=40 $(BIN)/python -m pytest tests/integration/sandbox/test_conformance.py -s -q --timeout=3600
 
 sandbox: $(STAMP)
 	$(BIN)/contacts-sandbox --seed 200

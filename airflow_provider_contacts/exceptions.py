@@ -124,8 +124,17 @@ def api_messages(body: dict[str, Any], fallback: str | None) -> list[str]:
     """
     The messages of an API error body: ``message`` (a string, or a list for 422), else OAuth's
     ``error_description`` or ``error``, else ``fallback`` (the HTTP reason).
+
+    v3's AIP envelope ``{"error": {code, message, details, resolution}}`` gives its ``message``, with the
+    ``code`` in front and the ``resolution`` after it.
     """
-    raw = body.get("message") or body.get("error_description") or body.get("error") or fallback
+    error = body.get("error")
+    if isinstance(error, dict):
+        text = f"{error.get('code') or 'ERROR'}: {error.get('message') or fallback or 'error'}"
+        if error.get("resolution"):
+            text += f" ({error['resolution']})"
+        return [text]
+    raw = body.get("message") or body.get("error_description") or error or fallback
     if isinstance(raw, list):
         return [str(item) for item in raw]
     return [str(raw or "error")]

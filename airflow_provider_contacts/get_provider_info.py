@@ -80,7 +80,12 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "api_version": {
                         "label": "API version header",
-                        "schema": {"type": ["string", "null"], "default": "2021-07-28"},
+                        "description": "2021-07-28 (default) or v3.",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "default": "2021-07-28",
+                            "enum": ["2021-07-28", "v3", None],
+                        },
                     },
                     "timeout": {
                         "label": "Request timeout (s)",

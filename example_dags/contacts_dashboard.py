@@ -21,6 +21,7 @@ from typing import Any
 from airflow.sdk import Param, dag, get_current_context, task
 from contacts_settings import (
     CONTACTS_CONN_ID,
+    CONTACTS_METRICS,
     CONTACTS_SYNCED,
     REPORTING_CONN_ID,
     dashboard_dir,
@@ -67,7 +68,7 @@ def contacts_dashboard() -> None:
         )
         return result.to_json()
 
-    @task
+    @task(outlets=[CONTACTS_METRICS])  # schedules contacts_alerts
     def store_metrics(figures: dict[str, Any]) -> None:
         """Append the run's row to ``contacts_metrics`` (the table is created when missing)."""
         from airflow_provider_contacts.reporting.tables import METRICS_TABLE, append_row

@@ -23,60 +23,17 @@ parse time.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 from contacts_settings import CONTACTS_CONN_ID, REPORTING_CONN_ID, SOURCE_CONN_ID
+from run_report import Fixes
 
 #: phone-system column -> contact field, for the fields the reconciliation compares.
 COMPARED = {"first_name": "firstName", "last_name": "lastName", "email": "email", "phone": "phone"}
-DETAILS_KEPT = 50
 PARTS = ("reconcile_contacts", "reconcile_notes_and_tasks")
-
-
-class Fixes:
-    """Counts of fixes by kind, and the first few of them in words."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.details: list[str] = []
-
-    def add(self, kind: str, what: str) -> None:
-        """
-        Count one fix.
-
-        :param kind: the kind of drift.
-        :param what: the fix in words.
-        """
-        self.counts[kind] += 1
-        if len(self.details) < DETAILS_KEPT:
-            self.details.append(f"{kind}: {what}")
-
-    def fix(self, kind: str, what: str, action: Callable[[], Any] | None) -> None:
-        """
-        Count one drift and, unless ``action`` is None (a dry run), fix it; a fix the API refuses for this
-        record alone (validation, not found) is counted as ``could_not_fix`` instead of stopping the run.
-
-        :param kind: the kind of drift.
-        :param what: the drift in words.
-        :param action: what fixes it.
-        """
-        from airflow_provider_contacts.exceptions import ContactsNotFoundError, ContactsValidationError
-
-        self.add(kind, what)
-        if action is None:
-            return
-        try:
-            action()
-        except (ContactsValidationError, ContactsNotFoundError) as error:
-            self.add("could_not_fix", f"{kind} {what}: {error.message}")
-
-    def as_dict(self) -> dict[str, Any]:
-        """The report: counts by kind and the first fixes."""
-        return {"counts": dict(self.counts), "details": self.details}
 
 
 def _lifecycle_fix(stage: str | None, tags: list[str]) -> tuple[list[str], list[str]]:

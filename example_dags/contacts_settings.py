@@ -11,6 +11,8 @@ here looks up a connection or a Variable or touches the network. Copy this file 
   ``phone_system.db`` in the demo directory).
 - ``CONTACTS_DEMO_DIR``: local files: SQLite fallbacks and the dashboard (default ``./.demo``).
 - ``CONTACTS_DASHBOARD_DIR``: where the dashboard is written (default ``<demo dir>/dashboard``).
+- ``CONTACTS_ALERT_EMAIL``, ``CONTACTS_ALERT_FROM``, ``CONTACTS_SMTP_CONN_ID``: where ``contacts_alerts``
+  sends its messages, from which address, through which SMTP connection (default ``smtp_default``).
 
 Run-level options (dry run, limits, output directory) are DAG params, settable from the trigger form.
 """
@@ -31,6 +33,12 @@ SOURCE_CONN_ID = os.environ.get("CONTACTS_SOURCE_CONN_ID", "contacts_source")
 
 #: Updated by every successful ``contacts_sync`` run; ``contacts_dashboard`` is scheduled on it.
 CONTACTS_SYNCED = Asset(name="contacts_synced", group="contacts")
+#: Updated when ``contacts_dashboard`` stored a metrics row; ``contacts_alerts`` is scheduled on it.
+CONTACTS_METRICS = Asset(name="contacts_metrics", group="contacts")
+
+ALERT_EMAIL = os.environ.get("CONTACTS_ALERT_EMAIL", "crm-team@example.com")
+ALERT_FROM = os.environ.get("CONTACTS_ALERT_FROM", "airflow@example.com")
+SMTP_CONN_ID = os.environ.get("CONTACTS_SMTP_CONN_ID", "smtp_default")
 
 
 def demo_dir() -> Path:

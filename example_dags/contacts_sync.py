@@ -6,6 +6,10 @@ Shows:
 - **push**: the phone system's contacts changed in the run's data interval go to the Contacts API through
   ``SyncContactsOperator`` (declarative field mapping, a custom field, a lifecycle tag per record, a
   follow-up task for every contact the sync creates; upserts, so a retried run makes no duplicates);
+- **business associations** (touchSMS "bulk create/update; apply tags and business associations"): the
+  pushed contacts are grouped by their phone-system ``company``; each company is the location's business of
+  that name (created when missing, ``location_directory.business_ids``) and its contacts are associated in
+  one ``POST /contacts/bulk/business`` (``UpdateContactsBusinessOperator``, mapped over the companies);
 - **lead conversion**: a phone-system lead that became a customer in the interval gets the ``customer``
   tag, loses ``lead`` and gets a welcome-call task, through the single-action operators mapped over the
   converted contacts (dynamic task mapping);
@@ -35,6 +39,7 @@ from airflow_provider_contacts.operators import (
     CreateContactTaskOperator,
     RemoveContactTagsOperator,
     SyncContactsOperator,
+    UpdateContactsBusinessOperator,
 )
 
 #: phone-system column -> contact field (``customFields.<key>`` for a custom field, ``tags`` adds tags).
@@ -53,6 +58,8 @@ SYNC_TAGS = ["phone-system"]
 NEW_CONTACT_TASK = {"title": "Call back {firstName}: new from the phone system", "due_in_days": 1}
 WELCOME_TASK_TITLE = "Welcome call: new customer"
 PUSH_TASK_ID = "push_to_contacts"
+#: Contacts per bulk business request.
+BULK_BUSINESS_BATCH = 500
 
 
 def sync_window(params: dict[str, Any], start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -151,6 +158,31 @@ def contacts_sync() -> None:
 
     converted_ids = write_back_ids(push.output, changes["records"], changes["converted"])
 
+    @task
+    def group_by_business(report: dict, records: list) -> list[dict[str, Any]]:
+        """The pushed contacts of each company, with the company's business id (made when missing)."""
+        from location_directory import business_ids
+
+        from airflow_provider_contacts.hooks.contacts import ContactsHook
+
+        if report["summary"]["dry_run"]:
+            return []
+        members: dict[str, list[str]] = {}
+        for entry in report["records"]:
+            company = (records[entry["index"]].get("company") or "").strip()
+            if company and entry.get("contact_id") and entry["status"] != "failed":
+                members.setdefault(company, []).append(entry["contact_id"])
+        ids = business_ids(ContactsHook(contacts_conn_id=CONTACTS_CONN_ID), members)
+        return [
+            {"contact_ids": contacts[i : i + BULK_BUSINESS_BATCH], "business_id": ids[company]}
+            for company, contacts in sorted(members.items())
+            for i in range(0, len(contacts), BULK_BUSINESS_BATCH)
+        ]
+
+    business = UpdateContactsBusinessOperator.partial(
+        task_id="set_business", contacts_conn_id=CONTACTS_CONN_ID
+    ).expand_kwargs(group_by_business(push.output, changes["records"]))
+
     conversion = [
         AddContactTagsOperator.partial(
             task_id="tag_customer", contacts_conn_id=CONTACTS_CONN_ID, tags=["customer"]
@@ -241,7 +273,7 @@ def contacts_sync() -> None:
             raise AirflowFailException(f"sync steps failed: {', '.join(broken)} (audit row written)")
         return {k: v for k, v in row.items() if k != "details"}
 
-    [changes, pulled, *conversion] >> audit()
+    [changes, pulled, business, *conversion] >> audit()
 
 
 contacts_sync()

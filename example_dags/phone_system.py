@@ -52,7 +52,8 @@ CONTACTS = TableSpec(
 )
 CALL_NOTES = TableSpec(
     name="phone_call_notes",
-    columns=(("source_id", SHORT_TEXT), ("body", TEXT), ("logged_at", TIMESTAMP)),
+    # note_id: the Contacts note it is (set when the note came from the Contacts side)
+    columns=(("source_id", SHORT_TEXT), ("body", TEXT), ("logged_at", TIMESTAMP), ("note_id", SHORT_TEXT)),
     order_by="logged_at",
 )
 FOLLOWUPS = TableSpec(
@@ -62,10 +63,27 @@ FOLLOWUPS = TableSpec(
         ("title", SHORT_TEXT),
         ("due_at", TIMESTAMP),
         ("completed", INTEGER),
+        ("task_id", SHORT_TEXT),  # the Contacts task it is kept in step with
+        ("assigned_to", SHORT_TEXT),  # the agent's e-mail
+        ("updated_at", TIMESTAMP),  # when it last changed in the phone system
     ),
     order_by="due_at",
 )
-TABLES = (CONTACTS, CALL_NOTES, FOLLOWUPS)
+#: The contacts' appointments, as the phone system's calendar shows them (read from the Contacts side).
+APPOINTMENTS = TableSpec(
+    name="phone_appointments",
+    columns=(
+        ("appointment_id", SHORT_TEXT),
+        ("source_id", SHORT_TEXT),
+        ("title", SHORT_TEXT),
+        ("starts_at", TIMESTAMP),
+        ("ends_at", TIMESTAMP),
+        ("status", SHORT_TEXT),
+        ("updated_at", TIMESTAMP),
+    ),
+    order_by="starts_at",
+)
+TABLES = (CONTACTS, CALL_NOTES, FOLLOWUPS, APPOINTMENTS)
 
 
 def source_hook(conn_id: str = SOURCE_CONN_ID) -> DbApiHook:
@@ -329,3 +347,53 @@ def simulate_activity(source: DbApiHook, contacts: Any, now: datetime, new_leads
         "api_edited": 2,
         "api_created": 2,
     }
+
+
+# ------------------------------------------------------------------ notes, appointments and follow-ups
+
+
+def rows_for_contact(hook: DbApiHook, spec: TableSpec, source_id: str) -> list[dict[str, Any]]:
+    """
+    The rows of ``CALL_NOTES``, ``FOLLOWUPS`` or ``APPOINTMENTS`` that belong to one phone-system contact.
+
+    :param hook: the phone system's database (from :func:`source_hook`, tables made).
+    :param spec: the table.
+    :param source_id: the contact's ``source_id``.
+    """
+    return _select(hook, spec, "source_id = ?", (source_id,))
+
+
+def add_row(hook: DbApiHook, spec: TableSpec, row: Mapping[str, Any]) -> None:
+    """
+    Insert one note, follow-up or appointment.
+
+    :param hook: the phone system's database (from :func:`source_hook`, tables made).
+    :param spec: the table.
+    :param row: its values (missing columns are NULL).
+    """
+    append_row(hook, spec, row, create=False)
+
+
+def update_rows(
+    hook: DbApiHook, spec: TableSpec, where: Mapping[str, Any], values: Mapping[str, Any]
+) -> None:
+    """
+    Change the rows whose columns equal ``where``.
+
+    :param hook: the phone system's database (from :func:`source_hook`, tables made).
+    :param spec: the table.
+    :param where: column -> value that picks the rows (None: the column is NULL).
+    :param values: column -> new value.
+    """
+    unknown = (set(where) | set(values)) - set(spec.column_names)
+    if unknown:
+        raise ValueError(f"Not columns of {spec.name}: {sorted(unknown)}")
+    assignments = ", ".join(f"{column} = {hook.placeholder}" for column in values)
+    condition = " AND ".join(
+        f"{column} IS NULL" if value is None else f"{column} = {hook.placeholder}"
+        for column, value in where.items()
+    )
+    hook.run(
+        f"UPDATE {spec.name} SET {assignments} WHERE {condition}",
+        parameters=[to_db_value(v) for v in [*values.values(), *where.values()] if v is not None],
+    )

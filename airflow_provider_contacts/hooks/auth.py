@@ -33,6 +33,13 @@ import requests
 from filelock import FileLock
 
 from airflow_provider_contacts.exceptions import ContactsAuthError, api_messages, json_object
+from airflow_provider_contacts.hooks.api_versions import (
+    API_VERSIONS,
+    V2,
+    ApiVersion,
+    is_invalid_grant,
+    token_answer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +268,7 @@ class OAuthTokenProvider:
     :param user_type: ``Location`` (sub-account tokens) or ``Company``.
     :param clock: wall clock in epoch seconds (tests pass a fake one).
     :param rotation_wait: how long to wait for a concurrent writer after an ``invalid_grant``.
+    :param api: the API version whose token exchange to speak (v3's fields are camelCase); default 2021-07-28.
     """
 
     can_refresh = True
@@ -279,6 +287,7 @@ class OAuthTokenProvider:
         user_type: str = "Location",
         clock: Callable[[], float] = time.time,
         rotation_wait: float = 5.0,
+        api: ApiVersion | None = None,
     ) -> None:
         mask(client_secret, "client_secret")
         mask(seed_refresh_token, "refresh_token")
@@ -294,6 +303,7 @@ class OAuthTokenProvider:
         self.user_type = user_type
         self._clock = clock
         self._rotation_wait = rotation_wait
+        self._api = api or API_VERSIONS[V2]
         self._tokens: TokenData | None = None
         self._refused_refresh_token: str | None = None
         self.refreshes = 0
@@ -449,19 +459,24 @@ class OAuthTokenProvider:
         )
 
     def _exchange(self, refresh_token: str) -> TokenData:
-        form = {
-            "client_id": self.client_id,
-            "client_secret": self._client_secret,
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "user_type": self.user_type,
-        }
+        form = self._api.token_request(
+            {
+                "client_id": self.client_id,
+                "client_secret": self._client_secret,
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "user_type": self.user_type,
+            }
+        )
+        headers = {"Accept": "application/json"}
+        if self._api.token_header:
+            headers["Version"] = self._api.token_header
         for attempt in range(_TOKEN_ATTEMPTS):
             try:
                 response = self._session.post(
                     self.token_url,
                     data=form,
-                    headers={"Accept": "application/json"},
+                    headers=headers,
                     timeout=self._timeout,
                 )
             except requests.exceptions.RequestException as error:
@@ -482,7 +497,7 @@ class OAuthTokenProvider:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _parse_token_response(self, response: requests.Response) -> TokenData:
-        body = json_object(response)
+        body = token_answer(json_object(response))
         if response.ok and body.get("access_token"):
             self.refreshes += 1
             now = self._clock()
@@ -504,7 +519,7 @@ class OAuthTokenProvider:
             log.info("Refreshed the OAuth access token of connection %r", self.conn_id)
             return tokens
         message = "; ".join(api_messages(body, response.reason))
-        if body.get("error") == "invalid_grant" or "invalid_grant" in message.lower():
+        if is_invalid_grant(body, message):
             raise _InvalidGrant()
         raise ContactsAuthError(
             f"token refresh for connection {self.conn_id!r} was refused: {message}",

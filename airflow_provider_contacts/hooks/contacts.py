@@ -25,6 +25,7 @@ from airflow_provider_contacts.exceptions import (
     ContactsError,
     ContactsPermissionError,
 )
+from airflow_provider_contacts.hooks.api_versions import V2, ApiVersion, for_connection
 from airflow_provider_contacts.hooks.auth import (
     OAuthTokenProvider,
     TokenProvider,
@@ -122,6 +123,11 @@ class ContactsHook(BaseHook):
     def settings(self) -> ContactsSettings:
         """The connection's parsed settings (read on first use, never at DAG parse time)."""
         return self.transport.settings
+
+    @property
+    def api(self) -> ApiVersion:
+        """What differs in the connection's API version (paths, field names, answers)."""
+        return for_connection(self.settings.conn_id, self.settings.api_version)
 
     @property
     def limiter(self) -> RollingWindowLimiter:
@@ -253,7 +259,7 @@ class ContactsHook(BaseHook):
             raise ContactsConfigError(
                 f"fields must be a mapping of contact fields, got {type(fields).__name__}"
             )
-        return {"locationId": self.location_id, **fields}
+        return {"locationId": self.location_id, **self.api.contact_body(fields)}
 
     def create_contact(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """
@@ -273,7 +279,7 @@ class ContactsHook(BaseHook):
         :param fields: the fields to change.
         """
         path = f"/contacts/{_segment('contact_id', contact_id)}"
-        return self.request("PUT", path, json=dict(fields))["contact"]
+        return self.request("PUT", path, json=self.api.contact_body(fields))["contact"]
 
     def delete_contact(self, contact_id: str) -> dict[str, Any]:
         """
@@ -281,7 +287,7 @@ class ContactsHook(BaseHook):
 
         :param contact_id: the contact's id.
         """
-        return self.request("DELETE", f"/contacts/{_segment('contact_id', contact_id)}")
+        return self.api.outcome(self.request("DELETE", f"/contacts/{_segment('contact_id', contact_id)}"))
 
     def upsert_contact(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """
@@ -377,6 +383,10 @@ class ContactsHook(BaseHook):
         :param query: full-text query.
         :param page_size: rows per request, at most 100.
         """
+        if not self.api.lists_contacts:
+            raise ContactsConfigError(
+                f"GET /contacts/ does not exist in API version {self.api.name}; use search_contacts"
+            )
         if not 1 <= int(page_size) <= LIST_MAX_PAGE_SIZE:
             raise ContactsConfigError(
                 f"page_size must be between 1 and {LIST_MAX_PAGE_SIZE}, got {page_size}"
@@ -467,7 +477,7 @@ class ContactsHook(BaseHook):
         if remove_all and action != "remove":
             raise ContactsConfigError("remove_all only goes with action='remove'")
         ids = list(contact_ids)
-        merged: dict[str, Any] = {"succeded": True, "errorCount": 0, "responses": []}
+        merged: dict[str, Any] = {"succeeded": True, "succeded": True, "errorCount": 0, "responses": []}
         for start in range(0, len(ids), BULK_TAGS_MAX_CONTACTS):
             body: dict[str, Any] = {
                 "contacts": ids[start : start + BULK_TAGS_MAX_CONTACTS],
@@ -477,7 +487,8 @@ class ContactsHook(BaseHook):
             if remove_all:
                 body["removeAllTags"] = True
             answer = self.request("POST", f"/contacts/bulk/tags/update/{action}", json=body)
-            merged["succeded"] = merged["succeded"] and bool(answer.get("succeded", True))
+            flag = self.api.outcome(answer).get("succeeded", True)
+            merged["succeeded"] = merged["succeded"] = merged["succeeded"] and bool(flag)
             merged["errorCount"] += int(answer.get("errorCount") or 0)
             merged["responses"].extend(answer.get("responses") or [])
         return merged
@@ -490,7 +501,7 @@ class ContactsHook(BaseHook):
         :param business_id: the business's id, or None to remove.
         """
         body = {"locationId": self.location_id, "ids": list(contact_ids), "businessId": business_id}
-        return _strip_trace(self.request("POST", "/contacts/bulk/business", json=body))
+        return self.api.outcome(self.request("POST", "/contacts/bulk/business", json=body))
 
     # ------------------------------------------------------------------------------------------- notes
 
@@ -554,7 +565,7 @@ class ContactsHook(BaseHook):
         :param contact_id: the contact's id.
         :param note_id: the note's id.
         """
-        return _strip_trace(
+        return self.api.outcome(
             self.request("DELETE", self._contact_path(contact_id, "notes", ("note_id", note_id)))
         )
 
@@ -664,7 +675,7 @@ class ContactsHook(BaseHook):
         :param contact_id: the contact's id.
         :param task_id: the task's id.
         """
-        return _strip_trace(
+        return self.api.outcome(
             self.request("DELETE", self._contact_path(contact_id, "tasks", ("task_id", task_id)))
         )
 
@@ -686,7 +697,7 @@ class ContactsHook(BaseHook):
         :param campaign_id: the campaign's id.
         """
         path = self._contact_path(contact_id, "campaigns", ("campaign_id", campaign_id))
-        return _strip_trace(self.request("POST", path, json={}))
+        return self.api.outcome(self.request("POST", path, json={}))
 
     def remove_from_campaign(self, contact_id: str, campaign_id: str) -> dict[str, Any]:
         """
@@ -696,7 +707,7 @@ class ContactsHook(BaseHook):
         :param campaign_id: the campaign's id.
         """
         path = self._contact_path(contact_id, "campaigns", ("campaign_id", campaign_id))
-        return _strip_trace(self.request("DELETE", path))
+        return self.api.outcome(self.request("DELETE", path))
 
     def remove_from_all_campaigns(self, contact_id: str) -> dict[str, Any]:
         """
@@ -704,7 +715,8 @@ class ContactsHook(BaseHook):
 
         :param contact_id: the contact's id.
         """
-        return _strip_trace(self.request("DELETE", self._contact_path(contact_id, "campaigns", "removeAll")))
+        path = self._contact_path(contact_id, "campaigns", self.api.remove_all_campaigns)
+        return self.api.outcome(self.request("DELETE", path))
 
     def add_to_workflow(
         self, contact_id: str, workflow_id: str, event_start_time: datetime | str | None = None
@@ -718,7 +730,7 @@ class ContactsHook(BaseHook):
         """
         path = self._contact_path(contact_id, "workflow", ("workflow_id", workflow_id))
         payload = _without_none({"eventStartTime": _iso(event_start_time)})
-        return _strip_trace(self.request("POST", path, json=payload))
+        return self.api.outcome(self.request("POST", path, json=payload))
 
     def remove_from_workflow(self, contact_id: str, workflow_id: str) -> dict[str, Any]:
         """
@@ -728,7 +740,7 @@ class ContactsHook(BaseHook):
         :param workflow_id: the workflow's id.
         """
         path = self._contact_path(contact_id, "workflow", ("workflow_id", workflow_id))
-        return _strip_trace(self.request("DELETE", path))
+        return self.api.outcome(self.request("DELETE", path))
 
     def add_followers(self, contact_id: str, followers: Sequence[str]) -> dict[str, Any]:
         """
@@ -738,7 +750,7 @@ class ContactsHook(BaseHook):
         :param followers: user ids.
         """
         path = self._contact_path(contact_id, "followers")
-        return _strip_trace(self.request("POST", path, json={"followers": list(followers)}))
+        return self.api.outcome(self.request("POST", path, json={"followers": list(followers)}))
 
     def remove_followers(self, contact_id: str, followers: Sequence[str]) -> dict[str, Any]:
         """
@@ -748,14 +760,16 @@ class ContactsHook(BaseHook):
         :param followers: user ids.
         """
         path = self._contact_path(contact_id, "followers")
-        return _strip_trace(self.request("DELETE", path, json={"followers": list(followers)}))
+        return self.api.outcome(self.request("DELETE", path, json={"followers": list(followers)}))
 
     # -------------------------------------------------------------------------------------- beyond
 
     def get_custom_fields(self) -> list[dict[str, Any]]:
         """The location's contact custom fields (``id``, ``name``, ``fieldKey``, ``dataType``...)."""
         path = f"/locations/{_segment('location_id', self.location_id)}/customFields"
-        return self.request("GET", path, params={"model": "contact"}).get("customFields", [])
+        # The custom fields API (custom-fields.json) has only the 2021-07-28 version.
+        answer = self.request("GET", path, params={"model": "contact"}, version=V2)
+        return answer.get("customFields", [])
 
     def upsert_contacts(
         self, records: Iterable[Mapping[str, Any]], max_workers: int | None = None
@@ -865,9 +879,3 @@ def _tag_list(tags: Sequence[str] | str) -> list[str]:
     if not cleaned:
         raise ContactsConfigError("tags must name at least one tag")
     return cleaned
-
-
-def _strip_trace(body: Any) -> Any:
-    if isinstance(body, dict):
-        return {key: value for key, value in body.items() if key != "traceId"}
-    return body

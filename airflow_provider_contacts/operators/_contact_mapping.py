@@ -402,12 +402,13 @@ class ContactMapper:
                     name,
                 )
             values.append((name, name, value))
-        # The API's own shape: customFields: [{"id" | "key": ..., "field_value" | "value": ...}].
+        # The API's own shape: customFields: [{"id" | "key": ..., "fieldValue" | "field_value" | "value": ...}].
         for item in record.get("customFields") or []:
             if not isinstance(item, Mapping) or not (item.get("id") or item.get("key")):
                 raise RecordError(f"{key}: field 'customFields': items need an id or key", "customFields")
             target = f"{CUSTOM_PREFIX}{item.get('id') or item.get('key')}"
-            values.append(("customFields", target, item.get("field_value", item.get("value"))))
+            value = item.get("fieldValue", item.get("field_value", item.get("value")))
+            values.append(("customFields", target, value))
         return values
 
     def _set(self, contact: MappedContact, target: str, value: Any) -> None:

@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 
-from .options import parse_args
+from .options import ADMIN_TOKEN_ENV, parse_args
 from .server import CONN_ENV_NAME, _url, bind, build_sandbox, connection_for, make_server
 
 
@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     sock = bind(options.host, options.port)
     base_url = _url(options.host, sock.getsockname()[1])
     connection = connection_for(options, base_url, sb.auth.mint_refresh_token())
+    # The admin token guards /_sandbox/* (they hand out tokens); the handle reads it from this line.
+    print(f"{ADMIN_TOKEN_ENV}={options.admin_token}", flush=True)
     print(f"{CONN_ENV_NAME}={json.dumps(connection)}", flush=True)
     print(
         f"# contacts sandbox on {base_url} ({sb.store.count('c.location_id = ?', [options.location_id])} contacts in {options.location_id}); Ctrl+C stops it",

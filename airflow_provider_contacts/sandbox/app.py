@@ -1,7 +1,7 @@
 """The ASGI application: FastAPI routing under a raw ASGI layer that does what the API's gateway does.
 
-The layer (:class:`GatewayLayer`, plain ASGI, no ``BaseHTTPMiddleware``) runs before any route: bearer token,
-``Version`` header, scope, the rolling-window rate limit with its ``X-RateLimit-*`` headers, latency and
+The layer (:class:`GatewayLayer`, plain ASGI, no ``BaseHTTPMiddleware``) runs before any route: the admin token
+of the ``/_sandbox`` routes, bearer token, ``Version`` header (which also picks the route's version), scope, the rolling-window rate limit with its ``X-RateLimit-*`` headers, latency and
 fault injection, and the counters. A ``drop`` fault lets the request be processed, then sends only the
 response head and ends the connection, so the client really sees a broken connection.
 """
@@ -9,20 +9,22 @@ response head and ends the connection, so the client really sees a broken connec
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import directory  # noqa: F401  (registers the businesses, users and workflows routes)
 from .auth import Principal
 from .errors import ApiError, trace_id
 from .model import Sandbox
 from .routes import ROUTES, Call, RouteDef, dumps, validate
+from .versions import accept, oauth_fields, render
 
 _JSON = (b"content-type", b"application/json")
 _FAULT_STATUS = {"429": 429, "500": 500, "502": 502, "503": 503}
@@ -34,8 +36,12 @@ def _error_response(error: ApiError) -> Response:
     )
 
 
-def _endpoint(sb: Sandbox, definition: RouteDef) -> Any:
+def _endpoint(sb: Sandbox, declared: RouteDef) -> Any:
     async def endpoint(request: Request) -> Response:
+        version = request.headers.get("version", "")
+        # The gateway chose the route by path, method and version (``removeAll`` vs ``remove-all``).
+        chosen, params = request.scope.get("sandbox.route") or (declared, dict(request.path_params))
+        definition = chosen.for_version(version)
         query = dict(request.query_params)
         if definition.query is not None:
             problems = [f"property {k} should not exist" for k in query if k not in definition.query]
@@ -45,8 +51,8 @@ def _endpoint(sb: Sandbox, definition: RouteDef) -> Any:
         raw = await request.body()
         body: dict[str, Any] = {}
         form = None
-        if definition.kind == "oauth":
-            form = dict(parse_qsl(raw.decode("utf-8", "replace")))
+        if definition.kind == "oauth" or definition.form:
+            form = oauth_fields(version, request.headers.get("content-type", ""), raw)
         elif raw.strip() and (definition.body is not None or definition.kind == "admin"):
             # A body sent to an operation that takes none is ignored, as NestJS does without a body DTO.
             try:
@@ -63,17 +69,20 @@ def _endpoint(sb: Sandbox, definition: RouteDef) -> Any:
         call = Call(
             sb,
             request.scope.get("sandbox.principal"),
-            dict(request.path_params),
+            params,
             query,
-            body,
+            accept(version, body),
             f"{request.url.scheme}://{request.url.netloc}",
             form,
+            version,
         )
-        result = await definition.handler(call)
+        result = await chosen.handler(call)
+        if definition.kind == "api":
+            result = render(version, definition.envelope, result)
         result["traceId"] = trace_id()
         return Response(dumps(result), status_code=definition.status, media_type="application/json")
 
-    endpoint.__name__ = definition.handler.__name__
+    endpoint.__name__ = declared.handler.__name__
     return endpoint
 
 
@@ -124,17 +133,28 @@ class GatewayLayer:
             else:
                 self.table.append((pattern, {definition.method: definition}))
 
-    def match(self, method: str, path: str) -> RouteDef | None:
+    def match(self, method: str, path: str, version: str) -> tuple[RouteDef, dict[str, str]] | None:
         """
-        Return the route a request goes to (first matching template with that method), or None.
+        Return the route a request goes to and its path parameters, or None.
+
+        The first template with that method whose route answers ``version`` wins, else the first template with
+        that method (which then refuses the version): so ``DELETE .../campaigns/remove-all`` with
+        ``2021-07-28`` is the campaign ``remove-all``, as on the API, where that literal is v3's only.
 
         :param method: HTTP method.
         :param path: request path.
+        :param version: the ``Version`` header.
         """
+        fallback = None
         for pattern, methods in self.table:
-            if method in methods and pattern.match(path):
-                return methods[method]
-        return None
+            found = pattern.match(path) if method in methods else None
+            if found is None:
+                continue
+            definition = methods[method]
+            if definition.kind != "api" or version in definition.versions:
+                return definition, found.groupdict()
+            fallback = fallback or (definition, found.groupdict())
+        return fallback
 
     def admit(self, scope: Scope, definition: RouteDef) -> tuple[Principal, list[tuple[bytes, bytes]]]:
         """
@@ -193,10 +213,21 @@ class GatewayLayer:
             return
         if scope["path"] == "/contacts":
             scope["path"] = "/contacts/"
-        definition = self.match(scope["method"], scope["path"])
+        version = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"version"), "")
+        matched = self.match(scope["method"], scope["path"], version)
+        definition = matched[0] if matched else None
+        scope["sandbox.route"] = matched
         label = definition.label if definition else f"{scope['method']} (unmatched)"
         headers: list[tuple[bytes, bytes]] = []
         fault = None
+        if (
+            definition is not None
+            and definition.kind == "admin"
+            and not self._admin_allowed(scope, definition)
+        ):
+            refusal = ApiError(401, "The /_sandbox routes need the sandbox's admin token (printed at start)")
+            await _error_response(refusal)(scope, receive, send)
+            return
         if definition is not None and definition.kind == "api":
             try:
                 principal, headers = self.admit(scope, definition)
@@ -232,6 +263,14 @@ class GatewayLayer:
             await self.app(scope, receive, send_with_headers)
         if definition is None or definition.kind != "admin":
             self.sb.stats.count(label, status)
+
+    def _admin_allowed(self, scope: Scope, definition: RouteDef) -> bool:
+        """True for the health probe, or when the request carries ``Authorization: Bearer <admin token>``."""
+        if definition.path == "/_sandbox/health":
+            return True
+        expected = f"Bearer {self.sb.options.admin_token}".encode()
+        given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+        return bool(self.sb.options.admin_token) and hmac.compare_digest(given, expected)
 
     async def _dropped(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Process the request, then send only the response head: the server closes a half-sent answer."""

@@ -18,6 +18,8 @@ from .store import Store
 ALL_SCOPES = "contacts.readonly contacts.write"
 COMPANY_ID = "sbxCompany0000000001"
 APP_USER_ID = "sbxUser0000000000001"
+#: A second location, with a few contacts, so that "a contact of another location -> 403" can be seen.
+OTHER_LOCATION_ID = "sbxLoc0000000000000B"
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,13 @@ class Principal:
     :param client_id: the OAuth client (``private-integration`` for a private token).
     :param location_id: the sub-account the token is bound to.
     :param scopes: the granted scopes.
+    :param user_type: ``Location`` (a sub-account token) or ``Company`` (an agency token, for ``/oauth/*``).
     """
 
     client_id: str
     location_id: str
     scopes: frozenset[str]
+    user_type: str = "Location"
 
 
 class OAuthError(Exception):
@@ -42,13 +46,15 @@ class OAuthError(Exception):
     :param status: HTTP status.
     :param error: the RFC 6749 error code.
     :param description: human-readable reason.
+    :param field: the form field at fault, when one is.
     """
 
-    def __init__(self, status: int, error: str, description: str) -> None:
+    def __init__(self, status: int, error: str, description: str, field: str | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.error = error
         self.description = description
+        self.field = field
 
 
 class TokenAuthority:
@@ -70,7 +76,10 @@ class TokenAuthority:
         for token, kind, data in store.load_tokens():
             if kind == "access":
                 data["principal"] = Principal(
-                    options.client_id, data["location_id"], frozenset(data["scopes"].split())
+                    options.client_id,
+                    data["location_id"],
+                    frozenset(data["scopes"].split()),
+                    data.get("user_type", "Location"),
                 )
             {"access": self.access, "refresh": self.refresh, "code": self.codes}[kind][token] = data
         self._private = Principal("private-integration", options.location_id, frozenset(ALL_SCOPES.split()))
@@ -88,15 +97,19 @@ class TokenAuthority:
             return None
         return data["principal"]
 
-    def mint_refresh_token(self, scopes: str = ALL_SCOPES, location_id: str | None = None) -> str:
+    def mint_refresh_token(
+        self, scopes: str = ALL_SCOPES, location_id: str | None = None, user_type: str = "Location"
+    ) -> str:
         """
         Create a refresh token as if a user had just authorised the app.
 
         :param scopes: space-separated scopes it grants.
-        :param location_id: its location (default: the sandbox's).
+        :param location_id: its location (default: the sandbox's; none for a ``Company`` token).
+        :param user_type: ``Location`` or ``Company`` (an agency-level install).
         """
         token = "sbx-rt-" + secrets.token_urlsafe(24)
-        data = {"scopes": scopes, "location_id": location_id or self.options.location_id, "used": False}
+        location = "" if user_type == "Company" else location_id or self.options.location_id
+        data = {"scopes": scopes, "location_id": location, "used": False, "user_type": user_type}
         self.refresh[token] = data
         self.store.put_token(token, "refresh", data)
         return token
@@ -122,7 +135,7 @@ class TokenAuthority:
         """
         missing = [k for k in ("client_id", "client_secret", "grant_type") if not form.get(k)]
         if missing:
-            raise OAuthError(422, "invalid_request", f"missing form fields: {', '.join(missing)}")
+            raise OAuthError(422, "invalid_request", f"missing form fields: {', '.join(missing)}", missing[0])
         if form["client_id"] != self.options.client_id or form["client_secret"] != self.options.client_secret:
             raise OAuthError(401, "invalid_client", "client_id or client_secret is not valid")
         grant_type = form["grant_type"]
@@ -131,7 +144,9 @@ class TokenAuthority:
         elif grant_type == "authorization_code":
             grants, field, kind = self.codes, "code", "code"
         else:
-            raise OAuthError(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
+            raise OAuthError(
+                400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported", "grant_type"
+            )
         value = form.get(field)
         grant = grants.get(value or "")
         if grant is None or grant["used"]:
@@ -139,32 +154,63 @@ class TokenAuthority:
                 self.rejected_refresh_tokens += 1
             reason = "has already been used" if grant else "is not valid"
             raise OAuthError(
-                400, "invalid_grant", f"The {field.replace('_', ' ')} {reason}; re-authorise the app."
+                400, "invalid_grant", f"The {field.replace('_', ' ')} {reason}; re-authorise the app.", field
             )
         grant["used"] = True
         self.store.put_token(value or "", kind, grant)
         if kind == "refresh":
             self.refreshes += 1
-        return self._issue(grant["scopes"], grant["location_id"], form.get("user_type") or "Location")
+        # The token is of the type the app was installed as (the grant's), whatever ``user_type`` asks.
+        return self._issue(grant["scopes"], grant["location_id"], grant.get("user_type", "Location"))
+
+    def location_token(self, principal: Principal, company_id: str, location_id: str) -> dict[str, Any]:
+        """
+        Answer ``POST /oauth/location-token``: a location's token minted from an agency (Company) token.
+
+        :param principal: the caller (must be a ``Company`` token).
+        :param company_id: the ``companyId`` field.
+        :param location_id: the ``locationId`` field.
+        :raises OAuthError: 401 for a location token, 400 for another company or an unknown location.
+        """
+        if principal.user_type != "Company":
+            raise OAuthError(401, "invalid_token", "This route needs an Agency (Company) access token")
+        if company_id != COMPANY_ID:
+            raise OAuthError(400, "invalid_request", "companyId is not the token's company", "companyId")
+        if location_id not in self.locations:
+            raise OAuthError(
+                400, "invalid_request", "the app is not installed on that location", "locationId"
+            )
+        return self._issue(" ".join(sorted(principal.scopes)), location_id, "Location")
+
+    @property
+    def locations(self) -> tuple[str, ...]:
+        """The locations of the sandbox's company (the app is installed on the first)."""
+        return (self.options.location_id, OTHER_LOCATION_ID)
 
     def _issue(self, scopes: str, location_id: str, user_type: str) -> dict[str, Any]:
         access = "sbx-at-" + secrets.token_urlsafe(32)
         ttl = self.options.access_token_ttl
-        principal = Principal(self.options.client_id, location_id, frozenset(scopes.split()))
-        stored = {"expires_at": time.time() + ttl, "scopes": scopes, "location_id": location_id}
+        principal = Principal(self.options.client_id, location_id, frozenset(scopes.split()), user_type)
+        stored = {
+            "expires_at": time.time() + ttl,
+            "scopes": scopes,
+            "location_id": location_id,
+            "user_type": user_type,
+        }
         self.store.put_token(access, "access", stored)
         self.access[access] = {**stored, "principal": principal}
-        return {
+        answer = {
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": int(ttl) if float(ttl).is_integer() else ttl,
-            "refresh_token": self.mint_refresh_token(scopes, location_id),
+            "refresh_token": self.mint_refresh_token(scopes, location_id, user_type),
             "scope": scopes,
             "userType": user_type,
-            "locationId": location_id,
+            "locationId": location_id or None,
             "companyId": COMPANY_ID,
-            "approvedLocations": [location_id],
+            "approvedLocations": [location_id] if location_id else list(self.locations),
             "userId": APP_USER_ID,
             "planId": "sbx-plan",
             "isBulkInstallation": False,
         }
+        return {k: v for k, v in answer.items() if v is not None}

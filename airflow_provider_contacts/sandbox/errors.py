@@ -49,6 +49,29 @@ class ApiError(Exception):
         return body
 
 
+class AipError(ApiError):
+    """
+    An error in v3's AIP envelope ``{"error": {code, message, details, resolution}}`` (``AipErrorResponseDto``
+    of oauth-v3.json, e.g. ``GET /oauth/installed-locations``).
+
+    :param status: HTTP status.
+    :param code: the machine-readable code, e.g. ``RESOURCE_NOT_FOUND``.
+    :param message: the human-readable message.
+    :param details: context (field name, identifier...).
+    :param resolution: what the caller should do.
+    """
+
+    def __init__(
+        self, status: int, code: str, message: str, details: dict[str, Any], resolution: str
+    ) -> None:
+        super().__init__(status, message)
+        self.error_body = {"code": code, "message": message, "details": details, "resolution": resolution}
+
+    def body(self) -> dict[str, Any]:
+        """Return the JSON body of this error."""
+        return {"error": self.error_body}
+
+
 def unprocessable(*messages: str) -> ApiError:
     """
     Return a 422 in NestJS's validation shape, ``message`` being the list of reasons.

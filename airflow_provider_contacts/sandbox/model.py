@@ -11,6 +11,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
+from .auth import OTHER_LOCATION_ID as OTHER_LOCATION_ID
 from .auth import TokenAuthority
 from .clock import IdMaker, iso, now_ms, parse_time
 from .errors import ApiError, forbidden_location, not_found, unprocessable
@@ -18,9 +19,7 @@ from .limits import FaultInjector, RateLimiter, Stats
 from .options import SandboxOptions
 from .search import SearchCompiler
 from .store import Store
-
-#: A second location, with a few contacts, so that "a contact of another location -> 403" can be seen.
-OTHER_LOCATION_ID = "sbxLoc0000000000000B"
+from .versions import CUSTOM_FIELD_ITEM_KEYS
 
 #: Custom field definitions of the location: (name, fieldKey suffix, dataType, picklist options).
 CUSTOM_FIELD_DEFS: tuple[tuple[str, str, str, list[str] | None], ...] = (
@@ -29,6 +28,8 @@ CUSTOM_FIELD_DEFS: tuple[tuple[str, str, str, list[str] | None], ...] = (
     ("Interests", "interests", "CHECKBOX", ["golf", "sailing", "tennis", "chess"]),
     ("Customer Since", "customer_since", "DATE", None),
     ("Referral Code", "referral_code", "TEXT", None),
+    ("Status", "status", "TEXT", None),
+    ("Last Event", "last_event", "TEXT", None),
 )
 
 _DOB_FORMATS = (
@@ -88,7 +89,7 @@ def empty_contact(contact_id: str, location_id: str, ms: int) -> dict[str, Any]:
     return {
         "id": contact_id,
         "locationId": location_id,
-        "contactName": None,
+        "name": None,
         "firstName": None,
         "lastName": None,
         "firstNameLowerCase": None,
@@ -125,7 +126,6 @@ def empty_contact(contact_id: str, location_id: str, ms: int) -> dict[str, Any]:
         "followers": [],
         "additionalEmails": [],
         "additionalPhones": [],
-        "attributionSource": {"sessionSource": "API", "medium": "api", "mediumId": None},
         "createdBy": {"source": "INTEGRATION", "channel": "OAUTH", "sourceId": None, "timestamp": stamp},
         "deleted": False,
     }
@@ -138,12 +138,11 @@ def refresh_names(doc: dict[str, Any]) -> None:
     :param doc: the contact, changed in place.
     """
     first, last = doc.get("firstName") or "", doc.get("lastName") or ""
-    full = " ".join(p for p in (first, last) if p) or (doc.get("name") or "")
-    doc["contactName"] = full or None
+    full = " ".join(p for p in (first, last) if p)
+    doc["name"] = full or None
     doc["firstNameLowerCase"] = first.lower() or None
     doc["lastNameLowerCase"] = last.lower() or None
     doc["fullNameLowerCase"] = full.lower() or None
-    doc.pop("name", None)
 
 
 def dedupe(values: list[Any]) -> list[Any]:
@@ -165,6 +164,8 @@ class Sandbox:
     def __init__(self, options: SandboxOptions) -> None:
         self.options = options
         self.location_id = options.location_id
+        #: The app's id as the official SDKs derive it: the client id up to its first ``-``.
+        self.app_id = options.client_id.split("-", 1)[0]
         self.store = Store(options.db, options.search_lag_ms)
         self.auth = TokenAuthority(options, self.store)
         self.limiter = RateLimiter(options.rate_limit, options.rate_interval, options.daily_limit)
@@ -253,13 +254,17 @@ class Sandbox:
         for item in items:
             if not isinstance(item, dict):
                 raise unprocessable("each value in customFields must be an object")
+            unknown = sorted(set(item) - CUSTOM_FIELD_ITEM_KEYS)
+            if unknown:
+                # Whitelist validation reaches into the items too (NestJS validates nested DTOs).
+                raise unprocessable(*(f"customFields.property {k} should not exist" for k in unknown))
             ref = item.get("id") or item.get("key")
             # Our assumption: the real API's answer to an unknown custom field is undocumented (it may ignore
             # it); the sandbox refuses it with a 422 that names it, so mapping mistakes show up in tests.
             field_id = self._field_ids.get(ref) if isinstance(ref, str) else None
             if field_id is None:
                 raise unprocessable(f"customFields: unknown custom field {ref!r} (give a field id or key)")
-            value = item.get("field_value", item.get("value"))
+            value = item["fieldValue"] if "fieldValue" in item else item.get("field_value")
             if value is None or value == "":
                 values.pop(field_id, None)
             else:
@@ -331,7 +336,7 @@ class Sandbox:
                 "This location does not allow duplicated contacts.",
                 extra={
                     "meta": {
-                        "contactName": other.get("contactName"),
+                        "contactName": other.get("name"),
                         "contactId": other["id"],
                         "matchingField": field,
                     }

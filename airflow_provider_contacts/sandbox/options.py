@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
+
+#: The environment variable that can carry the admin token to ``contacts-sandbox`` (and the line it prints).
+ADMIN_TOKEN_ENV = "CONTACTS_SANDBOX_ADMIN_TOKEN"
 
 #: The fault kinds ``fault_rate`` chooses among by default.
 FAULT_KINDS: tuple[str, ...] = ("429", "500", "502", "503", "drop", "slow")
@@ -43,6 +47,8 @@ class SandboxOptions:
     :param client_secret: the OAuth client secret the server accepts.
     :param private_token: a private integration token accepted as a static bearer (all contacts scopes).
     :param location_id: the sub-account every seeded contact belongs to.
+    :param admin_token: the bearer token the ``/_sandbox/*`` control routes require (they hand out tokens);
+        default: a random one, printed at start.
     :param log_level: uvicorn's log level.
     """
 
@@ -66,6 +72,7 @@ class SandboxOptions:
     client_secret: str = "sandbox-client-secret"
     private_token: str = "pit-sandbox-0000-0000-0000-000000000000"
     location_id: str = "sbxLoc0000000000000A"
+    admin_token: str | None = None
     log_level: str = "warning"
 
     def __post_init__(self) -> None:
@@ -98,6 +105,8 @@ class SandboxOptions:
         defaults = SandboxOptions()
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name == "admin_token":
+                continue  # a secret: passed in the environment (ADMIN_TOKEN_ENV), never on a command line
             if value == getattr(defaults, f.name) and f.name != "port":
                 continue
             flag = "--" + f.name.replace("_", "-")
@@ -141,4 +150,6 @@ def parse_args(argv: list[str] | None = None) -> SandboxOptions:
 
     :param argv: the flags; ``None`` reads ``sys.argv``.
     """
-    return SandboxOptions.from_kwargs(**vars(build_parser().parse_args(argv)))
+    values = vars(build_parser().parse_args(argv))
+    values["admin_token"] = values.get("admin_token") or os.environ.get(ADMIN_TOKEN_ENV) or None
+    return SandboxOptions.from_kwargs(**values)

@@ -7,19 +7,21 @@ Handlers receive a :class:`Call` and return the success body; errors are raised 
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from .auth import OAuthError, Principal
+from .auth import COMPANY_ID, OAuthError, Principal
 from .clock import iso, now_ms, parse_time
-from .errors import ApiError, not_found, unprocessable
+from .errors import AipError, ApiError, not_found, unprocessable
 from .model import OTHER_LOCATION_ID, Sandbox, dedupe
 from .search import SEARCH_BODY_KEYS
 from .seed import event_doc
-from .spec import BodySchema, operations
+from .spec import V2, V3, BodySchema, operations
+from .versions import CONTACT_VERSIONS, oauth_error, token_answer
 
 Handler = Callable[["Call"], Awaitable[Any]]
 
@@ -39,6 +41,10 @@ class RouteDef:
     :param query: allowed query parameters, or None to accept any.
     :param required_query: query parameters that must be present.
     :param versions: accepted ``Version`` header values.
+    :param envelope: the top-level keys of the success body in the spec.
+    :param form: the body is a form (``application/x-www-form-urlencoded``), read into ``Call.form``.
+    :param variants: for a Contacts route, the route as each version's spec declares it (scope, status,
+        body, query), keyed by ``Version``; empty for the others.
     """
 
     method: str
@@ -50,12 +56,23 @@ class RouteDef:
     body: BodySchema | None = None
     query: tuple[str, ...] | None = None
     required_query: tuple[str, ...] = ()
-    versions: tuple[str, ...] = ("2021-07-28",)
+    versions: tuple[str, ...] = (V2,)
+    envelope: tuple[str, ...] = ()
+    form: bool = False
+    variants: Mapping[str, RouteDef] = dataclasses.field(default_factory=dict, compare=False)
 
     @property
     def label(self) -> str:
         """``METHOD /template``, the key of the stats."""
         return f"{self.method} {self.path}"
+
+    def for_version(self, version: str) -> RouteDef:
+        """
+        Return the route as the spec of ``version`` declares it (itself when it has no variants).
+
+        :param version: the request's ``Version`` header.
+        """
+        return self.variants.get(version, self)
 
 
 ROUTES: list[RouteDef] = []
@@ -65,27 +82,38 @@ OTHER_VERSIONS = ("2021-04-15", "2021-07-28", "2023-02-21")
 
 def route(method: str, path: str, **overrides: Any) -> Callable[[Handler], Handler]:
     """
-    Declare a route; a Contacts route takes its scope, status, body and query schema from the spec.
+    Declare a route; a Contacts route takes its scope, status, body and query schema from each version's spec.
+
+    A Contacts route answers the versions whose spec has its method and path, each as that spec says.
 
     :param method: HTTP method.
     :param path: path template as written in the spec.
-    :param overrides: fields of :class:`RouteDef` to set or replace.
+    :param overrides: fields of :class:`RouteDef` to set or replace (in every version).
     """
 
     def register(handler: Handler) -> Handler:
-        op = operations().get((method, path))
-        fields: dict[str, Any] = {}
-        if op is not None:
-            fields = {
+        variants: dict[str, RouteDef] = {}
+        for version in CONTACT_VERSIONS:
+            op = operations(version).get((method, path))
+            if op is None:
+                continue
+            fields: dict[str, Any] = {
                 "scope": op.scope,
                 "status": op.status,
                 "body": op.body,
                 # NestJS validates a query only where the operation has a query DTO.
                 "query": op.query or None,
                 "required_query": op.required_query,
+                "envelope": op.envelope,
+                "versions": (version,),
             }
-        fields.update(overrides)
-        ROUTES.append(RouteDef(method, path, handler, **fields))
+            fields.update(overrides)
+            variants[version] = RouteDef(method, path, handler, **fields)
+        if variants:
+            first = next(iter(variants.values()))
+            ROUTES.append(dataclasses.replace(first, versions=tuple(variants), variants=variants))
+        else:
+            ROUTES.append(RouteDef(method, path, handler, **overrides))
         return handler
 
     return register
@@ -103,6 +131,7 @@ class Call:
     :param body: the validated JSON body ({} when none).
     :param base_url: scheme://host:port of the request.
     :param form: form fields (``/oauth/token``).
+    :param version: the request's ``Version`` header.
     """
 
     sb: Sandbox
@@ -112,6 +141,7 @@ class Call:
     body: dict[str, Any]
     base_url: str
     form: dict[str, str] | None = None
+    version: str = V2
 
     @property
     def location(self) -> str:
@@ -249,7 +279,8 @@ async def find_duplicate(call: Call) -> dict[str, Any]:
     if number and number.startswith(" "):
         number = "+" + number.strip()  # an unencoded "+" arrives as a space
     if not call.query.get("email") and not number:
-        raise unprocessable("email or number is required")
+        # 400, the status the spec declares (the real answer to a lookup by nothing is undocumented).
+        raise ApiError(400, "email or number is required")
     match = call.sb.duplicate_of(location, call.query.get("email"), number)
     return {"contact": match[0] if match else None}
 
@@ -505,11 +536,15 @@ def _membership(call: Call, kind: str, key: str, known: list[str]) -> tuple[str,
     return contact_id, ref
 
 
-# ``removeAll`` is declared before ``{campaignId}`` so the literal segment wins.
-@route("DELETE", "/contacts/{contactId}/campaigns/removeAll")
+# ``removeAll`` (2021-07-28) and ``remove-all`` (v3) are declared before ``{campaignId}`` so the literal
+# segment wins; each exists only in its own version's spec.
 async def remove_all_campaigns(call: Call) -> dict[str, Any]:
     call.sb.store.delete_children("campaign", call.contact()["id"])
     return {"succeded": True}
+
+
+route("DELETE", "/contacts/{contactId}/campaigns/removeAll")(remove_all_campaigns)
+route("DELETE", "/contacts/{contactId}/campaigns/remove-all")(remove_all_campaigns)
 
 
 @route("POST", "/contacts/{contactId}/campaigns/{campaignId}")
@@ -654,11 +689,107 @@ async def create_appointment(call: Call) -> dict[str, Any]:
 @route("POST", "/oauth/token", kind="oauth")
 async def oauth_token(call: Call) -> dict[str, Any]:
     try:
-        return call.sb.auth.exchange(call.form or {})
+        return token_answer(call.version, call.sb.auth.exchange(call.form or {}))
     except OAuthError as exc:
-        raise ApiError(
-            exc.status, exc.description, extra={"error": exc.error, "error_description": exc.description}
-        ) from exc
+        raise oauth_error(call.version, exc) from exc
+
+
+# v3's agency routes (oauth-v3.json), kept minimal: one company, two locations (agencies are issue 14).
+@route("POST", "/oauth/location-token", scope="oauth.write", versions=(V3,), form=True)
+async def location_token(call: Call) -> dict[str, Any]:
+    assert call.principal is not None
+    form = call.form or {}
+    try:
+        answer = call.sb.auth.location_token(
+            call.principal, form.get("companyId", ""), form.get("locationId", "")
+        )
+    except OAuthError as exc:
+        raise oauth_error(call.version, exc) from exc
+    keys = ("access_token", "token_type", "expires_in", "scope", "locationId", "planId", "userId")
+    picked = {k: answer[k] for k in keys if k in answer}
+    return token_answer(
+        call.version,
+        {
+            **picked,
+            "appId": call.sb.app_id,
+            "versionId": call.sb.app_id,
+            "refresh_token": answer["refresh_token"],
+        },
+    )
+
+
+_INSTALLED_QUERY = (
+    "pageSize",
+    "pageToken",
+    "query",
+    "isInstalled",
+    "restrictToUserLocations",
+    "companyId",
+    "appId",
+    "versionId",
+    "onTrial",
+    "planId",
+    "locationId",
+)
+
+
+@route(
+    "GET",
+    "/oauth/installed-locations",
+    scope="oauth.readonly",
+    versions=(V3,),
+    query=_INSTALLED_QUERY,
+    required_query=("companyId", "appId"),
+)
+async def installed_locations(call: Call) -> dict[str, Any]:
+    assert call.principal is not None
+    if call.principal.user_type != "Company":
+        raise ApiError(401, "This route needs an Agency (Company) access token")
+    app_id = call.query["appId"]
+    if app_id != call.sb.app_id:
+        raise AipError(
+            404,
+            "RESOURCE_NOT_FOUND",
+            f"The requested App '{app_id}' was not found.",
+            {"resource": "App", "identifier": app_id},
+            "Verify the App exists and you have permission to access it.",
+        )
+    try:
+        size = int(call.query.get("pageSize") or 20)
+        offset = int(call.query.get("pageToken") or 0)
+    except ValueError:
+        size = offset = -1
+    if not 1 <= size <= 100 or offset < 0 or call.query["companyId"] != COMPANY_ID:
+        raise AipError(
+            400,
+            "INVALID_ARGUMENT",
+            "pageSize must be 1-100, pageToken one this API returned, companyId the token's company",
+            {"pageSize": call.query.get("pageSize"), "companyId": call.query["companyId"]},
+            "Fix the query parameters named in details.",
+        )
+    rows = [
+        {
+            "_id": location,
+            "name": f"Sandbox location {location[-1]}",
+            "address": "1 Sandbox Street",
+            "isInstalled": location == call.sb.location_id,
+        }
+        for location in call.sb.auth.locations
+    ]
+    wanted = call.query.get("isInstalled")
+    if wanted in ("true", "false"):
+        rows = [r for r in rows if r["isInstalled"] == (wanted == "true")]
+    page = rows[offset : offset + size]
+    more = offset + size < len(rows)
+    pagination: dict[str, Any] = {
+        "totalRecords": len(rows),
+        "hasNextPage": more,
+        "hasPrevPage": offset > 0,
+        "currentPageSize": len(page),
+    }
+    if more:
+        pagination["nextPageToken"] = str(offset + size)
+    return {"items": page, "pagination": pagination, "installToFutureLocations": False}
 
 
 # -- admin (no auth, no limits) ---------------------------------------------------------------------
@@ -733,7 +864,8 @@ async def mint_tokens(call: Call) -> dict[str, Any]:
     scopes = call.body.get("scopes") or "contacts.readonly contacts.write"
     if call.body.get("kind") == "code":
         return {"code": call.sb.auth.mint_code(scopes)}
-    return {"refresh_token": call.sb.auth.mint_refresh_token(scopes, call.body.get("locationId"))}
+    user_type = "Company" if call.body.get("userType") == "Company" else "Location"
+    return {"refresh_token": call.sb.auth.mint_refresh_token(scopes, call.body.get("locationId"), user_type)}
 
 
 def dumps(data: Any) -> bytes:

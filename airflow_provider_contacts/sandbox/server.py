@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from .app import create_app
 from .auth import ALL_SCOPES
 from .client import SandboxClient
 from .model import OTHER_LOCATION_ID, Sandbox
-from .options import SandboxOptions
+from .options import ADMIN_TOKEN_ENV, SandboxOptions
 from .seed import seed
 
 CONN_ENV_NAME = "AIRFLOW_CONN_CONTACTS_DEFAULT"
@@ -40,6 +41,8 @@ def build_sandbox(options: SandboxOptions) -> Sandbox:
 
     :param options: the sandbox's options.
     """
+    if not options.admin_token:
+        options.admin_token = secrets.token_urlsafe(24)
     sb = Sandbox(options)
     if options.seed and sb.store.contact_count() == 0:
         seed(sb, options.seed, options.random_seed)
@@ -115,9 +118,10 @@ class SandboxHandle:
     :param options: its options.
     :param base_url: its URL (``http://127.0.0.1:PORT``).
     :param refresh_token: the refresh token of :attr:`connection`.
+    :param admin_token: the token of the ``/_sandbox/*`` control routes; every helper of the handle sends it.
     """
 
-    def __init__(self, options: SandboxOptions, base_url: str, refresh_token: str) -> None:
+    def __init__(self, options: SandboxOptions, base_url: str, refresh_token: str, admin_token: str) -> None:
         self.options = options
         self.base_url = base_url
         self.location_id = options.location_id
@@ -126,7 +130,9 @@ class SandboxHandle:
         self.client_id = options.client_id
         self.client_secret = options.client_secret
         self.connection = connection_for(options, base_url, refresh_token)
+        self.admin_token = admin_token
         self._session = requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {admin_token}"
         self._info: dict[str, Any] | None = None
 
     def _admin(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -233,7 +239,7 @@ class SandboxHandle:
             "refresh_token": self.mint_refresh_token(scopes),
             "user_type": "Location",
         }
-        response = self._session.post(self.base_url + "/oauth/token", data=form, timeout=30)
+        response = requests.post(self.base_url + "/oauth/token", data=form, timeout=30)
         response.raise_for_status()
         return response.json()["access_token"]
 
@@ -307,7 +313,8 @@ def running_sandbox(*, subprocess_mode: bool = False, **options: Any) -> Iterato
     handle: SandboxHandle | None = None
     try:
         wait_healthy(base_url)
-        handle = SandboxHandle(opts, base_url, sb.auth.mint_refresh_token())
+        assert opts.admin_token is not None
+        handle = SandboxHandle(opts, base_url, sb.auth.mint_refresh_token(), opts.admin_token)
         yield handle
     finally:
         if handle is not None:
@@ -322,21 +329,25 @@ def running_sandbox(*, subprocess_mode: bool = False, **options: Any) -> Iterato
 def _subprocess_sandbox(opts: SandboxOptions) -> Iterator[SandboxHandle]:
     argv = [sys.executable, "-m", "airflow_provider_contacts.sandbox", *opts.to_argv()]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if opts.admin_token:
+        env[ADMIN_TOKEN_ENV] = opts.admin_token
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     handle: SandboxHandle | None = None
     try:
         assert process.stdout is not None
-        connection = None
+        connection = admin_token = None
         for line in process.stdout:
-            if line.startswith(CONN_ENV_NAME + "="):
+            if line.startswith(ADMIN_TOKEN_ENV + "="):
+                admin_token = line.split("=", 1)[1].strip()
+            elif line.startswith(CONN_ENV_NAME + "="):
                 connection = json.loads(line.split("=", 1)[1])
                 break
-        if connection is None:
+        if connection is None or admin_token is None:
             raise RuntimeError(
-                f"the sandbox process exited ({process.wait()}) before printing its connection"
+                f"the sandbox process exited ({process.wait()}) before printing its connection and admin token"
             )
         wait_healthy(connection["host"], process=process)
-        handle = SandboxHandle(opts, connection["host"], connection["extra"]["refresh_token"])
+        handle = SandboxHandle(opts, connection["host"], connection["extra"]["refresh_token"], admin_token)
         yield handle
     finally:
         if handle is not None:

@@ -1,9 +1,11 @@
-"""What the official OpenAPI file says about each Contacts operation, read once from the bundled copy.
+"""What the official OpenAPI files say about each Contacts operation, read once from the bundled copies.
 
-``contacts.json`` is the verbatim ``apps/contacts.json`` of ``GoHighLevel/highlevel-api-docs``. The
-sandbox takes from it, per operation: the OAuth scope, the success status, the request body's allowed and
-required properties and their simple types. So whitelist validation ("property X should not exist"),
-required fields and 201-vs-200 follow the spec instead of a hand-written copy of it.
+``contacts.json`` is the verbatim ``apps/contacts.json`` of ``GoHighLevel/highlevel-api-docs`` (API version
+``2021-07-28``); ``v3/contacts-v3.json`` is the verbatim ``apps/v3/contacts-v3.json`` (API version ``v3``).
+The sandbox takes from them, per version and operation: the OAuth scope, the success status, the request
+body's allowed and required properties and their simple types, the keys of the success body. So whitelist
+validation ("property X should not exist"), required fields and 201-vs-200 follow the spec instead of a
+hand-written copy of it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ from importlib import resources
 from typing import Any
 
 SPEC_FILE = "contacts.json"
+V2 = "2021-07-28"
+V3 = "v3"
+#: The ``Version`` header values of the Contacts API and the bundled spec of each.
+SPEC_FILES: dict[str, str] = {V2: SPEC_FILE, V3: "v3/contacts-v3.json"}
+#: The error schemas each spec refers to as ``../common/common-schemas.json`` (verbatim copies too).
+COMMON_FILES: dict[str, str] = {V2: "common-schemas.json", V3: "v3/common-schemas-v3.json"}
+_COMMON_REF = "../common/common-schemas.json#"
 
 
 @dataclass(frozen=True)
@@ -58,10 +67,30 @@ class Operation:
     required_query: tuple[str, ...] = ()
 
 
-def load_spec() -> dict[str, Any]:
-    """Return the bundled official ``contacts.json`` (a fresh copy)."""
-    text = resources.files(__package__).joinpath(SPEC_FILE).read_text(encoding="utf-8")
+def load_spec(version: str = V2) -> dict[str, Any]:
+    """
+    Return the bundled official Contacts spec of an API version (a fresh copy).
+
+    :param version: ``2021-07-28`` or ``v3``.
+    """
+    text = resources.files(__package__).joinpath(SPEC_FILES[version]).read_text(encoding="utf-8")
     return json.loads(text)
+
+
+def load_resolved_spec(version: str = V2) -> dict[str, Any]:
+    """
+    Return a version's Contacts spec with its error schemas merged in, so it stands alone (for validators).
+
+    :param version: ``2021-07-28`` or ``v3``.
+    """
+    files = resources.files(__package__)
+    spec = json.loads(
+        files.joinpath(SPEC_FILES[version]).read_text(encoding="utf-8").replace(_COMMON_REF, "#")
+    )
+    common = json.loads(files.joinpath(COMMON_FILES[version]).read_text(encoding="utf-8"))
+    for name, schema in common["components"]["schemas"].items():
+        spec["components"]["schemas"].setdefault(name, schema)
+    return spec
 
 
 def _schema(spec: dict[str, Any], node: dict[str, Any] | None) -> dict[str, Any]:
@@ -80,9 +109,13 @@ def _simple_type(prop: dict[str, Any]) -> str | None:
 
 
 @cache
-def operations() -> dict[tuple[str, str], Operation]:
-    """Return every Contacts operation of the spec keyed by ``(METHOD, path template)``."""
-    spec = load_spec()
+def operations(version: str = V2) -> dict[tuple[str, str], Operation]:
+    """
+    Return every Contacts operation of a version's spec keyed by ``(METHOD, path template)``.
+
+    :param version: ``2021-07-28`` or ``v3``.
+    """
+    spec = load_spec(version)
     result: dict[tuple[str, str], Operation] = {}
     for path, methods in spec["paths"].items():
         for method, op in methods.items():

@@ -20,6 +20,7 @@ import requests
 import tenacity
 from requests.adapters import HTTPAdapter
 
+from airflow_provider_contacts.hooks.api_versions import for_connection
 from airflow_provider_contacts.hooks.auth import (
     FileTokenStore,
     OAuthTokenProvider,
@@ -107,6 +108,7 @@ class Transport:
                 session=session,
                 timeout=settings.timeout,
                 conn_id=settings.conn_id,
+                api=for_connection(settings.conn_id, settings.api_version),
             )
         limiter = RollingWindowLimiter(settings.requests_per_window, settings.rate_limit_window)
         if settings.rate_limit_backend:

@@ -20,6 +20,11 @@ EXPECTED = {
     "contacts_events",
     "contacts_reconcile",
     "contacts_token_refresh",
+    "contacts_alerts",
+    "contacts_archive",
+    "contacts_activity",
+    "contacts_task_sync",
+    "contacts_milestones",
 }
 
 

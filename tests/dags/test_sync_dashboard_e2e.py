@@ -61,6 +61,16 @@ def test_sync_then_dashboard(world: dict[str, Any], run_sync: Any) -> None:
         assert str(values.get(customer_since, ""))[:10] == before.date().isoformat()
     for i in range(3, 6):  # edited in the phone system
         assert contacts[rows[f"ps-{i:04d}"]["contact_id"]]["companyName"] == f"Phone Co {i}"
+    # business associations: each pushed row's company is a business of the location, its contact associated
+    business = {
+        b["name"]: b["id"]
+        for b in hook.request("GET", "/businesses/", params={"locationId": sb.location_id})["businesses"]
+    }
+    pushed = [rows[f"ps-{i:04d}"] for i in range(6)]  # (ps-0006/7 changed on the Contacts side only)
+    for row in pushed:
+        if row["company"]:
+            assert contacts[row["contact_id"]]["businessId"] == business[row["company"]], row["source_id"]
+    assert {f"Phone Co {i}" for i in range(3, 6)} <= set(business)
 
     # --- the phone system got the ids and the Contacts-side changes
     assert all(r["contact_id"] for sid, r in rows.items() if sid != "ps-new-0000")

@@ -4,6 +4,8 @@
   fraction of a second, and no test sees another's writes).
 - ``sandbox_factory``: start sandboxes with custom options; all stop at the end of the test.
 - ``api``: a plain ``requests`` client for the ``sandbox`` fixture, with an OAuth bearer token.
+- ``sandbox_process``: one sandbox in its own process per test module (as users run it), no rate limit in
+  the way: for modules that drive many requests through other clients (the official SDK, schemathesis).
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ def sandbox_factory() -> Iterator[Callable[..., SandboxHandle]]:
 def sandbox(sandbox_factory: Callable[..., SandboxHandle]) -> SandboxHandle:
     """A running sandbox with 40 seeded contacts and a generous burst budget."""
     return sandbox_factory(**SANDBOX_DEFAULTS)
+
+
+@pytest.fixture(scope="module")
+def sandbox_process() -> Iterator[SandboxHandle]:
+    """A sandbox process for the module, with 12 seeded contacts (custom fields, notes, tasks)."""
+    with running_sandbox(
+        subprocess_mode=True, seed=12, random_seed=3, rate_limit=100_000, rate_interval=1.0
+    ) as sb:
+        yield sb
 
 
 @pytest.fixture

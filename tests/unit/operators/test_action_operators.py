@@ -124,7 +124,12 @@ CASES = [
         "/contacts/bulk/tags/update/remove",
         {"contacts": ["c1", "c2"], "tags": ["vip"], "locationId": "loc1", "removeAllTags": True},
         {"succeded": True, "errorCount": 0, "responses": [{"contactId": "c1", "type": "success"}]},
-        {"succeded": True, "errorCount": 0, "responses": [{"contactId": "c1", "type": "success"}]},
+        {
+            "succeded": True,
+            "succeeded": True,
+            "errorCount": 0,
+            "responses": [{"contactId": "c1", "type": "success"}],
+        },
         201,
     ),
     Case(
@@ -190,7 +195,7 @@ CASES = [
         "/contacts/c1/tasks/t1",
         None,
         {"succeded": True, "traceId": "x"},
-        {"succeded": True},
+        {"succeded": True, "succeeded": True},
     ),
     Case(
         CreateContactNoteOperator,
@@ -218,7 +223,7 @@ CASES = [
         "/contacts/c1/notes/n1",
         None,
         {"succeded": True},
-        {"succeded": True},
+        {"succeded": True, "succeeded": True},
     ),
     Case(
         AddContactToCampaignOperator,
@@ -227,7 +232,7 @@ CASES = [
         "/contacts/c1/campaigns/camp1",
         {},
         {"succeded": True},
-        {"succeded": True},
+        {"succeded": True, "succeeded": True},
         201,
     ),
     Case(
@@ -237,7 +242,7 @@ CASES = [
         "/contacts/c1/campaigns/camp1",
         None,
         {"succeded": True},
-        {"succeded": True},
+        {"succeded": True, "succeeded": True},
     ),
     Case(
         RemoveContactFromAllCampaignsOperator,
@@ -246,7 +251,7 @@ CASES = [
         "/contacts/c1/campaigns/removeAll",
         None,
         {"succeded": True},
-        {"succeded": True},
+        {"succeded": True, "succeeded": True},
     ),
     Case(
         AddContactToWorkflowOperator,
@@ -255,7 +260,7 @@ CASES = [
         "/contacts/c1/workflow/wf1",
         {"eventStartTime": "2026-12-01T09:00:00+01:00"},
         {"succeded": True},
-        {"succeded": True},
+        {"succeded": True, "succeeded": True},
     ),
     Case(
         RemoveContactFromWorkflowOperator,
@@ -264,7 +269,7 @@ CASES = [
         "/contacts/c1/workflow/wf1",
         None,
         {"succeded": True},
-        {"succeded": True},
+        {"succeded": True, "succeeded": True},
     ),
 ]
 

@@ -156,9 +156,10 @@ def test_mapping_with_custom_fields_by_key_and_id_tags_and_nested_sources() -> N
     assert contact.label == "mail Ada@Example.com"
 
 
-def test_records_in_the_apis_shape_need_no_mapping() -> None:
+@pytest.mark.parametrize("value_key", ["field_value", "fieldValue", "value"])
+def test_records_in_the_apis_shape_need_no_mapping(value_key: str) -> None:
     contact = mapper().map(
-        0, {"email": "a@x.io", "dnd": "false", "customFields": [{"key": "plan_key", "field_value": "gold"}]}
+        0, {"email": "a@x.io", "dnd": "false", "customFields": [{"key": "plan_key", value_key: "gold"}]}
     )
     assert contact.fields == {"email": "a@x.io", "dnd": False}
     assert contact.custom == {"cf_plan": "Gold"}
