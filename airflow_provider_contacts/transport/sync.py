@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections import deque
 from typing import Any
 
 import requests
@@ -21,7 +22,7 @@ import tenacity
 from requests.adapters import HTTPAdapter
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.hooks.api_versions import API_VERSIONS
+from airflow_provider_contacts.hooks.api_versions import for_connection
 from airflow_provider_contacts.hooks.auth import (
     FileTokenStore,
     LocationTokenProvider,
@@ -107,7 +108,7 @@ def company_chain(
         timeout=settings.timeout,
         conn_id=settings.conn_id,
         user_type=user_type,
-        api=API_VERSIONS[settings.api_version],
+        api=for_connection(settings.conn_id, settings.api_version),
     )
 
 
@@ -140,6 +141,7 @@ class Transport:
         self.limiter = limiter
         self.session = session
         self._latency: float | None = None
+        self._fastest: deque[float] = deque(maxlen=100)
         self._latency_lock = threading.Lock()
         self._retrying = tenacity.Retrying(**self.retry_policy())
         self._aio: Any = None
@@ -174,7 +176,7 @@ class Transport:
                     f"connection {settings.conn_id!r}: an agency connection needs a location for this call: "
                     "pass location_id, or set the connection's extra.location_id"
                 )
-            api = API_VERSIONS[settings.api_version]
+            api = for_connection(settings.conn_id, settings.api_version)
             auth = LocationTokenProvider(
                 company=company or company_chain(conn, settings, store),
                 company_id=str(settings.company_id),
@@ -221,15 +223,19 @@ class Transport:
         with self._latency_lock:
             last = self._latency
             self._latency = seconds if last is None else last + _LATENCY_WEIGHT * (seconds - last)
+            self._fastest.append(seconds)
 
     def concurrency(self, ceiling: int = 64) -> int:
         """
         How many requests in flight keep the budget busy: enough that a window's burst goes out in a
-        twentieth of the window, and never fewer than cover the latency at the steady rate.
+        twentieth of the window. Sized from the fastest of the recent answers, the server's own time: a
+        queue (a busy server, other processes on the location) must not call for more requests in flight,
+        which would only lengthen it.
 
         :param ceiling: the most it returns.
         """
-        latency = self._latency
+        with self._latency_lock:
+            latency = min(self._fastest, default=None)
         if latency is None:
             return 4
         limiter = self.limiter
