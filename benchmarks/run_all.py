@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, bool] = {
     "throughput": True,
     "read": True,
     "warehouse": True,
+    "agency": True,
     "overhead": False,
     "sandbox_server": False,
     "triggerer": False,
