@@ -21,9 +21,11 @@ BENCHMARKS: dict[str, bool] = {
     "throughput": True,
     "read": True,
     "warehouse": True,
+    "agency": True,
     "overhead": False,
     "sandbox_server": False,
     "webhooks": False,
+    "triggerer": False,
 }
 
 
