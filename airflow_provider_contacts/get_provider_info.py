@@ -38,6 +38,17 @@ def get_provider_info() -> dict[str, Any]:
             "operators.sync",
         ),
         "sensors": _modules("sensors.contacts"),
+        "transfers": [
+            {
+                "source-integration-name": INTEGRATION,
+                "target-integration-name": target,
+                "python-module": f"airflow_provider_contacts.transfers.{module}",
+            }
+            for target, module in (
+                ("Common SQL", "contacts_to_sql"),
+                ("Common IO", "contacts_to_object_storage"),
+            )
+        ],
         "triggers": _modules("triggers.contacts"),
         "connection-types": [
             {
@@ -109,6 +120,12 @@ def get_provider_info() -> dict[str, Any]:
                     "token_file": {
                         "label": "Token file",
                         "description": "Keep rotated tokens in this JSON file (OS-locked) instead of a Variable.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "webhook_public_key": {
+                        "label": "Webhook public key (Ed25519)",
+                        "description": "The app's key that verifies x-ghl-signature on POST "
+                        "/contacts-webhooks/<conn_id> (base64 or PEM).",
                         "schema": {"type": ["string", "null"]},
                     },
                 },

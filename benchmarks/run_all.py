@@ -20,9 +20,11 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS: dict[str, bool] = {
     "throughput": True,
     "read": True,
+    "warehouse": True,
     "overhead": False,
     "sandbox_server": False,
     "triggerer": False,
+    "webhooks": False,
 }
 
 

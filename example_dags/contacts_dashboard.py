@@ -3,7 +3,7 @@ contacts_dashboard: metrics of the Contacts location after every sync, kept in S
 
 Shows: a DAG scheduled on an asset (``contacts_synced``, updated by ``contacts_sync``); computing metrics
 through ``ContactsHook`` at a bounded API cost (counts from the search ``total``, tags from one search pass,
-tasks over the most recently updated contacts only, see ``airflow_provider_contacts.reporting.metrics``);
+exact task counts from the location task search, see ``airflow_provider_contacts.reporting.metrics``);
 appending them to the ``contacts_metrics`` table through any Airflow SQL connection (SQLite by default,
 PostgreSQL in production); emitting Airflow ``Stats`` gauges; rendering a PNG chart and a static HTML page.
 

@@ -1,19 +1,26 @@
 """
-contacts_events: onboard every new contact as soon as it appears, with no schedule and no polling task.
+contacts_events: onboard every new contact within seconds, exactly once, from HighLevel's webhooks.
 
-Shows: event-driven scheduling with an asset watcher. The ``contacts_created`` asset has an
-``AssetWatcher`` whose ``ContactChangedTrigger`` runs in the triggerer: it polls the search API for
-contacts created since its watermark (kept in the asset's state store, so a restarted triggerer resumes
-where it stopped and reports each contact once) and emits one asset event per batch, carrying the new
-contacts' ids. Each event starts this DAG, which, per new contact (dynamic task mapping):
+Shows: event-driven scheduling on two assets, ``schedule=(webhooks | poller)``:
+
+- ``contacts_asset(LOCATION_ID, "contacts")`` gets an event from the provider's webhook receiver (the
+  ``contacts_webhooks`` plugin on the API server, ``POST /contacts-webhooks/<conn id>``) for every contact
+  webhook HighLevel sends; ``extra`` carries ``type`` and ``contact_id``. Only ``ContactCreate`` onboards.
+- ``contacts_created`` has an ``AssetWatcher`` whose ``ContactChangedTrigger`` polls the search API once a
+  minute for contacts created since its watermark: the safety net for a delivery HighLevel lost (it retries
+  only after a 429) or a receiver that was down.
+
+Both report the same contact, so a contact is onboarded only when it does not carry the ``onboarding`` tag
+yet, and runs never overlap (``max_active_runs=1``): the run the webhook started tags it first, and the
+poller's later run finds the tag and skips it. Per contact to onboard (dynamic task mapping):
 
 - adds the ``new`` and ``onboarding`` tags (``AddContactTagsOperator``),
-- creates an onboarding task due in two days (``CreateContactTaskOperator``),
-- logs a note saying so (``CreateContactNoteOperator``).
+- then creates an onboarding task due in two days (``CreateContactTaskOperator``),
+- and logs a note saying so (``CreateContactNoteOperator``).
 
-Trigger it by hand with ``{"contact_ids": [...]}`` as conf to onboard given contacts. The connection id
-comes from the environment (``contacts_settings.py``); nothing is looked up at parse time: the trigger
-only stores its arguments until the triggerer runs it.
+Trigger it by hand with ``{"contact_ids": [...]}`` as conf to onboard given contacts (the tag check applies).
+The connection id and location come from the environment (``contacts_settings.py``); nothing is looked up
+at parse time.
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import Asset, AssetWatcher, Param, dag, task
-from contacts_settings import CONTACTS_CONN_ID
+from contacts_settings import CONTACTS_CONN_ID, LOCATION_ID
 
+from airflow_provider_contacts.assets import contacts_asset
 from airflow_provider_contacts.operators import (
     AddContactTagsOperator,
     CreateContactNoteOperator,
@@ -31,6 +39,7 @@ from airflow_provider_contacts.operators import (
 )
 from airflow_provider_contacts.triggers.contacts import ContactChangedTrigger
 
+CONTACT_WEBHOOKS = contacts_asset(LOCATION_ID, "contacts")
 CONTACTS_CREATED = Asset(
     name="contacts_created",
     group="contacts",
@@ -44,13 +53,34 @@ CONTACTS_CREATED = Asset(
     ],
 )
 ONBOARDING_TAGS = ["new", "onboarding"]
+#: The tag that marks a contact as onboarded.
+ONBOARDED = "onboarding"
+
+
+def contact_ids_from(events: Any, params: dict[str, Any]) -> list[str]:
+    """
+    The contacts named by the triggering asset events (webhooks' ``ContactCreate``, the poller's batches)
+    and by the ``contact_ids`` param, in order, without repeats.
+
+    :param events: ``triggering_asset_events`` of the run.
+    :param params: the run's params.
+    """
+    ids = list(params.get("contact_ids") or [])
+    for event in (events or {}).get(CONTACT_WEBHOOKS, []):
+        extra = event.extra or {}
+        if extra.get("type") == "ContactCreate" and extra.get("contact_id"):
+            ids.append(extra["contact_id"])
+    for event in (events or {}).get(CONTACTS_CREATED, []):
+        ids.extend((event.extra or {}).get("payload", {}).get("contact_ids", []))
+    return list(dict.fromkeys(ids))
 
 
 @dag(
     dag_id="contacts_events",
-    schedule=[CONTACTS_CREATED],
+    schedule=(CONTACT_WEBHOOKS | CONTACTS_CREATED),
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
+    max_active_runs=1,
     tags=["contacts", "events"],
     params={"contact_ids": Param([], type="array", description="contacts to onboard on a manual run")},
     doc_md=__doc__,
@@ -59,16 +89,30 @@ def contacts_events() -> None:
     @task
     def new_contact_ids(params: dict[str, Any], triggering_asset_events: Any = None) -> list[str]:
         """The ids carried by the asset events that started this run (or the ``contact_ids`` param)."""
-        ids = list(params.get("contact_ids") or [])
-        for event in (triggering_asset_events or {}).get(CONTACTS_CREATED, []):
-            ids.extend((event.extra or {}).get("payload", {}).get("contact_ids", []))
-        return list(dict.fromkeys(ids))
+        return contact_ids_from(triggering_asset_events, params)
 
-    ids = new_contact_ids()
-    AddContactTagsOperator.partial(
+    @task
+    def not_onboarded(contact_ids: list[str]) -> list[str]:
+        """Keep the contacts that exist and do not carry the ``onboarding`` tag yet."""
+        from airflow_provider_contacts.exceptions import ContactsNotFoundError
+        from airflow_provider_contacts.hooks.contacts import ContactsHook
+
+        hook = ContactsHook(contacts_conn_id=CONTACTS_CONN_ID)
+        todo = []
+        for contact_id in contact_ids:
+            try:
+                contact = hook.get_contact(contact_id)
+            except ContactsNotFoundError:
+                continue  # deleted since
+            if ONBOARDED not in (contact.get("tags") or []):
+                todo.append(contact_id)
+        return todo
+
+    ids = not_onboarded(new_contact_ids())
+    tagged = AddContactTagsOperator.partial(
         task_id="tag_new_contact", contacts_conn_id=CONTACTS_CONN_ID, tags=ONBOARDING_TAGS
     ).expand(contact_id=ids)
-    CreateContactTaskOperator.partial(
+    onboarding_task = CreateContactTaskOperator.partial(
         task_id="create_onboarding_task",
         contacts_conn_id=CONTACTS_CONN_ID,
         title="Onboarding call",
@@ -76,12 +120,13 @@ def contacts_events() -> None:
         due_date="{{ (dag_run.run_after + macros.timedelta(days=2)).isoformat() }}",
         retries=0,  # a create is not repeated blindly: the API may have made it before failing
     ).expand(contact_id=ids)
-    CreateContactNoteOperator.partial(
+    note = CreateContactNoteOperator.partial(
         task_id="log_onboarding_note",
         contacts_conn_id=CONTACTS_CONN_ID,
         body="Onboarding started by Airflow (run {{ run_id }}): tagged and given an onboarding task.",
         retries=0,
     ).expand(contact_id=ids)
+    tagged >> [onboarding_task, note]
 
 
 contacts_events()

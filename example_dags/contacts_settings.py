@@ -5,6 +5,7 @@ Every value comes from an environment variable with a default, read when the DAG
 here looks up a connection or a Variable or touches the network. Copy this file along with the DAGs.
 
 - ``CONTACTS_CONN_ID``: the Contacts API connection (default ``contacts_default``).
+- ``CONTACTS_LOCATION_ID``: the location whose webhooks start ``contacts_events`` (default the sandbox's).
 - ``CONTACTS_REPORTING_CONN_ID``: the reporting database, any SQL connection (default ``contacts_reporting``;
   when it is not defined, a SQLite file ``reporting.db`` in the demo directory).
 - ``CONTACTS_SOURCE_CONN_ID``: the source system's database (default ``contacts_source``; when undefined,
@@ -30,6 +31,7 @@ from airflow_provider_contacts.reporting.sql import DEFAULT_REPORTING_CONN_ID, g
 CONTACTS_CONN_ID = os.environ.get("CONTACTS_CONN_ID", "contacts_default")
 REPORTING_CONN_ID = os.environ.get("CONTACTS_REPORTING_CONN_ID", DEFAULT_REPORTING_CONN_ID)
 SOURCE_CONN_ID = os.environ.get("CONTACTS_SOURCE_CONN_ID", "contacts_source")
+LOCATION_ID = os.environ.get("CONTACTS_LOCATION_ID", "sbxLoc0000000000000A")
 
 #: Updated by every successful ``contacts_sync`` run; ``contacts_dashboard`` is scheduled on it.
 CONTACTS_SYNCED = Asset(name="contacts_synced", group="contacts")

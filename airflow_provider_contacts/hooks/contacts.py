@@ -50,6 +50,8 @@ SEARCH_PAGE_WINDOW = 10_000
 LIST_MAX_PAGE_SIZE = 100
 BULK_TAGS_MAX_CONTACTS = 500
 BUSINESS_PAGE_SIZE = 100
+# The task search documents no maximum ``limit`` (default 25); 100 is the largest page the other lists take.
+TASK_SEARCH_PAGE_LIMIT = 100
 #: ``upsert_contacts(max_workers=None)`` never runs more requests at once than this.
 AUTO_WORKERS_CEILING = 64
 
@@ -770,6 +772,54 @@ class ContactsHook(BaseHook):
         # The custom fields API (custom-fields.json) has only the 2021-07-28 version.
         answer = self.request("GET", path, params={"model": "contact"}, version=V2)
         return answer.get("customFields", [])
+
+    def search_location_tasks(
+        self,
+        contact_ids: Sequence[str] | None = None,
+        completed: bool | None = None,
+        assigned_to: Sequence[str] | None = None,
+        query: str | None = None,
+        business_id: str | None = None,
+        page_limit: int = TASK_SEARCH_PAGE_LIMIT,
+    ) -> Iterator[dict[str, Any]]:
+        """
+        The location's tasks, through the Locations API's task search (scope ``locations/tasks.readonly``),
+        yielded one by one while fetching page after page with ``skip``/``limit``.
+
+        The answer has no total: paging stops at the first short page, so ``T`` tasks cost
+        ``T // page_limit + 1`` requests.
+
+        :param contact_ids: only the tasks of these contacts.
+        :param completed: only completed (True) or open (False) tasks.
+        :param assigned_to: only tasks assigned to these user ids.
+        :param query: text the task's title contains.
+        :param business_id: only the tasks of this business.
+        :param page_limit: tasks per request.
+        """
+        if int(page_limit) < 1:
+            raise ContactsConfigError(f"page_limit must be at least 1, got {page_limit}")
+        path = f"/locations/{_segment('location_id', self.location_id)}/tasks/search"
+        base = _without_none(
+            {
+                "contactId": list(contact_ids) if contact_ids is not None else None,
+                "completed": completed,
+                "assignedTo": list(assigned_to) if assigned_to is not None else None,
+                "query": query,
+                "businessId": business_id,
+                "limit": int(page_limit),
+            }
+        )
+        if contact_ids is not None and not base["contactId"]:
+            return
+        skip = 0
+        while True:
+            # locations.json lists only 2021-07-28 for the task search, whatever the contacts' version.
+            body = dict(base, skip=skip)
+            tasks = self.request("POST", path, json=body, write=False, version=V2).get("tasks") or []
+            yield from tasks
+            skip += len(tasks)
+            if len(tasks) < page_limit:
+                return
 
     def upsert_contacts(
         self, records: Iterable[Mapping[str, Any]], max_workers: int | None = None

@@ -198,6 +198,14 @@ class SyncContactsOperator(BaseContactsOperator):
             if literal is not None:
                 self.records = literal
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Inputs: the records' file, when they come from one; outputs: the contacts (and tasks) written."""
+        from airflow_provider_contacts.lineage import file_dataset, highlevel_datasets, lineage
+
+        inputs = [file_dataset(self.records)] if isinstance(self.records, str) else []
+        entities = ["contacts", "tasks"] if self.task_template else ["contacts"]
+        return lineage(inputs, highlevel_datasets(self.hook.location_id, entities))
+
     @staticmethod
     def _push(context: Context, report: dict[str, Any]) -> None:
         """Put the report where the task's return value goes, before the task fails."""

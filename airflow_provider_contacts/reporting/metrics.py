@@ -7,11 +7,10 @@ What it costs, in API requests (the budget is 100 per 10 s and 200,000 a day per
   read from the answer's ``total``; never a scan.
 - tag counts: one pass over the search results, 500 contacts a page, stopping after ``tag_scan_limit``
   contacts (most recently updated first); ``tag_contacts_scanned`` says how many were seen.
-- tasks: the API keeps tasks per contact (one ``GET /contacts/{id}/tasks`` each, no paging, no
-  location-wide listing), so tasks are counted over the ``task_contact_limit`` most recently updated
-  contacts only (optionally narrowed by ``task_filters``, e.g. a lifecycle tag), read from the same
-  search pass; ``task_contacts_scanned`` says how many contacts that covered. With the defaults a run
-  costs at most 3 + 20 + 200 requests.
+- tasks: exact counts for the whole location from the Locations API's task search (scope
+  ``locations/tasks.readonly``), ``skip``/``limit`` pages of 100: ``tasks // 100 + 1`` requests. With
+  ``task_filters``, the tasks of the (at most ``task_contact_limit``) contacts those filters pick, through the
+  same search's ``contactId`` filter.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import islice
@@ -52,7 +50,7 @@ class ContactsReader(Protocol):
         page_limit: int = 500,
     ) -> Iterable[dict[str, Any]]: ...
 
-    def get_tasks(self, contact_id: str) -> list[dict[str, Any]]: ...
+    def search_location_tasks(self, contact_ids: Sequence[str] | None = None) -> Iterable[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -67,11 +65,11 @@ class ContactMetrics:
     :param contacts_total: every contact of the location (the search's ``total``).
     :param contacts_new: contacts added in the interval.
     :param contacts_updated: contacts added before the interval and updated in it.
-    :param tasks_total: tasks of the scanned contacts.
+    :param tasks_total: tasks of the location (or of the contacts ``task_filters`` picked).
     :param tasks_open: of them, not completed.
     :param tasks_overdue: of the open ones, due before ``interval_end``.
     :param tasks_completed: of them, completed.
-    :param task_contacts_scanned: how many contacts' tasks were read.
+    :param task_contacts_scanned: how many contacts' tasks were counted (every contact without filters).
     :param tag_contacts_scanned: how many contacts the tag counts cover.
     :param top_tags: the most used tags and their contact counts, most used first.
     :param last_sync_at: when the last sync run finished, if known.
@@ -214,24 +212,16 @@ class TaskCounts:
             self.overdue += 1
 
 
-def count_tasks(
-    hook: ContactsReader, contact_ids: Sequence[str], as_of: datetime, max_workers: int = 4
-) -> TaskCounts:
+def count_tasks(tasks: Iterable[Mapping[str, Any]], as_of: datetime) -> TaskCounts:
     """
-    Read the tasks of each contact (one request per contact) and count them.
+    Count tasks (consumed lazily, page after page).
 
-    :param hook: the Contacts hook (its rate limiter is shared by the worker threads).
-    :param contact_ids: the contacts whose tasks are read.
+    :param tasks: the API's task objects.
     :param as_of: open tasks due before this moment count as overdue.
-    :param max_workers: concurrent requests.
     """
     counts = TaskCounts()
-    if not contact_ids:
-        return counts
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(contact_ids)))) as pool:
-        for tasks in pool.map(hook.get_tasks, contact_ids):
-            for task in tasks or ():
-                counts.add(task, as_of)
+    for task in tasks:
+        counts.add(task, as_of)
     return counts
 
 
@@ -262,9 +252,11 @@ def compute_metrics(
     :param last_sync_at: when the last sync finished (from the audit table), reported as is.
     :param top_n: how many tags to keep, most used first.
     :param tag_scan_limit: count tags over at most this many contacts (most recently updated first).
-    :param task_contact_limit: read the tasks of at most this many contacts (most recently updated first).
-    :param task_filters: search filters choosing the contacts whose tasks are read; all when None.
-    :param max_workers: concurrent task requests.
+    :param task_contact_limit: with ``task_filters``, count the tasks of at most this many of the contacts
+        they pick (most recently updated first).
+    :param task_filters: search filters choosing the contacts whose tasks are counted; None counts every task
+        of the location.
+    :param max_workers: unused (kept for compatibility: tasks are counted by one paged search).
     :param now: the computation time; the current time by default.
     """
     if interval_end <= interval_start:
@@ -286,13 +278,14 @@ def compute_metrics(
     for contact in scanned:
         tags.update(set(contact.get("tags") or ()))
     if task_filters is None:
-        task_contacts = scanned[:task_contact_limit]
+        tasks = count_tasks(hook.search_location_tasks(), as_of=interval_end)
+        task_contacts_scanned = total
     else:
         page_limit = max(1, min(SEARCH_PAGE_LIMIT, task_contact_limit))
         found = hook.search_contacts(filters=list(task_filters), sort=sort, page_limit=page_limit)
-        task_contacts = _take(found, task_contact_limit)
-    task_ids = [contact["id"] for contact in task_contacts]
-    tasks = count_tasks(hook, task_ids, as_of=interval_end, max_workers=max_workers)
+        task_ids = [contact["id"] for contact in _take(found, task_contact_limit)]
+        tasks = count_tasks(hook.search_location_tasks(contact_ids=task_ids), as_of=interval_end)
+        task_contacts_scanned = len(task_ids)
 
     return ContactMetrics(
         computed_at=now or datetime.now(timezone.utc),
@@ -306,7 +299,7 @@ def compute_metrics(
         tasks_open=tasks.open,
         tasks_overdue=tasks.overdue,
         tasks_completed=tasks.completed,
-        task_contacts_scanned=len(task_ids),
+        task_contacts_scanned=task_contacts_scanned,
         tag_contacts_scanned=len(scanned),
         top_tags=dict(sorted(tags.items(), key=lambda item: (-item[1], item[0]))[:top_n]),
         last_sync_at=last_sync_at,

@@ -20,6 +20,40 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 log = logging.getLogger(__name__)
 
 DEFAULT_REPORTING_CONN_ID = "contacts_reporting"
+MYSQL_CONN_TYPES = ("mysql", "mariadb")
+
+
+class MySqlConnectorHook(DbApiHook):
+    """
+    A MySQL/MariaDB connection through mysql-connector-python, for machines without the MySQL provider.
+
+    Host, port, login, password and schema (the database) come from the connection, as for ``MySqlHook``.
+
+    :param mysql_conn_id: the Airflow connection.
+    """
+
+    conn_name_attr = "mysql_conn_id"
+    default_conn_name = "mysql_default"
+    conn_type = "mysql"
+    hook_name = "MySQL (mysql-connector-python)"
+    supports_autocommit = True
+
+    @property
+    def dialect_name(self) -> str:
+        return "mysql"
+
+    def get_conn(self) -> Any:
+        import mysql.connector
+
+        conn = self.get_connection(getattr(self, self.conn_name_attr))
+        return mysql.connector.connect(
+            host=conn.host or "localhost",
+            port=int(conn.port or 3306),
+            user=conn.login,
+            password=conn.password or "",
+            database=conn.schema or None,
+            charset="utf8mb4",
+        )
 
 
 def sqlite_connection(conn_id: str, path: str | os.PathLike[str]) -> Connection:
@@ -66,7 +100,13 @@ def get_sql_hook(
             "Connection %r is not defined: reporting to the SQLite file %s", conn_id, default_sqlite_path
         )
         return _preset_sqlite_hook(sqlite_connection(conn_id, default_sqlite_path))
-    hook = connection.get_hook()
+    try:
+        hook = connection.get_hook()
+    except Exception:
+        if connection.conn_type not in MYSQL_CONN_TYPES:
+            raise
+        # The official MySQL provider is not installed (it needs mysqlclient, built against C headers).
+        hook = MySqlConnectorHook(mysql_conn_id=conn_id)
     if not isinstance(hook, DbApiHook):
         raise TypeError(f"Connection {conn_id!r} ({connection.conn_type}) is not a SQL connection")
     return hook

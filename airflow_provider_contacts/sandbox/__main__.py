@@ -20,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     sb = build_sandbox(options)
     sock = bind(options.host, options.port)
     base_url = _url(options.host, sock.getsockname()[1])
-    connection = connection_for(options, base_url, sb.auth.mint_refresh_token())
+    public_key = sb.webhooks.public_key if sb.webhooks else None
+    connection = connection_for(
+        options, base_url, sb.auth.mint_refresh_token(), webhook_public_key=public_key
+    )
     # The admin token guards /_sandbox/* (they hand out tokens); the handle reads it from this line.
     print(f"{ADMIN_TOKEN_ENV}={options.admin_token}", flush=True)
     print(f"{CONN_ENV_NAME}={json.dumps(connection)}", flush=True)

@@ -19,12 +19,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import directory  # noqa: F401  (registers the businesses, users and workflows routes)
+from . import (
+    directory,  # noqa: F401  (registers the businesses, users and workflows routes)
+    locations,  # noqa: F401  (registers the Locations API's task search)
+)
 from .auth import Principal
 from .errors import ApiError, trace_id
 from .model import Sandbox
 from .routes import ROUTES, Call, RouteDef, dumps, validate
 from .versions import accept, oauth_fields, render
+from .webhooks import WebhookSender as WebhookSender  # registers the /_sandbox/webhooks routes
 
 _JSON = (b"content-type", b"application/json")
 _FAULT_STATUS = {"429": 429, "500": 500, "502": 502, "503": 503}
@@ -77,6 +81,8 @@ def _endpoint(sb: Sandbox, declared: RouteDef) -> Any:
             version,
         )
         result = await chosen.handler(call)
+        if sb.webhooks is not None and definition.kind == "api":
+            sb.webhooks.on_change(chosen.label, call, result)
         if definition.kind == "api":
             result = render(version, definition.envelope, result)
         result["traceId"] = trace_id()

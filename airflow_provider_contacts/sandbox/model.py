@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .auth import OTHER_LOCATION_ID as OTHER_LOCATION_ID
 from .auth import TokenAuthority
@@ -20,6 +20,9 @@ from .options import SandboxOptions
 from .search import SearchCompiler
 from .store import Store
 from .versions import CUSTOM_FIELD_ITEM_KEYS
+
+if TYPE_CHECKING:
+    from .webhooks import WebhookSender
 
 #: Custom field definitions of the location: (name, fieldKey suffix, dataType, picklist options).
 CUSTOM_FIELD_DEFS: tuple[tuple[str, str, str, list[str] | None], ...] = (
@@ -171,6 +174,8 @@ class Sandbox:
         self.limiter = RateLimiter(options.rate_limit, options.rate_interval, options.daily_limit)
         self.faults = FaultInjector(options.fault_rate, options.fault_kinds, options.random_seed)
         self.stats = Stats()
+        #: Sends a signed webhook for each change (set by ``build_sandbox``).
+        self.webhooks: WebhookSender | None = None
         self.new_id = IdMaker(options.random_seed * 7919 + now_ms())
         fixed = IdMaker(options.random_seed + 1)
         self.user_ids = [fixed() for _ in range(6)]

@@ -50,6 +50,9 @@ class SandboxOptions:
     :param admin_token: the bearer token the ``/_sandbox/*`` control routes require (they hand out tokens);
         default: a random one, printed at start.
     :param log_level: uvicorn's log level.
+    :param webhook_urls: URLs that get a signed webhook for every change (``--webhook-url``, repeatable).
+    :param webhook_retry_scale: factor on HighLevel's 10-minute delay between retries after a 429.
+    :param webhook_fault: make every webhook misbehave: ``tampered``, ``unsigned``, ``stale`` or ``duplicate``.
     """
 
     host: str = "127.0.0.1"
@@ -74,6 +77,9 @@ class SandboxOptions:
     location_id: str = "sbxLoc0000000000000A"
     admin_token: str | None = None
     log_level: str = "warning"
+    webhook_urls: list[str] = field(default_factory=list, metadata={"flag": "--webhook-url", "repeat": True})
+    webhook_retry_scale: float = 1.0
+    webhook_fault: str = ""
 
     def __post_init__(self) -> None:
         unknown = set(self.fault_kinds) - set(FAULT_KINDS)
@@ -109,10 +115,12 @@ class SandboxOptions:
                 continue  # a secret: passed in the environment (ADMIN_TOKEN_ENV), never on a command line
             if value == getattr(defaults, f.name) and f.name != "port":
                 continue
-            flag = "--" + f.name.replace("_", "-")
+            flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
             if isinstance(value, bool):
                 if value:
                     argv.append(flag)
+            elif f.metadata.get("repeat"):
+                argv += [part for item in value for part in (flag, item)]
             elif isinstance(value, list):
                 argv += [flag, ",".join(value)]
             elif value is not None:
@@ -130,12 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
     doc = SandboxOptions.__doc__ or ""
     for f in dataclasses.fields(SandboxOptions):
         default = getattr(defaults, f.name)
-        flag = "--" + f.name.replace("_", "-")
+        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
         marker = f":param {f.name}:"
         help_text = doc.split(marker, 1)[1].split(":param", 1)[0].strip() if marker in doc else ""
         help_text = " ".join(help_text.split()).replace("%", "%%")
         if isinstance(default, bool):
             parser.add_argument(flag, action="store_true", help=help_text)
+        elif f.metadata.get("repeat"):
+            parser.add_argument(
+                flag, dest=f.name, action="append", default=[], help=f"{help_text} (repeatable)"
+            )
         elif isinstance(default, list):
             parser.add_argument(flag, default=",".join(default), help=f"{help_text} (comma separated)")
         else:

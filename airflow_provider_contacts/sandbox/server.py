@@ -24,6 +24,7 @@ from .client import SandboxClient
 from .model import OTHER_LOCATION_ID, Sandbox
 from .options import ADMIN_TOKEN_ENV, SandboxOptions
 from .seed import seed
+from .webhooks import attach as attach_webhooks
 
 CONN_ENV_NAME = "AIRFLOW_CONN_CONTACTS_DEFAULT"
 
@@ -44,13 +45,18 @@ def build_sandbox(options: SandboxOptions) -> Sandbox:
     if not options.admin_token:
         options.admin_token = secrets.token_urlsafe(24)
     sb = Sandbox(options)
+    attach_webhooks(sb)
     if options.seed and sb.store.contact_count() == 0:
         seed(sb, options.seed, options.random_seed)
     return sb
 
 
 def connection_for(
-    options: SandboxOptions, base_url: str, refresh_token: str, scopes: str = ALL_SCOPES
+    options: SandboxOptions,
+    base_url: str,
+    refresh_token: str,
+    scopes: str = ALL_SCOPES,
+    webhook_public_key: str | None = None,
 ) -> dict[str, Any]:
     """
     Return the Airflow connection (as a JSON-able dict) that reaches a sandbox with OAuth.
@@ -59,8 +65,9 @@ def connection_for(
     :param base_url: its URL.
     :param refresh_token: a fresh refresh token.
     :param scopes: the scopes of that token.
+    :param webhook_public_key: the key that verifies the sandbox's webhooks, added to the extra.
     """
-    return {
+    connection: dict[str, Any] = {
         "conn_type": "contacts",
         "host": base_url,
         "login": options.client_id,
@@ -74,6 +81,9 @@ def connection_for(
             "rate_limit_window": options.rate_interval,
         },
     }
+    if webhook_public_key:
+        connection["extra"]["webhook_public_key"] = webhook_public_key
+    return connection
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -119,17 +129,28 @@ class SandboxHandle:
     :param base_url: its URL (``http://127.0.0.1:PORT``).
     :param refresh_token: the refresh token of :attr:`connection`.
     :param admin_token: the token of the ``/_sandbox/*`` control routes; every helper of the handle sends it.
+    :param webhook_public_key: the key that verifies its webhooks (in every connection's extra).
     """
 
-    def __init__(self, options: SandboxOptions, base_url: str, refresh_token: str, admin_token: str) -> None:
+    def __init__(
+        self,
+        options: SandboxOptions,
+        base_url: str,
+        refresh_token: str,
+        admin_token: str,
+        webhook_public_key: str | None = None,
+    ) -> None:
         self.options = options
+        self.webhook_public_key = webhook_public_key
         self.base_url = base_url
         self.location_id = options.location_id
         self.other_location_id = OTHER_LOCATION_ID
         self.private_token = options.private_token
         self.client_id = options.client_id
         self.client_secret = options.client_secret
-        self.connection = connection_for(options, base_url, refresh_token)
+        self.connection = connection_for(
+            options, base_url, refresh_token, webhook_public_key=webhook_public_key
+        )
         self.admin_token = admin_token
         self._session = requests.Session()
         self._session.headers["Authorization"] = f"Bearer {admin_token}"
@@ -178,6 +199,20 @@ class SandboxHandle:
         }
         return self._admin("POST", "/_sandbox/faults", json=body)
 
+    def webhooks(self) -> dict[str, Any]:
+        """Return ``GET /_sandbox/webhooks``: events emitted, deliveries pending, answers by status, lost."""
+        return self._admin("GET", "/_sandbox/webhooks")
+
+    def set_webhooks(self, fault: str | None = None, urls: list[str] | None = None) -> dict[str, Any]:
+        """
+        Change the webhook subscriptions or misbehaviour at run time.
+
+        :param fault: ``""`` (none), ``tampered``, ``unsigned``, ``stale`` or ``duplicate``.
+        :param urls: the subscribed URLs (replacing the current ones).
+        """
+        body = {k: v for k, v in {"fault": fault, "urls": urls}.items() if v is not None}
+        return self._admin("POST", "/_sandbox/webhooks", json=body)
+
     def all_contacts(self, location_id: str | None = None) -> list[dict[str, Any]]:
         """
         Return every contact of a location (server state; no auth, no rate limit).
@@ -215,11 +250,13 @@ class SandboxHandle:
 
         :param scopes: its scopes (``contacts.readonly`` for a read-only one).
         """
-        return connection_for(self.options, self.base_url, self.mint_refresh_token(scopes), scopes)
+        return connection_for(
+            self.options, self.base_url, self.mint_refresh_token(scopes), scopes, self.webhook_public_key
+        )
 
     def private_connection(self) -> dict[str, Any]:
         """Return a connection dict that uses the private integration token."""
-        conn = connection_for(self.options, self.base_url, "")
+        conn = connection_for(self.options, self.base_url, "", webhook_public_key=self.webhook_public_key)
         conn["login"] = ""
         conn["password"] = self.private_token
         conn["extra"].pop("refresh_token")
@@ -314,11 +351,14 @@ def running_sandbox(*, subprocess_mode: bool = False, **options: Any) -> Iterato
     try:
         wait_healthy(base_url)
         assert opts.admin_token is not None
-        handle = SandboxHandle(opts, base_url, sb.auth.mint_refresh_token(), opts.admin_token)
+        public_key = sb.webhooks.public_key if sb.webhooks else None
+        handle = SandboxHandle(opts, base_url, sb.auth.mint_refresh_token(), opts.admin_token, public_key)
         yield handle
     finally:
         if handle is not None:
             handle.close()
+        if sb.webhooks is not None:
+            sb.webhooks.close()
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
@@ -347,7 +387,13 @@ def _subprocess_sandbox(opts: SandboxOptions) -> Iterator[SandboxHandle]:
                 f"the sandbox process exited ({process.wait()}) before printing its connection and admin token"
             )
         wait_healthy(connection["host"], process=process)
-        handle = SandboxHandle(opts, connection["host"], connection["extra"]["refresh_token"], admin_token)
+        handle = SandboxHandle(
+            opts,
+            connection["host"],
+            connection["extra"]["refresh_token"],
+            admin_token,
+            connection["extra"].get("webhook_public_key"),
+        )
         yield handle
     finally:
         if handle is not None:

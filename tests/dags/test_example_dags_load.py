@@ -20,6 +20,7 @@ EXPECTED = {
     "contacts_events",
     "contacts_reconcile",
     "contacts_token_refresh",
+    "contacts_warehouse",
     "contacts_alerts",
     "contacts_archive",
     "contacts_activity",
@@ -111,19 +112,28 @@ def test_schedules(dagbag: Any) -> None:
     assert outlets == ["contacts_synced"]
 
 
-def test_events_takes_contact_ids_from_the_watchers_asset_events(dagbag: Any) -> None:
-    """The trigger's payload (``extra["payload"]["contact_ids"]`` of each asset event) names the contacts."""
+def test_events_takes_contact_ids_from_webhooks_and_the_watcher(dagbag: Any) -> None:
+    """
+    The webhook asset's ``ContactCreate`` events (``extra["contact_id"]``) and the watcher's payloads
+    (``extra["payload"]["contact_ids"]``) both name contacts; other webhook types do not.
+    """
     from types import SimpleNamespace
 
     dag = dagbag.dags["contacts_events"]
-    (asset,) = dag.timetable.asset_condition.objects
-    assert [type(w.trigger).__name__ for w in asset.watchers] == ["ContactChangedTrigger"]
+    webhooks, poller = dag.timetable.asset_condition.objects
+    assert webhooks.uri == "highlevel://sbxLoc0000000000000A/contacts"
+    assert [type(w.trigger).__name__ for w in poller.watchers] == ["ContactChangedTrigger"]
+    assert dag.max_active_runs == 1
     events = {
-        asset: [
-            SimpleNamespace(extra={"from_trigger": True, "payload": {"contact_ids": ["a", "b"]}}),
-            SimpleNamespace(extra={"from_trigger": True, "payload": {"contact_ids": ["b", "c"]}}),
-        ]
+        webhooks: [
+            SimpleNamespace(extra={"type": "ContactCreate", "contact_id": "w"}),
+            SimpleNamespace(extra={"type": "ContactUpdate", "contact_id": "u"}),
+        ],
+        poller: [
+            SimpleNamespace(extra={"from_trigger": True, "payload": {"contact_ids": ["a", "w"]}}),
+            SimpleNamespace(extra={"from_trigger": True, "payload": {"contact_ids": ["w", "c"]}}),
+        ],
     }
     pick = dag.get_task("new_contact_ids").python_callable
-    assert pick(params={"contact_ids": []}, triggering_asset_events=events) == ["a", "b", "c"]
+    assert pick(params={"contact_ids": []}, triggering_asset_events=events) == ["w", "a", "c"]
     assert pick(params={"contact_ids": ["x"]}, triggering_asset_events={}) == ["x"]

@@ -11,24 +11,9 @@ from typing import Any
 
 import pytest
 
+from tests.dags.helpers import xcom_value as _xcom
+
 pytestmark = [pytest.mark.integration, pytest.mark.airflow_db]
-
-
-def _xcom(run: Any, task_id: str) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(
-                XComModel.dag_id == run.dag_id,
-                XComModel.run_id == run.run_id,
-                XComModel.task_id == task_id,
-                XComModel.key == "return_value",
-            )
-        ).one()
-        return XComModel.deserialize_value(row)
 
 
 def test_reconcile_fixes_drift_both_ways(world: dict[str, Any], run_sync: Any) -> None:
@@ -98,6 +83,11 @@ def test_events_onboards_the_given_contacts(world: dict[str, Any]) -> None:
         assert {"new", "onboarding"} <= set(hook.get_contact(contact_id)["tags"])
         assert [t["title"] for t in hook.get_tasks(contact_id)].count("Onboarding call") == 1
         assert any(n["body"].startswith("Onboarding started by Airflow") for n in hook.get_notes(contact_id))
+    # The same contacts again (the poller reporting what a webhook already did): nothing is made twice.
+    again = world["bag"].dags["contacts_events"].test(run_conf={"contact_ids": ids})
+    assert again.state == DagRunState.SUCCESS
+    for contact_id in ids:
+        assert [t["title"] for t in hook.get_tasks(contact_id)].count("Onboarding call") == 1
 
 
 def test_token_refresh_rotates_and_keeps_tokens_out_of_xcom(world: dict[str, Any], tmp_path: Any) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+TASK_PAGE = 3
+
 
 def _when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -26,7 +28,10 @@ def _matches(contact: dict[str, Any], flt: dict[str, Any]) -> bool:
 
 
 class FakeContactsHook:
-    """Answers ``request('POST', '/contacts/search')``, ``search_contacts`` and ``get_tasks``; logs calls."""
+    """
+    Answers ``request('POST', '/contacts/search')``, ``search_contacts`` and ``search_location_tasks``
+    (pages of ``TASK_PAGE``); logs one call per request.
+    """
 
     location_id = "loc-1"
 
@@ -58,9 +63,18 @@ class FakeContactsHook:
             self.calls.append(("page", filters))
             yield from found[start : start + page_limit]
 
-    def get_tasks(self, contact_id: str) -> list[dict[str, Any]]:
-        self.calls.append(("tasks", contact_id))
-        return list(self.tasks.get(contact_id, []))
+    def search_location_tasks(
+        self, contact_ids: list[str] | None = None, page_limit: int = TASK_PAGE
+    ) -> Iterator[dict[str, Any]]:
+        found = [
+            {**task, "contactId": cid}
+            for cid, tasks in self.tasks.items()
+            if contact_ids is None or cid in contact_ids
+            for task in tasks
+        ]
+        for start in range(0, len(found) + 1, page_limit):
+            self.calls.append(("task_page", contact_ids))
+            yield from found[start : start + page_limit]
 
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)

@@ -16,7 +16,7 @@ from airflow_provider_contacts.reporting.metrics import (
     top_tags_of,
 )
 
-from .conftest import T0, FakeContactsHook
+from .conftest import T0, TASK_PAGE, FakeContactsHook
 
 T1 = T0 + timedelta(hours=1)
 NOW = T1 + timedelta(minutes=1)
@@ -33,19 +33,19 @@ def test_iso_ms_is_utc_with_milliseconds() -> None:
 
 
 def test_counts_come_from_search_totals_not_scans(fake_hook: FakeContactsHook) -> None:
-    metrics = compute_metrics(fake_hook, T0, T1, task_contact_limit=0, tag_scan_limit=0, now=NOW)
+    metrics = compute_metrics(fake_hook, T0, T1, tag_scan_limit=0, now=NOW)
     assert (metrics.contacts_total, metrics.contacts_new, metrics.contacts_updated) == (6, 2, 2)
     counts = [body for kind, body in fake_hook.calls if kind == "count"]
     assert len(counts) == 3 and all(body["pageLimit"] == 1 for body in counts)
-    assert [kind for kind, _ in fake_hook.calls] == ["count"] * 3
-    assert metrics.api_requests == 3
-    assert metrics.top_tags == {} and metrics.tasks_total == 0
+    assert [kind for kind, _ in fake_hook.calls if kind != "task_page"] == ["count"] * 3
+    assert metrics.top_tags == {}
 
 
-def test_tags_and_tasks_over_every_contact(fake_hook: FakeContactsHook) -> None:
-    metrics = compute_metrics(fake_hook, T0, T1, top_n=2, task_contact_limit=100, now=NOW)
+def test_tags_and_exact_task_counts_for_the_whole_location(fake_hook: FakeContactsHook) -> None:
+    metrics = compute_metrics(fake_hook, T0, T1, top_n=2, now=NOW)
     assert metrics.top_tags == {"customer": 3, "lead": 2}
     assert metrics.tag_contacts_scanned == 6
+    # Every task of the location, also those of contacts no recent search page would reach.
     assert (metrics.tasks_total, metrics.tasks_open, metrics.tasks_overdue, metrics.tasks_completed) == (
         4,
         3,
@@ -53,22 +53,26 @@ def test_tags_and_tasks_over_every_contact(fake_hook: FakeContactsHook) -> None:
         1,
     )
     assert metrics.task_contacts_scanned == 6
-    assert metrics.api_requests == len(fake_hook.calls) == 3 + 1 + 6
-
-
-def test_task_cost_is_bounded_to_the_most_recently_updated(fake_hook: FakeContactsHook) -> None:
-    metrics = compute_metrics(fake_hook, T0, T1, task_contact_limit=4, now=NOW)
-    read = [contact_id for kind, contact_id in fake_hook.calls if kind == "tasks"]
-    assert sorted(read) == ["late", "new2", "old1", "old2"]
-    assert (metrics.tasks_total, metrics.tasks_overdue, metrics.task_contacts_scanned) == (2, 1, 4)
+    # 4 tasks in pages of 3: two task requests (4 // 3 + 1), never one per contact.
+    assert [kind for kind, _ in fake_hook.calls].count("task_page") == 4 // TASK_PAGE + 1
+    assert metrics.api_requests == len(fake_hook.calls) == 3 + 1 + 2
 
 
 def test_task_filters_choose_the_contacts(fake_hook: FakeContactsHook) -> None:
     customers = [{"field": "tags", "operator": "eq", "value": "customer"}]
     metrics = compute_metrics(fake_hook, T0, T1, tag_scan_limit=0, task_filters=customers, now=NOW)
-    read = sorted(contact_id for kind, contact_id in fake_hook.calls if kind == "tasks")
-    assert read == ["new2", "old1", "old2"]
+    searched = [ids for kind, ids in fake_hook.calls if kind == "task_page"]
+    assert searched and all(sorted(ids) == ["new2", "old1", "old2"] for ids in searched)
     assert metrics.tasks_total == 2 and metrics.tag_contacts_scanned == 0
+    assert metrics.task_contacts_scanned == 3
+
+
+def test_task_contact_limit_bounds_the_filtered_contacts(fake_hook: FakeContactsHook) -> None:
+    everyone = [{"field": "dateAdded", "operator": "range", "value": {"gte": "2000-01-01T00:00:00.000Z"}}]
+    metrics = compute_metrics(fake_hook, T0, T1, task_contact_limit=4, task_filters=everyone, now=NOW)
+    searched = next(ids for kind, ids in fake_hook.calls if kind == "task_page")
+    assert sorted(searched) == ["late", "new2", "old1", "old2"]
+    assert (metrics.tasks_total, metrics.tasks_overdue, metrics.task_contacts_scanned) == (2, 1, 4)
 
 
 def test_row_and_json_forms(fake_hook: FakeContactsHook) -> None:

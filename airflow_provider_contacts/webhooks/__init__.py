@@ -1,0 +1,1 @@
+"""HighLevel webhooks: verification, the replay store and the receiver shared by the plugin and forwarder."""
