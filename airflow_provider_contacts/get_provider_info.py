@@ -36,6 +36,7 @@ def get_provider_info() -> dict[str, Any]:
             "operators.notes",
             "operators.automation",
             "operators.sync",
+            "operators.agency",
         ),
         "sensors": _modules("sensors.contacts"),
         "transfers": [

@@ -21,9 +21,11 @@ BENCHMARKS: dict[str, bool] = {
     "throughput": True,
     "read": True,
     "warehouse": True,
+    "agency": True,
     "overhead": False,
     "sandbox_server": False,
     "webhooks": False,
+    "triggerer": False,
 }
 
 
@@ -51,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         command = [sys.executable, str(HERE / f"{name}.py")]
         if shared_options:
             command += ["--scale", str(args.scale), "--latency-ms", str(args.latency_ms)]
-        print(f"\n=== {name}: {' '.join(command[1:])}", flush=True)
+        # The script's path relative to the project, so a pasted log never names this machine's folders.
+        shown = [str((HERE / f"{name}.py").relative_to(HERE.parent)), *command[2:]]
+        print(f"\n=== {name}: {' '.join(shown)}", flush=True)
         started = time.perf_counter()
         process = subprocess.run(command, stdout=subprocess.PIPE, text=True)
         for line in process.stdout.splitlines():

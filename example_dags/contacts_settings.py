@@ -6,6 +6,8 @@ here looks up a connection or a Variable or touches the network. Copy this file 
 
 - ``CONTACTS_CONN_ID``: the Contacts API connection (default ``contacts_default``).
 - ``CONTACTS_LOCATION_ID``: the location whose webhooks start ``contacts_events`` (default the sandbox's).
+- ``CONTACTS_AGENCY_CONN_ID``: an agency connection (``auth_type`` ``agency``) for ``contacts_agency_sync``
+  (default ``contacts_agency``).
 - ``CONTACTS_REPORTING_CONN_ID``: the reporting database, any SQL connection (default ``contacts_reporting``;
   when it is not defined, a SQLite file ``reporting.db`` in the demo directory).
 - ``CONTACTS_SOURCE_CONN_ID``: the source system's database (default ``contacts_source``; when undefined,
@@ -30,6 +32,7 @@ from airflow.sdk import Asset
 from airflow_provider_contacts.reporting.sql import DEFAULT_REPORTING_CONN_ID, get_sql_hook
 
 CONTACTS_CONN_ID = os.environ.get("CONTACTS_CONN_ID", "contacts_default")
+AGENCY_CONN_ID = os.environ.get("CONTACTS_AGENCY_CONN_ID", "contacts_agency")
 REPORTING_CONN_ID = os.environ.get("CONTACTS_REPORTING_CONN_ID", DEFAULT_REPORTING_CONN_ID)
 SOURCE_CONN_ID = os.environ.get("CONTACTS_SOURCE_CONN_ID", "contacts_source")
 WATCH_POLL_INTERVAL = float(os.environ.get("CONTACTS_WATCH_POLL_INTERVAL") or 60)

@@ -31,3 +31,13 @@ def airflow_db() -> Path:
         env=os.environ.copy(),
     )
     return _AIRFLOW_HOME
+
+
+@pytest.fixture(autouse=True)
+def _fresh_transports():
+    """Each test starts with no transport: one test's paused limiter or tokens never reach the next."""
+    from airflow_provider_contacts.transport import clear_transports
+
+    clear_transports()
+    yield
+    clear_transports()

@@ -40,6 +40,8 @@ class ApiVersion:
     :param token_fields: the token endpoint's request field names (canonical snake_case -> this version's).
     :param token_header: the ``Version`` header of the token endpoint (2021-07-28's declares none).
     :param lists_contacts: whether the deprecated ``GET /contacts/`` exists in this version.
+    :param location_token_path: the agency route that mints a location's token from the company's.
+    :param installed_locations_path: the agency route that lists the locations where the app is installed.
     """
 
     name: str
@@ -49,6 +51,8 @@ class ApiVersion:
     token_fields: Mapping[str, str] = field(default_factory=dict)
     token_header: str | None = None
     lists_contacts: bool = True
+    location_token_path: str = "/oauth/locationToken"
+    installed_locations_path: str = "/oauth/installedLocations"
 
     def contact_body(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """
@@ -110,6 +114,35 @@ class ApiVersion:
         """
         return {self.token_fields.get(key, key): value for key, value in fields.items()}
 
+    def installed_locations_query(self, cursor: str | None, size: int) -> dict[str, Any]:
+        """
+        Return the paging parameters of one page of installed locations.
+
+        :param cursor: what :meth:`installed_locations_page` returned for the page before; None for the first.
+        :param size: locations per page (at most 100).
+        """
+        if self.name == V3:
+            return {"pageSize": size, "pageToken": cursor}
+        return {"skip": int(cursor or 0), "limit": size}
+
+    def installed_locations_page(
+        self, answer: Mapping[str, Any], cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """
+        Return a page's locations and the cursor of the next page (None after the last).
+
+        :param answer: the decoded page.
+        :param cursor: the cursor this page was asked with.
+        """
+        if self.name == V3:
+            pagination = answer.get("pagination") or {}
+            rows = list(answer.get("items") or [])
+            more = pagination.get("hasNextPage") and pagination.get("nextPageToken")
+            return rows, str(pagination["nextPageToken"]) if more else None
+        rows = list(answer.get("locations") or [])
+        seen = int(cursor or 0) + len(rows)
+        return rows, str(seen) if rows and seen < int(answer.get("count") or 0) else None
+
 
 #: The versions the hook speaks, by ``Version`` header.
 API_VERSIONS: dict[str, ApiVersion] = {
@@ -135,6 +168,8 @@ API_VERSIONS: dict[str, ApiVersion] = {
         },
         token_header=V3,
         lists_contacts=False,
+        location_token_path="/oauth/location-token",
+        installed_locations_path="/oauth/installed-locations",
     ),
 }
 

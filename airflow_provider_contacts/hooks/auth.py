@@ -23,17 +23,24 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from filelock import FileLock
 
-from airflow_provider_contacts.exceptions import ContactsAuthError, api_messages, json_object
+from airflow_provider_contacts.exceptions import (
+    ContactsAuthError,
+    ContactsConfigError,
+    api_messages,
+    json_object,
+)
 from airflow_provider_contacts.hooks.api_versions import (
     API_VERSIONS,
     V2,
@@ -50,6 +57,7 @@ TokenData = dict[str, Any]
 # retried only when the request certainly did not get processed.
 _TOKEN_RETRY_STATUSES = frozenset({429, 503})
 _TOKEN_ATTEMPTS = 4
+_LOCATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 # This package sends to the Task SDK's supervisor channel one request at a time. Under ``dag.test()`` the
@@ -101,8 +109,31 @@ class TokenStore:
     def lock(self) -> Iterator[None]:
         yield
 
+    def for_location(self, location_id: str) -> TokenStore:
+        """
+        A store of its own, beside this one, for an agency connection's token of one location.
+
+        Its key names the location, so no location's token is ever read for another's, nor for the company's.
+
+        :param location_id: the location (sub-account) id.
+        """
+        raise NotImplementedError(f"{type(self).__name__} keeps no location tokens")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.identity})"
+
+
+def location_key(location_id: str) -> str:
+    """
+    Check a location id for use in a store's key (letters, digits, ``-`` and ``_``) and return it.
+
+    :param location_id: the location (sub-account) id.
+    """
+    if not isinstance(location_id, str) or not _LOCATION_ID.fullmatch(location_id):
+        raise ContactsConfigError(
+            f"location_id {location_id!r} is not a location id (letters, digits, '-' and '_' only)"
+        )
+    return location_id
 
 
 class MemoryTokenStore(TokenStore):
@@ -112,6 +143,8 @@ class MemoryTokenStore(TokenStore):
         self._tokens = dict(tokens) if tokens else None
         self.identity = f"memory:{id(self)}"
         self.saves = 0
+        self._locations: dict[str, MemoryTokenStore] = {}
+        self._locations_guard = threading.Lock()
 
     def load(self) -> TokenData | None:
         return dict(self._tokens) if self._tokens else None
@@ -119,6 +152,14 @@ class MemoryTokenStore(TokenStore):
     def save(self, tokens: TokenData) -> None:
         self._tokens = dict(tokens)
         self.saves += 1
+
+    def for_location(self, location_id: str) -> MemoryTokenStore:
+        with self._locations_guard:
+            store = self._locations.get(location_key(location_id))
+            if store is None:
+                store = self._locations[location_id] = MemoryTokenStore()
+                store.identity = f"{self.identity}/location:{location_id}"
+            return store
 
 
 class FileTokenStore(TokenStore):
@@ -157,6 +198,11 @@ class FileTokenStore(TokenStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             yield
+
+    def for_location(self, location_id: str) -> FileTokenStore:
+        """``<name>.location-<id><suffix>`` beside this file, with its own lock."""
+        name = f"{self.path.stem}.location-{location_key(location_id)}{self.path.suffix}"
+        return FileTokenStore(self.path.with_name(name))
 
 
 def _in_task_runtime() -> bool:
@@ -221,6 +267,10 @@ class VariableTokenStore(TokenStore):
 
                 VariableModel.set(self.key, value, description="Rotated OAuth tokens of the Contacts API")
 
+    def for_location(self, location_id: str) -> VariableTokenStore:
+        """The Variable ``<key>__location__<id>`` (its key still contains ``token``: masked)."""
+        return VariableTokenStore(f"{self.key}__location__{location_key(location_id)}")
+
 
 # ---------------------------------------------------------------------------------------------- providers
 
@@ -252,6 +302,10 @@ class StaticTokenProvider:
     def access_token(self) -> str:
         return self._token
 
+    def ready_token(self) -> str | None:
+        """The token, at once (an event loop calls this instead of :meth:`access_token`)."""
+        return self._token
+
     def refresh(self, stale_access_token: str | None = None) -> None:
         raise ContactsAuthError(
             "the private integration token was rejected; create or rotate it in HighLevel under "
@@ -276,7 +330,82 @@ class _InvalidGrant(Exception):
     """The token endpoint refused the refresh token (used, revoked or expired)."""
 
 
-class OAuthTokenProvider:
+class CachedTokenProvider:
+    """
+    The reading half of a provider whose access tokens expire: held in memory, loaded from a token store,
+    refreshed (by the subclass's :meth:`refresh`) a margin before they expire.
+    """
+
+    can_refresh = True
+    store: TokenStore
+    _clock: Callable[[], float]
+    _tokens: TokenData | None
+
+    def refresh(self, stale_access_token: str | None = None) -> None:
+        raise NotImplementedError
+
+    def _load_store(self) -> TokenData | None:
+        raise NotImplementedError
+
+    @property
+    def granted_scopes(self) -> frozenset[str] | None:
+        scope = (self._tokens or {}).get("scope")
+        return frozenset(str(scope).split()) if scope else None
+
+    @property
+    def expires_at(self) -> float | None:
+        return (self._tokens or {}).get("expires_at")
+
+    def _needs_refresh(self, tokens: TokenData | None) -> bool:
+        if not tokens or not tokens.get("access_token"):
+            return True
+        expires_at = float(tokens.get("expires_at") or 0)
+        lifetime = float(tokens.get("expires_in") or 86399)
+        # A few minutes ahead for day-long tokens; a fifth of the lifetime for short-lived ones.
+        margin = min(300.0, lifetime * 0.2)
+        return self._clock() >= expires_at - margin
+
+    def _usable(self, tokens: TokenData | None, stale_access_token: str | None) -> bool:
+        """Whether stored tokens can be taken instead of refreshing: not the stale one, and fresh."""
+        return (
+            tokens is not None
+            and tokens.get("access_token") != stale_access_token
+            and not self._needs_refresh(tokens)
+        )
+
+    @staticmethod
+    def _register(tokens: TokenData) -> None:
+        mask(tokens.get("access_token"), "access_token")
+        mask(tokens.get("refresh_token"), "refresh_token")
+
+    def access_token(self) -> str:
+        """Return an access token that is valid for a while yet, refreshing it first when needed."""
+        tokens = self._tokens
+        if self._needs_refresh(tokens):
+            stale = tokens.get("access_token") if tokens else None
+            if tokens is None:
+                stored = self._load_store()
+                if not self._needs_refresh(stored):
+                    self._tokens = stored
+                    return str(stored["access_token"])  # type: ignore[index]
+            self.refresh(stale)
+            tokens = self._tokens
+        return str(tokens["access_token"])  # type: ignore[index]
+
+    def ready_token(self) -> str | None:
+        """
+        The access token held in memory when it is valid for a while yet, else None; never does I/O.
+
+        An event loop calls this first and runs :meth:`access_token` (which may load or refresh) in a
+        thread only when it returns None: rare, once a day per process.
+        """
+        tokens = self._tokens
+        if tokens is None or self._needs_refresh(tokens):
+            return None
+        return str(tokens["access_token"])
+
+
+class OAuthTokenProvider(CachedTokenProvider):
     """
     OAuth 2.0 access tokens from a rotating refresh token, kept in a :class:`TokenStore`.
 
@@ -295,8 +424,6 @@ class OAuthTokenProvider:
     :param rotation_wait: how long to wait for a concurrent writer after an ``invalid_grant``.
     :param api: the API version whose token exchange to speak (v3's fields are camelCase); default 2021-07-28.
     """
-
-    can_refresh = True
 
     def __init__(
         self,
@@ -336,26 +463,6 @@ class OAuthTokenProvider:
     def __repr__(self) -> str:
         return f"OAuthTokenProvider(conn_id={self.conn_id!r}, store={self.store!r})"
 
-    # -- reading
-
-    @property
-    def granted_scopes(self) -> frozenset[str] | None:
-        scope = (self._tokens or {}).get("scope")
-        return frozenset(str(scope).split()) if scope else None
-
-    @property
-    def expires_at(self) -> float | None:
-        return (self._tokens or {}).get("expires_at")
-
-    def _needs_refresh(self, tokens: TokenData | None) -> bool:
-        if not tokens or not tokens.get("access_token"):
-            return True
-        expires_at = float(tokens.get("expires_at") or 0)
-        lifetime = float(tokens.get("expires_in") or 86399)
-        # A few minutes ahead for day-long tokens; a fifth of the lifetime for short-lived ones.
-        margin = min(300.0, lifetime * 0.2)
-        return self._clock() >= expires_at - margin
-
     def _load_store(self) -> TokenData | None:
         tokens = self.store.load()
         if not tokens:
@@ -365,25 +472,6 @@ class OAuthTokenProvider:
             return None
         self._register(tokens)
         return tokens
-
-    @staticmethod
-    def _register(tokens: TokenData) -> None:
-        mask(tokens.get("access_token"), "access_token")
-        mask(tokens.get("refresh_token"), "refresh_token")
-
-    def access_token(self) -> str:
-        """Return an access token that is valid for a while yet, refreshing it first when needed."""
-        tokens = self._tokens
-        if self._needs_refresh(tokens):
-            stale = tokens.get("access_token") if tokens else None
-            if tokens is None:
-                stored = self._load_store()
-                if not self._needs_refresh(stored):
-                    self._tokens = stored
-                    return str(stored["access_token"])  # type: ignore[index]
-            self.refresh(stale)
-            tokens = self._tokens
-        return str(tokens["access_token"])  # type: ignore[index]
 
     # -- refreshing
 
@@ -396,11 +484,7 @@ class OAuthTokenProvider:
         """
         with _process_lock(self.store.identity), self.store.lock():
             current = self._load_store()
-            if (
-                current
-                and current.get("access_token") != stale_access_token
-                and not self._needs_refresh(current)
-            ):
+            if self._usable(current, stale_access_token):
                 self._tokens = current
                 return
             refresh_token = (current or {}).get("refresh_token") or self._seed_refresh_token
@@ -543,6 +627,160 @@ class OAuthTokenProvider:
         )
 
 
+class LocationTokenProvider(CachedTokenProvider):
+    """
+    One location's access tokens for an agency connection, minted from the company's token on demand.
+
+    ``POST /oauth/locationToken`` (v3: ``/oauth/location-token``) with the company's bearer token mints a
+    location token; it is kept in the location's own token store (:meth:`TokenStore.for_location`) until
+    shortly before it expires. One mint at a time per location: a lock per location store in the process,
+    and the store's own lock across processes; whoever gets them first re-reads the store. The company's
+    chain (rotation, saving, ``invalid_grant`` recovery) stays with its :class:`OAuthTokenProvider`, shared by
+    every location of the connection in the process.
+
+    :param company: the company's (agency's) token provider.
+    :param company_id: the company (agency) id, ``companyId`` of the mint.
+    :param location_id: the location whose tokens to mint.
+    :param url: the mint route's URL.
+    :param store: where this location's token is kept (never another location's store).
+    :param session: the HTTP session to use.
+    :param timeout: request timeout in seconds.
+    :param conn_id: the connection's id, for messages.
+    :param version: the ``Version`` header of the mint.
+    :param clock: wall clock in epoch seconds (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        *,
+        company: OAuthTokenProvider,
+        company_id: str,
+        location_id: str,
+        url: str,
+        store: TokenStore,
+        session: requests.Session,
+        timeout: float = 30.0,
+        conn_id: str = "contacts_default",
+        version: str = V2,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.company = company
+        self.company_id = company_id
+        self.location_id = location_key(location_id)
+        self.url = url
+        self.store = store
+        self._session = session
+        self._timeout = timeout
+        self.conn_id = conn_id
+        self._version = version
+        self._clock = clock
+        self._tokens: TokenData | None = None
+        self.mints = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"LocationTokenProvider(conn_id={self.conn_id!r}, location_id={self.location_id!r}, "
+            f"store={self.store!r})"
+        )
+
+    def _load_store(self) -> TokenData | None:
+        tokens = self.store.load()
+        if not tokens or tokens.get("location_id") != self.location_id:
+            return None  # a stray file or Variable: never take a token that is not this location's
+        self._register(tokens)
+        return tokens
+
+    def refresh(self, stale_access_token: str | None = None) -> None:
+        """
+        Mint this location's token: one mint at a time, re-using one another thread or worker just saved.
+
+        :param stale_access_token: the token that expired or was refused; a stored token other than this
+            one, still valid, is taken instead of minting again.
+        """
+        with _process_lock(self.store.identity), self.store.lock():
+            current = self._load_store()
+            if self._usable(current, stale_access_token):
+                self._tokens = current
+                return
+            tokens = self._mint()
+            try:
+                self.store.save(tokens)
+            except Exception as error:  # nothing rotates here: the token is good even if unsaved
+                log.warning(
+                    "Could not save the token of location %s to %r (%s); it is minted again next time",
+                    self.location_id,
+                    self.store,
+                    type(error).__name__,
+                )
+            self._tokens = tokens
+
+    def _mint(self) -> TokenData:
+        form = {"companyId": self.company_id, "locationId": self.location_id}
+        company_token = self.company.access_token()
+        refreshed = False
+        for attempt in range(_TOKEN_ATTEMPTS):
+            headers = {
+                "Authorization": f"Bearer {company_token}",
+                "Version": self._version,
+                "Accept": "application/json",
+            }
+            try:
+                response = self._session.post(self.url, data=form, headers=headers, timeout=self._timeout)
+            except requests.exceptions.RequestException as error:
+                # Minting twice does no harm (nothing rotates), so any failure to get an answer is retried.
+                if attempt + 1 < _TOKEN_ATTEMPTS:
+                    time.sleep(0.5 * 2**attempt)
+                    continue
+                raise self._error(f"got no answer ({type(error).__name__})", None) from None
+            if response.status_code == 401 and not refreshed:
+                refreshed = True
+                self.company.refresh(stale_access_token=company_token)
+                company_token = self.company.access_token()
+                continue
+            if (response.status_code == 429 or response.status_code >= 500) and attempt + 1 < _TOKEN_ATTEMPTS:
+                time.sleep(retry_after_seconds(response, 0.5 * 2**attempt))
+                continue
+            return self._parse(response)
+        raise self._error("was refused on every try", None)
+
+    def _parse(self, response: requests.Response) -> TokenData:
+        body = token_answer(json_object(response))
+        if not response.ok or not body.get("access_token"):
+            message = "; ".join(api_messages(body, response.reason))
+            raise self._error(f"was refused: {message}", response.status_code, body.get("traceId"))
+        if body.get("locationId") not in (None, self.location_id):
+            raise self._error("answered with another location's token", response.status_code)
+        now = self._clock()
+        tokens: TokenData = {
+            "access_token": body["access_token"],
+            "token_type": body.get("token_type", "Bearer"),
+            "expires_in": body.get("expires_in", 86399),
+            "expires_at": now + float(body.get("expires_in") or 86399),
+            "scope": body.get("scope"),
+            "user_type": "Location",
+            "location_id": self.location_id,
+            "obtained_at": now,
+        }
+        # A refresh token may come with it (NOTES §4); it is not kept: the company's chain mints anew.
+        mask(body.get("refresh_token"), "refresh_token")
+        self._register(tokens)
+        self.mints += 1
+        log.info("Minted the access token of location %s (connection %r)", self.location_id, self.conn_id)
+        return tokens
+
+    def _error(self, what: str, status: int | None, trace_id: str | None = None) -> ContactsAuthError:
+        path = urlsplit(self.url).path
+        return ContactsAuthError(
+            f"the token of location {self.location_id!r} (agency connection {self.conn_id!r}, company "
+            f"{self.company_id!r}) {what}. Check that the app is installed on that location and that the "
+            "agency install grants oauth.write",
+            status=status,
+            method="POST",
+            path=path,
+            trace_id=trace_id,
+        )
+
+
 def never_sent(error: requests.exceptions.RequestException) -> bool:
     """True when the connection itself failed, so the request cannot have been processed."""
     if isinstance(error, requests.exceptions.ConnectTimeout):
@@ -574,7 +812,9 @@ def describe_tokens(tokens: TokenData | None) -> dict[str, Any]:
 
 
 __all__ = [
+    "CachedTokenProvider",
     "FileTokenStore",
+    "LocationTokenProvider",
     "MemoryTokenStore",
     "OAuthTokenProvider",
     "StaticTokenProvider",
@@ -583,6 +823,7 @@ __all__ = [
     "VariableTokenStore",
     "describe_tokens",
     "fingerprint",
+    "location_key",
     "mask",
     "never_sent",
     "retry_after_seconds",

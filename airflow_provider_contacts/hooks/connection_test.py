@@ -95,8 +95,7 @@ def run_connection_test(hook: ContactsHook) -> tuple[bool, str]:
     except (ContactsError, ValueError) as error:
         return False, _anonymous(str(error), conn_id)
     except requests.RequestException as error:
-        base_url = hook.settings.base_url if hook._settings else "the host"
-        return False, f"{base_url} did not answer ({type(error).__name__})"
+        return False, f"{hook.settings.base_url} did not answer ({type(error).__name__})"
 
 
 def _settings_checked(hook: ContactsHook, credentials: str) -> str:
@@ -196,8 +195,12 @@ def _stored_token_check(hook: ContactsHook, extra: dict[str, Any]) -> str:
         return f"The tokens in {where} come from another refresh token than extra.refresh_token; not used."
     if float(tokens.get("expires_at") or 0) <= time.time() + 5:
         return f"The access token stored in {where} has expired; not used (the next run refreshes it)."
+    from airflow_provider_contacts.transport.sync import Transport
+
+    # A hook of its own whose transport sends the stored token and never refreshes it.
     probe = type(hook)(contacts_conn_id=hook.contacts_conn_id)
-    probe._setup()
-    probe._auth = StoredAccessToken(tokens, where)
+    probe._transport = Transport(
+        hook.settings, StoredAccessToken(tokens, where), hook.limiter, hook.get_conn()
+    )
     total = _count(probe)
     return f"The unexpired access token stored in {where} was accepted: a search of the location sees {total} contacts."

@@ -8,186 +8,54 @@ hook's threads, retries with backoff and jitter, and the mapping of API errors o
 
 from __future__ import annotations
 
-import ipaddress
-import random
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+import greenback
 import requests
-import tenacity
 from airflow.sdk import BaseHook
-from requests.adapters import HTTPAdapter
 
 from airflow_provider_contacts.exceptions import (
     ContactsApiError,
-    ContactsAuthError,
     ContactsConfigError,
     ContactsError,
     ContactsPermissionError,
-    ContactsRateLimitError,
-    api_messages,
-    error_for_status,
-    json_object,
 )
 from airflow_provider_contacts.hooks.api_versions import V2, ApiVersion, for_connection
 from airflow_provider_contacts.hooks.auth import (
-    FileTokenStore,
     OAuthTokenProvider,
-    StaticTokenProvider,
     TokenProvider,
     TokenStore,
-    VariableTokenStore,
     describe_tokens,
-    never_sent,
-    retry_after_seconds,
 )
-from airflow_provider_contacts.hooks.rate_limit import RollingWindowLimiter
 from airflow_provider_contacts.progress import ProgressLogger
+from airflow_provider_contacts.transport.core import WRITE_SCOPE, Call
+from airflow_provider_contacts.transport.core import without_none as _without_none
+from airflow_provider_contacts.transport.limiter import RollingWindowLimiter
+from airflow_provider_contacts.transport.registry import get_company_transport, get_transport
+from airflow_provider_contacts.transport.settings import (
+    DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL,
+    ContactsSettings,
+)
+from airflow_provider_contacts.transport.sync import Transport
 
-DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
-DEFAULT_API_VERSION = "2021-07-28"
 SEARCH_MAX_PAGE_LIMIT = 500
 # The search API serves ``page`` numbers over the first 10,000 rows only; ``searchAfter`` goes beyond.
 SEARCH_PAGE_WINDOW = 10_000
 LIST_MAX_PAGE_SIZE = 100
 BULK_TAGS_MAX_CONTACTS = 500
 BUSINESS_PAGE_SIZE = 100
+#: ``upsert_contacts(max_workers=None)`` never runs more requests at once than this.
+AUTO_WORKERS_CEILING = 64
 # The task search documents no maximum ``limit`` (default 25); 100 is the largest page the other lists take.
 TASK_SEARCH_PAGE_LIMIT = 100
-WRITE_SCOPE = "contacts.write"
 
-
-def _loopback(hostname: str) -> bool:
-    if hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
-def _as_float(conn_id: str, extra: Mapping[str, Any], key: str, default: float, minimum: float) -> float:
-    value = extra.get(key)
-    if value in (None, ""):
-        return default
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ContactsConfigError(
-            f"connection {conn_id!r}: extra.{key} must be a number, got {value!r}"
-        ) from None
-    if number < minimum:
-        raise ContactsConfigError(
-            f"connection {conn_id!r}: extra.{key} must be at least {minimum}, got {value!r}"
-        )
-    return number
-
-
-@dataclass(frozen=True)
-class ContactsSettings:
-    """The connection's settings, parsed and checked. Holds no secret: the credentials stay on the hook."""
-
-    conn_id: str
-    base_url: str
-    auth_type: str
-    location_id: str | None
-    scopes: frozenset[str]
-    api_version: str
-    timeout: float
-    max_retries: int
-    requests_per_window: int
-    rate_limit_window: float
-    retry_backoff: float
-    retry_backoff_max: float
-    token_variable: str
-    token_file: str | None
-
-    @classmethod
-    def from_connection(cls, conn: Any) -> ContactsSettings:
-        """
-        Parse an Airflow connection; every problem names the connection and the field.
-
-        :param conn: an Airflow ``Connection``.
-        """
-        conn_id = conn.conn_id or "contacts"
-        extra: Mapping[str, Any] = conn.extra_dejson or {}
-        raw_url = (conn.host or DEFAULT_BASE_URL).strip()
-        if "://" not in raw_url:
-            raw_url = f"https://{raw_url}"
-        parts = urlsplit(raw_url)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ContactsConfigError(
-                f"connection {conn_id!r}: host {conn.host!r} is not an http(s) URL with a host name, "
-                f"e.g. {DEFAULT_BASE_URL}"
-            )
-        base_url = raw_url.rstrip("/")
-        if parts.scheme == "http" and not _loopback(parts.hostname):
-            raise ContactsConfigError(
-                f"connection {conn_id!r}: host {conn.host!r} uses http:// to a non-loopback host; "
-                "tokens would travel in clear text. Use https:// (http:// is allowed for 127.0.0.1/localhost)"
-            )
-        if conn.port and not parts.port:
-            base_url = f"{parts.scheme}://{parts.hostname}:{conn.port}{parts.path}"
-        auth_type = str(extra.get("auth_type") or "oauth").strip().lower()
-        if auth_type not in ("oauth", "private_token"):
-            raise ContactsConfigError(
-                f"connection {conn_id!r}: extra.auth_type must be 'oauth' or 'private_token', got {auth_type!r}"
-            )
-        if not conn.password:
-            what = (
-                "the private integration token" if auth_type == "private_token" else "the OAuth client secret"
-            )
-            raise ContactsConfigError(f"connection {conn_id!r}: password is empty; it must hold {what}")
-        if auth_type == "oauth" and not conn.login:
-            raise ContactsConfigError(f"connection {conn_id!r}: login must hold the OAuth client id")
-        raw_scopes = extra.get("scopes") or "contacts.readonly"
-        if isinstance(raw_scopes, str):
-            scopes = frozenset(raw_scopes.replace(",", " ").split())
-        elif isinstance(raw_scopes, (list, tuple, set, frozenset)):
-            scopes = frozenset(str(s) for s in raw_scopes)
-        else:
-            raise ContactsConfigError(
-                f"connection {conn_id!r}: extra.scopes must be a space separated string"
-            )
-        max_retries = _as_float(conn_id, extra, "max_retries", 5, 0)
-        budget = _as_float(conn_id, extra, "requests_per_10s", 100, 1)
-        location_id = extra.get("location_id")
-        if location_id is not None and not isinstance(location_id, str):
-            raise ContactsConfigError(f"connection {conn_id!r}: extra.location_id must be a string")
-        return cls(
-            conn_id=conn_id,
-            base_url=base_url,
-            auth_type=auth_type,
-            location_id=(location_id or "").strip() or None,
-            scopes=scopes,
-            api_version=str(extra.get("api_version") or DEFAULT_API_VERSION),
-            timeout=_as_float(conn_id, extra, "timeout", 30.0, 0.001),
-            max_retries=int(max_retries),
-            requests_per_window=int(budget),
-            rate_limit_window=_as_float(conn_id, extra, "rate_limit_window", 10.0, 0.001),
-            retry_backoff=_as_float(conn_id, extra, "retry_backoff", 0.5, 0),
-            retry_backoff_max=_as_float(conn_id, extra, "retry_backoff_max", 30.0, 0),
-            token_variable=str(extra.get("token_variable") or f"contacts_token__{conn_id}"),
-            token_file=extra.get("token_file") or None,
-        )
-
-
-class _Retryable(Exception):
-    """An attempt failed in a way worth another try; ``final`` is raised when the tries run out."""
-
-    def __init__(self, final: ContactsApiError, wait: float | None = None) -> None:
-        super().__init__(str(final))
-        self.final = final
-        self.wait = wait
-
-
-def _is_write(method: str, path: str) -> bool:
-    return method not in ("GET", "HEAD", "OPTIONS") and not path.rstrip("/").endswith("/search")
+__all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "ContactsHook", "ContactsSettings"]
 
 
 def _segment(name: str, value: Any) -> str:
@@ -206,10 +74,6 @@ def _iso(value: datetime | str | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _without_none(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in mapping.items() if value is not None}
-
-
 class ContactsHook(BaseHook):
     """
     Interact with the HighLevel (LeadConnector) Contacts API v2.
@@ -219,6 +83,9 @@ class ContactsHook(BaseHook):
     the same authentication, limits and retries.
 
     :param contacts_conn_id: the Airflow connection (type ``contacts``).
+    :param location_id: the location (sub-account) to work on; default: the connection's
+        ``extra.location_id``. With an agency connection (``auth_type`` ``agency``) any location where the app
+        is installed (see :meth:`installed_locations`); each location has its own token and rate budget.
     :param token_store: where rotated OAuth tokens are kept. Default: a file when the connection's extra
         names ``token_file``, else the Airflow Variable ``extra.token_variable`` (``contacts_token__<conn_id>``).
     """
@@ -229,77 +96,48 @@ class ContactsHook(BaseHook):
     hook_name = "Contacts API"
 
     def __init__(
-        self, contacts_conn_id: str = default_conn_name, token_store: TokenStore | None = None
+        self,
+        contacts_conn_id: str = default_conn_name,
+        location_id: str | None = None,
+        token_store: TokenStore | None = None,
     ) -> None:
         super().__init__()
         self.contacts_conn_id = contacts_conn_id
+        if location_id is not None and (not isinstance(location_id, str) or not location_id.strip()):
+            raise ContactsConfigError(f"location_id must be a non-empty string or None, got {location_id!r}")
+        self._location_id = location_id.strip() if location_id else None
         self._token_store = token_store
-        self._settings: ContactsSettings | None = None
-        self._session: requests.Session | None = None
-        self._auth: TokenProvider | None = None
-        self._limiter: RollingWindowLimiter | None = None
-        self._retrying: tenacity.Retrying
+        self._transport: Transport | None = None
+        self._company_transport: Transport | None = None
         self._setup_lock = threading.Lock()
         self._counter_lock = threading.Lock()
         self._requests_sent = 0
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(contacts_conn_id={self.contacts_conn_id!r})"
+        where = f", location_id={self._location_id!r}" if self._location_id else ""
+        return f"{type(self).__name__}(contacts_conn_id={self.contacts_conn_id!r}{where})"
 
     # ------------------------------------------------------------------------------------------ set-up
 
-    def _setup(self) -> None:
-        if self._auth is not None:  # ready: skip the lock on the hot path
-            return
-        with self._setup_lock:
-            if self._auth is not None:
-                return
-            conn = self.get_connection(self.contacts_conn_id)
-            settings = ContactsSettings.from_connection(conn)
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            auth: TokenProvider
-            if settings.auth_type == "private_token":
-                auth = StaticTokenProvider(str(conn.password))
-            else:
-                auth = OAuthTokenProvider(
-                    token_url=f"{settings.base_url}/oauth/token",
-                    client_id=str(conn.login),
-                    client_secret=str(conn.password),
-                    seed_refresh_token=(conn.extra_dejson or {}).get("refresh_token"),
-                    store=self._token_store or self._default_store(settings),
-                    session=session,
-                    timeout=settings.timeout,
-                    conn_id=settings.conn_id,
-                    api=for_connection(settings.conn_id, settings.api_version),
-                )
-            self._settings = settings
-            self._session = session
-            # One policy per hook: tenacity keeps each call's state per thread, so threads can share it.
-            self._retrying = tenacity.Retrying(
-                stop=tenacity.stop_after_attempt(settings.max_retries + 1),
-                wait=self._backoff,
-                retry=tenacity.retry_if_exception_type(_Retryable),
-                before_sleep=self._log_retry,
-                reraise=True,
-            )
-            self._limiter = RollingWindowLimiter(settings.requests_per_window, settings.rate_limit_window)
-            self._auth = auth
-
-    @staticmethod
-    def _default_store(settings: ContactsSettings) -> TokenStore:
-        if settings.token_file:
-            return FileTokenStore(settings.token_file)
-        return VariableTokenStore(settings.token_variable)
+    @property
+    def transport(self) -> Transport:
+        """
+        The connection's transport (settings, auth, rate budget, session), shared by every hook, sensor and
+        trigger of this connection in this process.
+        """
+        if self._transport is None:  # ready: skip the lock on the hot path
+            with self._setup_lock:
+                if self._transport is None:
+                    conn = self.get_connection(self.contacts_conn_id)
+                    self._transport = get_transport(
+                        conn, location_id=self._location_id, token_store=self._token_store
+                    )
+        return self._transport
 
     @property
     def settings(self) -> ContactsSettings:
         """The connection's parsed settings (read on first use, never at DAG parse time)."""
-        self._setup()
-        assert self._settings is not None
-        return self._settings
+        return self.transport.settings
 
     @property
     def api(self) -> ApiVersion:
@@ -308,32 +146,26 @@ class ContactsHook(BaseHook):
 
     @property
     def limiter(self) -> RollingWindowLimiter:
-        """The rate limiter shared by this hook's threads."""
-        self._setup()
-        assert self._limiter is not None
-        return self._limiter
+        """The rate limiter of the connection's location, shared by every thread and coroutine of the process."""
+        return self.transport.limiter
 
     @property
     def auth(self) -> TokenProvider:
         """The token provider (static token or OAuth with rotation)."""
-        self._setup()
-        assert self._auth is not None
-        return self._auth
+        return self.transport.auth
 
     def get_conn(self) -> requests.Session:
-        """Return the hook's keep-alive HTTP session."""
-        self._setup()
-        assert self._session is not None
-        return self._session
+        """Return the connection's keep-alive HTTP session."""
+        return self.transport.session
 
     @property
     def location_id(self) -> str:
-        """The connection's location (sub-account) id."""
+        """The hook's location (sub-account) id: the one it was given, else the connection's."""
         location_id = self.settings.location_id
         if not location_id:
             raise ContactsConfigError(
-                f"connection {self.contacts_conn_id!r}: extra.location_id is required for this call "
-                "(the sub-account whose contacts to use)"
+                f"connection {self.contacts_conn_id!r}: extra.location_id is required for this call (the "
+                "sub-account whose contacts to use), or pass location_id to the hook, operator or sensor"
             )
         return location_id
 
@@ -387,152 +219,45 @@ class ContactsHook(BaseHook):
             ``/contacts/`` (create). Non-idempotent calls are retried only when they surely did not arrive.
         :return: the decoded JSON body (``{}`` for an empty one).
         """
-        method = method.upper()
-        if not path.startswith("/"):
-            path = "/" + path
-        settings = self.settings
-        if write is None:
-            write = _is_write(method, path)
-        guarded = write and path.startswith("/contacts")
-        if guarded:
-            self.check_write_access(method, path)
-        if idempotent is None:
-            idempotent = not (method == "POST" and path.rstrip("/") == "/contacts")
-        call = _Call(
-            method=method,
-            path=path,
-            url=settings.base_url + path,
-            params=_without_none(params or {}),
-            json=json,
-            version=version or settings.api_version,
-            idempotent=idempotent,
-            guarded=guarded,
+        call = Call.build(
+            self.settings, method, path, params, json, version=version, write=write, idempotent=idempotent
         )
+        if call.guarded:
+            self.check_write_access(call.method, call.path)
         try:
-            return self._retrying(self._attempt, call)
-        except _Retryable as exhausted:
-            raise exhausted.final from None
+            if greenback.has_portal():
+                # On an event loop (a trigger's check): send over the async transport, awaited on the loop.
+                return greenback.await_(self.transport.aio.request(call))
+            return self.transport.request(call)
+        finally:
+            with self._counter_lock:
+                self._requests_sent += call.sent
 
-    def _backoff(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _Retryable) and error.wait is not None:
-            return error.wait
-        settings = self.settings
-        ceiling = min(settings.retry_backoff_max, settings.retry_backoff * 2 ** (state.attempt_number - 1))
-        return random.uniform(0, ceiling)  # "full jitter": spreads the retries of many workers
-
-    def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        self.log.warning(
-            "Retrying (attempt %d of %d) after: %s",
-            state.attempt_number + 1,
-            self.settings.max_retries + 1,
-            error,
+    async def arequest(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        *,
+        version: str | None = None,
+        write: bool | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """
+        :meth:`request` for a coroutine (triggers): the same call, budget and token, over ``httpx``; it
+        waits on the event loop and never blocks it.
+        """
+        call = Call.build(
+            self.settings, method, path, params, json, version=version, write=write, idempotent=idempotent
         )
-
-    def _attempt(self, call: _Call) -> Any:
-        auth = self.auth
-        started_at = self.limiter.acquire()
-        token = auth.access_token()
-        with self._counter_lock:
-            self._requests_sent += 1
-        if call.guarded and auth.granted_scopes is not None and WRITE_SCOPE not in auth.granted_scopes:
-            raise ContactsPermissionError(
-                f"the token of connection {self.contacts_conn_id!r} was granted only "
-                f"{' '.join(sorted(auth.granted_scopes))}; re-authorise the app with {WRITE_SCOPE} to write",
-                method=call.method,
-                path=call.path,
-            )
-        headers = {"Authorization": f"Bearer {token}", "Version": call.version, "Accept": "application/json"}
+        if call.guarded:
+            self.check_write_access(call.method, call.path)
         try:
-            response = self.get_conn().request(
-                call.method,
-                call.url,
-                params=call.params or None,
-                json=call.json,
-                headers=headers,
-                timeout=self.settings.timeout,
-            )
-        except requests.exceptions.RequestException as error:
-            final = ContactsApiError(
-                f"no answer from the API ({type(error).__name__})", method=call.method, path=call.path
-            )
-            if call.idempotent or (
-                isinstance(error, requests.exceptions.ConnectionError) and never_sent(error)
-            ):
-                raise _Retryable(final) from None
-            # The API may have processed it (it can create and still fail): not sent blindly again.
-            raise ContactsApiError(
-                f"no answer from the API ({type(error).__name__}); not retried because {call.method} "
-                f"{call.path} is not idempotent and may have been applied. Check before re-running, or use "
-                "upsert, which is safe to repeat",
-                method=call.method,
-                path=call.path,
-            ) from None
-        self.limiter.update_from_headers(response.headers, started_at=started_at)
-        if response.status_code < 400:
-            return self._decode(response, call)
-        final = self._error(response, call)
-        status = response.status_code
-        if status == 401 and auth.can_refresh and not call.refreshed and "scope" not in final.message.lower():
-            call.refreshed = True
-            auth.refresh(stale_access_token=token)
-            raise _Retryable(final, wait=0)
-        if status == 401 and not auth.can_refresh and isinstance(final, ContactsAuthError):
-            raise ContactsAuthError(
-                f"{final.message}: the private integration token was refused. Create or rotate it in HighLevel "
-                "under Settings > Private Integrations and put it in the connection's password",
-                status=status,
-                method=call.method,
-                path=call.path,
-                trace_id=final.trace_id,
-            )
-        if status == 429:
-            if response.headers.get("X-RateLimit-Daily-Remaining") == "0":
-                raise ContactsRateLimitError(
-                    "the location's daily request budget is exhausted; it renews daily",
-                    status=429,
-                    method=call.method,
-                    path=call.path,
-                    trace_id=final.trace_id,
-                )
-            interval = self.limiter.window
-            self.limiter.pause(retry_after_seconds(response, interval))
-            raise _Retryable(final, wait=0)  # the paused limiter does the waiting, for every thread
-        if status >= 500 and call.idempotent:
-            raise _Retryable(final)
-        raise final
-
-    @staticmethod
-    def _decode(response: requests.Response, call: _Call) -> Any:
-        if not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError:
-            raise ContactsApiError(
-                f"the API answered HTTP {response.status_code} with a body that is not JSON",
-                status=response.status_code,
-                method=call.method,
-                path=call.path,
-            ) from None
-
-    @staticmethod
-    def _error(response: requests.Response, call: _Call) -> ContactsApiError:
-        body = json_object(response)
-        messages = api_messages(body, response.reason)
-        message = "; ".join(messages)
-        error_class = error_for_status(response.status_code)
-        if response.status_code == 401 and "scope" in message.lower():
-            error_class = ContactsPermissionError
-        return error_class(
-            message,
-            status=response.status_code,
-            method=call.method,
-            path=call.path,
-            trace_id=body.get("traceId"),
-            messages=messages,
-        )
+            return await self.transport.aio.request(call)
+        finally:
+            with self._counter_lock:
+                self._requests_sent += call.sent
 
     # ------------------------------------------------------------------------------------------ contacts
 
@@ -1110,25 +835,30 @@ class ContactsHook(BaseHook):
                 return
 
     def upsert_contacts(
-        self, records: Iterable[Mapping[str, Any]], max_workers: int = 4
+        self, records: Iterable[Mapping[str, Any]], max_workers: int | None = None
     ) -> list[dict[str, Any]]:
         """
-        Upsert many contacts concurrently under the hook's shared rate budget.
+        Upsert many contacts concurrently under the location's shared rate budget.
 
-        Records are read lazily and at most a few per worker are in flight, so memory stays flat. A record
+        Records are read lazily and at most one per worker is in flight, so memory stays flat. A record
         that fails is reported and the others go on.
 
         :param records: contact field mappings (each with ``email`` or ``phone``).
-        :param max_workers: concurrent requests.
+        :param max_workers: concurrent requests. None sizes itself from the measured latency and the
+            allowed rate: enough requests in flight that a window's burst goes out quickly (at most 64).
         :return: one result per record, in input order: ``{"index", "ok", "new", "contact_id", "contact",
             "error", "status"}``.
         """
-        if max_workers < 1:
+        if max_workers is not None and max_workers < 1:
             raise ContactsConfigError("max_workers must be at least 1")
         total = len(records) if isinstance(records, Sized) else None
         progress = ProgressLogger(self.log, "contacts upserted", total=total)
         results: dict[int, dict[str, Any]] = {}
         in_flight: dict[Future[dict[str, Any]], int] = {}
+        transport = self.transport
+        # A token that cannot be had fails the batch once, not each record: an agency location whose token
+        # is refused must not send a mint per record.
+        transport.auth.access_token()
 
         def collect(done: Iterable[Future[dict[str, Any]]]) -> None:
             for future in done:
@@ -1137,9 +867,13 @@ class ContactsHook(BaseHook):
                 results[index] = result
                 progress.advance(failed=0 if result["ok"] else 1)
 
-        with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="contacts-upsert") as pool:
+        def slots() -> int:
+            return max_workers or transport.concurrency(AUTO_WORKERS_CEILING)
+
+        pool_size = max_workers or AUTO_WORKERS_CEILING
+        with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="contacts-upsert") as pool:
             for index, record in enumerate(records):
-                if len(in_flight) >= max_workers * 2:
+                while len(in_flight) >= slots():
                     finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     collect(finished)
                 in_flight[pool.submit(self._upsert_one, index, record)] = index
@@ -1180,7 +914,7 @@ class ContactsHook(BaseHook):
 
         :return: a summary safe for logs and XCom: expiry, scope, the refresh token's fingerprint; no token.
         """
-        auth = self.auth
+        auth = self.company_transport.auth if self._is_agency() else self.auth
         if not isinstance(auth, OAuthTokenProvider):
             raise ContactsConfigError(
                 f"connection {self.contacts_conn_id!r} uses a private integration token; there is nothing to refresh"
@@ -1188,6 +922,61 @@ class ContactsHook(BaseHook):
         current = auth.access_token()
         auth.refresh(stale_access_token=current)
         return describe_tokens(auth.store.load())
+
+    # ------------------------------------------------------------------------------------------ agency
+
+    def _is_agency(self) -> bool:
+        extra = self.get_connection(self.contacts_conn_id).extra_dejson or {}
+        return str(extra.get("auth_type") or "").strip().lower() == "agency"
+
+    @property
+    def company_transport(self) -> Transport:
+        """An agency connection's company transport: the agency routes, the company's token and budget."""
+        if self._company_transport is None:
+            with self._setup_lock:
+                if self._company_transport is None:
+                    conn = self.get_connection(self.contacts_conn_id)
+                    settings = ContactsSettings.from_connection(conn)
+                    if settings.auth_type != "agency":
+                        raise ContactsConfigError(
+                            f"connection {self.contacts_conn_id!r} is not an agency connection (extra.auth_type "
+                            f"is {settings.auth_type!r}): only an agency (Company) install lists locations"
+                        )
+                    self._company_transport = get_company_transport(conn, self._token_store)
+        return self._company_transport
+
+    def installed_locations(self, page_size: int = 100, query: str | None = None) -> Iterator[dict[str, Any]]:
+        """
+        The locations where the agency connection's app is installed (``_id``, ``name``, ``isInstalled``...),
+        paged lazily.
+
+        :param page_size: locations per request, at most 100.
+        :param query: only locations whose name contains this text.
+        """
+        if not 1 <= int(page_size) <= LIST_MAX_PAGE_SIZE:
+            raise ContactsConfigError(
+                f"page_size must be between 1 and {LIST_MAX_PAGE_SIZE}, got {page_size}"
+            )
+        transport = self.company_transport
+        settings = transport.settings
+        api = for_connection(settings.conn_id, settings.api_version)
+        base = {
+            "companyId": settings.company_id,
+            # The app's id as the official SDKs derive it: the client id up to its first '-'.
+            "appId": str(settings.client_id).split("-", 1)[0],
+            "isInstalled": "true",
+            "query": query,
+        }
+        cursor: str | None = None
+        while True:
+            params = {**base, **api.installed_locations_query(cursor, int(page_size))}
+            call = Call.build(settings, "GET", api.installed_locations_path, params, version=api.name)
+            rows, cursor = api.installed_locations_page(transport.request(call), cursor)
+            with self._counter_lock:
+                self._requests_sent += call.sent
+            yield from rows
+            if cursor is None:
+                return
 
     def test_connection(self) -> tuple[bool, str]:
         """
@@ -1199,19 +988,6 @@ class ContactsHook(BaseHook):
         from airflow_provider_contacts.hooks.connection_test import run_connection_test
 
         return run_connection_test(self)
-
-
-@dataclass
-class _Call:
-    method: str
-    path: str
-    url: str
-    params: dict[str, Any]
-    json: Any
-    version: str
-    idempotent: bool
-    guarded: bool
-    refreshed: bool = False
 
 
 def _tag_list(tags: Sequence[str] | str) -> list[str]:

@@ -34,6 +34,9 @@ class BaseContactsOperator(BaseOperator):
     returns: the API's inner object (the contact, task, note ...), which goes to XCom.
 
     :param contacts_conn_id: the Contacts connection to use (conn type ``contacts``).
+    :param location_id: the location (sub-account) to act on, templated; default: the connection's. With an
+        agency connection any location where the app is installed (map over
+        :class:`~airflow_provider_contacts.operators.agency.InstalledLocationsOperator`'s result).
     """
 
     hook_method: ClassVar[str] = ""
@@ -50,15 +53,24 @@ class BaseContactsOperator(BaseOperator):
         super().__init_subclass__(**kwargs)
         if cls.hook_params and "template_fields" not in cls.__dict__:
             cls.template_fields = tuple(name.lstrip("*") for name in cls.hook_params)
+        if "location_id" not in cls.template_fields:
+            cls.template_fields = (*cls.template_fields, "location_id")
 
-    def __init__(self, *, contacts_conn_id: str = ContactsHook.default_conn_name, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        contacts_conn_id: str = ContactsHook.default_conn_name,
+        location_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.contacts_conn_id = contacts_conn_id
+        self.location_id = location_id
 
     @cached_property
     def hook(self) -> ContactsHook:
-        """The hook of this task's connection; made on first use, at execute time."""
-        return ContactsHook(contacts_conn_id=self.contacts_conn_id)
+        """The hook of this task's connection and location; made on first use, at execute time."""
+        return ContactsHook(contacts_conn_id=self.contacts_conn_id, location_id=self.location_id or None)
 
     def hook_arguments(self) -> dict[str, Any]:
         """

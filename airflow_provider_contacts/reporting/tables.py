@@ -104,6 +104,13 @@ AUDIT_TABLE = TableSpec(
     order_by="finished_at",
 )
 
+#: The audit of an agency's sync: one row per run and location (``contacts_agency_sync``).
+AGENCY_AUDIT_TABLE = TableSpec(
+    name="contacts_agency_sync_audit",
+    columns=(*AUDIT_TABLE.columns[:2], ("location_id", SHORT_TEXT), *AUDIT_TABLE.columns[2:]),
+    order_by="finished_at",
+)
+
 
 def check_table_name(table: str) -> str:
     """

@@ -210,6 +210,8 @@ class GatewayLayer:
             return ApiError(401, "The token is not authorized for this scope: contacts.write is missing")
         if needed == "contacts.readonly" and not principal.scopes & {"contacts.readonly", "contacts.write"}:
             return ApiError(401, "The token is not authorized for this scope: contacts.readonly is missing")
+        if needed and needed.startswith("oauth.") and needed not in principal.scopes:
+            return ApiError(401, f"The token is not authorized for this scope: {needed} is missing")
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +17,22 @@ from .options import SandboxOptions
 from .store import Store
 
 ALL_SCOPES = "contacts.readonly contacts.write"
+#: What an agency-level install grants: listing installed locations and minting their tokens, plus contacts.
+AGENCY_SCOPES = "oauth.readonly oauth.write contacts.readonly contacts.write"
 COMPANY_ID = "sbxCompany0000000001"
 APP_USER_ID = "sbxUser0000000000001"
 #: A second location, with a few contacts, so that "a contact of another location -> 403" can be seen.
 OTHER_LOCATION_ID = "sbxLoc0000000000000B"
+
+
+def installed_location_ids(options: SandboxOptions) -> tuple[str, ...]:
+    """
+    The company's locations that have the app installed: ``location_id``, then numbered ones.
+
+    :param options: the sandbox's options (``location_id``, ``locations``).
+    """
+    numbered = (f"sbxLoc{index:014d}" for index in range(2, options.locations + 1))
+    return (options.location_id, *numbered)
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,10 @@ class TokenAuthority:
         self.codes: dict[str, dict[str, Any]] = {}
         self.refreshes = 0
         self.rejected_refresh_tokens = 0
+        #: Location tokens minted from agency tokens, by location.
+        self.location_tokens: Counter[str] = Counter()
+        #: Locations whose token requests are refused (``Location is not active``, a suspended sub-account).
+        self.suspended: set[str] = set()
         for token, kind, data in store.load_tokens():
             if kind == "access":
                 data["principal"] = Principal(
@@ -176,16 +193,27 @@ class TokenAuthority:
             raise OAuthError(401, "invalid_token", "This route needs an Agency (Company) access token")
         if company_id != COMPANY_ID:
             raise OAuthError(400, "invalid_request", "companyId is not the token's company", "companyId")
-        if location_id not in self.locations:
+        if location_id not in self.installed:
             raise OAuthError(
                 400, "invalid_request", "the app is not installed on that location", "locationId"
             )
-        return self._issue(" ".join(sorted(principal.scopes)), location_id, "Location")
+        if location_id in self.suspended:
+            # A real 400 message for a suspended sub-account (NOTES §4).
+            raise OAuthError(400, "invalid_request", "Location is not active", "locationId")
+        self.location_tokens[location_id] += 1
+        # A location token carries the install's sub-account scopes, not the agency's oauth.* ones.
+        scopes = " ".join(sorted(s for s in principal.scopes if not s.startswith("oauth.")))
+        return self._issue(scopes, location_id, "Location")
+
+    @property
+    def installed(self) -> tuple[str, ...]:
+        """The company's locations that have the app installed (``--locations`` of them)."""
+        return installed_location_ids(self.options)
 
     @property
     def locations(self) -> tuple[str, ...]:
-        """The locations of the sandbox's company (the app is installed on the first)."""
-        return (self.options.location_id, OTHER_LOCATION_ID)
+        """Every location of the sandbox's company: the installed ones, then one without the app."""
+        return (*self.installed, OTHER_LOCATION_ID)
 
     def _issue(self, scopes: str, location_id: str, user_type: str) -> dict[str, Any]:
         access = "sbx-at-" + secrets.token_urlsafe(32)

@@ -47,6 +47,9 @@ class SandboxOptions:
     :param client_secret: the OAuth client secret the server accepts.
     :param private_token: a private integration token accepted as a static bearer (all contacts scopes).
     :param location_id: the sub-account every seeded contact belongs to.
+    :param locations: how many locations of the sandbox's company have the app installed: the first is
+        ``location_id``, the others are numbered; each gets ``seed`` contacts of its own and its own rate-limit
+        window. An agency (Company) token lists them and mints their tokens.
     :param admin_token: the bearer token the ``/_sandbox/*`` control routes require (they hand out tokens);
         default: a random one, printed at start.
     :param log_level: uvicorn's log level.
@@ -75,6 +78,7 @@ class SandboxOptions:
     client_secret: str = "sandbox-client-secret"
     private_token: str = "pit-sandbox-0000-0000-0000-000000000000"
     location_id: str = "sbxLoc0000000000000A"
+    locations: int = 1
     admin_token: str | None = None
     log_level: str = "warning"
     webhook_urls: list[str] = field(default_factory=list, metadata={"flag": "--webhook-url", "repeat": True})
@@ -89,6 +93,8 @@ class SandboxOptions:
             raise ValueError("fault_rate must be between 0 and 1")
         if self.rate_limit < 1 or self.rate_interval <= 0:
             raise ValueError("rate_limit must be >= 1 and rate_interval > 0")
+        if self.locations < 1:
+            raise ValueError("locations must be >= 1")
 
     @classmethod
     def from_kwargs(cls, **options: Any) -> SandboxOptions:

@@ -626,7 +626,12 @@ async def custom_fields(call: Call) -> dict[str, Any]:
     # The real route needs scope locations/customFields.readonly; the sandbox accepts a contacts token.
     call.sb.check_location(call.location, call.params["locationId"])
     model = call.query.get("model", "contact")
-    return {"customFields": [f for f in call.sb.custom_fields if model in ("all", f["model"])]}
+    # One set of definitions serves every location of the company, under the caller's location id.
+    return {
+        "customFields": [
+            {**f, "locationId": call.location} for f in call.sb.custom_fields if model in ("all", f["model"])
+        ]
+    }
 
 
 _APPOINTMENT_SCHEMA = BodySchema(
@@ -694,7 +699,7 @@ async def oauth_token(call: Call) -> dict[str, Any]:
         raise oauth_error(call.version, exc) from exc
 
 
-# v3's agency routes (oauth-v3.json), kept minimal: one company, two locations (agencies are issue 14).
+# v3's agency routes (oauth-v3.json); v2's below. The company's locations: ``--locations`` installed, one not.
 @route("POST", "/oauth/location-token", scope="oauth.write", versions=(V3,), form=True)
 async def location_token(call: Call) -> dict[str, Any]:
     assert call.principal is not None
@@ -767,18 +772,7 @@ async def installed_locations(call: Call) -> dict[str, Any]:
             {"pageSize": call.query.get("pageSize"), "companyId": call.query["companyId"]},
             "Fix the query parameters named in details.",
         )
-    rows = [
-        {
-            "_id": location,
-            "name": f"Sandbox location {location[-1]}",
-            "address": "1 Sandbox Street",
-            "isInstalled": location == call.sb.location_id,
-        }
-        for location in call.sb.auth.locations
-    ]
-    wanted = call.query.get("isInstalled")
-    if wanted in ("true", "false"):
-        rows = [r for r in rows if r["isInstalled"] == (wanted == "true")]
+    rows = _company_locations(call)
     page = rows[offset : offset + size]
     more = offset + size < len(rows)
     pagination: dict[str, Any] = {
@@ -790,6 +784,66 @@ async def installed_locations(call: Call) -> dict[str, Any]:
     if more:
         pagination["nextPageToken"] = str(offset + size)
     return {"items": page, "pagination": pagination, "installToFutureLocations": False}
+
+
+def _company_locations(call: Call) -> list[dict[str, Any]]:
+    """The company's locations as both versions list them, filtered by ``isInstalled`` and ``query``."""
+    installed = call.sb.auth.installed
+    rows = [
+        {
+            "_id": location,
+            "name": f"Sandbox location {location[-2:].lstrip('0') or '0'}",
+            "address": "1 Sandbox Street",
+            "isInstalled": location in installed,
+        }
+        for location in call.sb.auth.locations
+    ]
+    wanted = call.query.get("isInstalled")
+    if wanted in ("true", "false"):
+        rows = [r for r in rows if r["isInstalled"] == (wanted == "true")]
+    text = (call.query.get("query") or "").lower()
+    return [r for r in rows if text in str(r["name"]).lower()] if text else rows
+
+
+# v2's agency routes (oauth.json): the same company and locations, 2021-07-28 field names.
+route("POST", "/oauth/locationToken", scope="oauth.write", form=True)(location_token)
+
+
+@route(
+    "GET",
+    "/oauth/installedLocations",
+    scope="oauth.readonly",
+    query=(
+        "skip",
+        "limit",
+        "query",
+        "isInstalled",
+        "companyId",
+        "appId",
+        "versionId",
+        "onTrial",
+        "planId",
+        "locationId",
+    ),
+    required_query=("companyId", "appId"),
+)
+async def installed_locations_v2(call: Call) -> dict[str, Any]:
+    assert call.principal is not None
+    if call.principal.user_type != "Company":
+        raise ApiError(401, "This route needs an Agency (Company) access token")
+    if call.query["appId"] != call.sb.app_id:
+        raise ApiError(400, f"appId {call.query['appId']!r} is not an app of this company")
+    if call.query["companyId"] != COMPANY_ID:
+        raise ApiError(400, "companyId is not the token's company")
+    try:
+        skip = int(call.query.get("skip") or 0)
+        limit = int(call.query.get("limit") or 20)
+    except ValueError:
+        skip = limit = -1
+    if skip < 0 or not 1 <= limit <= 100:
+        raise unprocessable("skip must be >= 0 and limit between 1 and 100")
+    rows = _company_locations(call)
+    return {"locations": rows[skip : skip + limit], "count": len(rows), "installToFutureLocations": False}
 
 
 # -- admin (no auth, no limits) ---------------------------------------------------------------------
@@ -809,6 +863,7 @@ async def stats(call: Call) -> dict[str, Any]:
         peak_requests_in_window=sb.limiter.peaks(),
         rate_limit=sb.limiter.limit,
         rate_interval=sb.limiter.interval,
+        location_tokens_minted=dict(sb.auth.location_tokens),
     )
 
 
@@ -818,7 +873,17 @@ async def reset_stats(call: Call) -> dict[str, Any]:
     call.sb.limiter.reset()
     call.sb.faults.injected.clear()
     call.sb.auth.refreshes = call.sb.auth.rejected_refresh_tokens = 0
+    call.sb.auth.location_tokens.clear()
     return {"reset": True}
+
+
+@route("POST", "/_sandbox/locations/suspended", kind="admin")
+async def suspend_locations(call: Call) -> dict[str, Any]:
+    ids = call.body.get("locationIds")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise unprocessable("locationIds must be a list of location ids")
+    call.sb.auth.suspended = set(ids)
+    return {"suspended": sorted(call.sb.auth.suspended)}
 
 
 @route("POST", "/_sandbox/faults", kind="admin")
@@ -848,6 +913,8 @@ async def info(call: Call) -> dict[str, Any]:
     return {
         "locationId": sb.location_id,
         "otherLocationId": OTHER_LOCATION_ID,
+        "installedLocationIds": list(sb.auth.installed),
+        "companyId": COMPANY_ID,
         "userIds": sb.user_ids,
         "campaignIds": sb.campaign_ids,
         "workflowIds": sb.workflow_ids,

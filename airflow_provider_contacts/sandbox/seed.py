@@ -286,7 +286,8 @@ def event_doc(
 
 def seed(sb: Sandbox, count: int, random_seed: int) -> None:
     """
-    Create ``count`` contacts in the sandbox's location (plus 3 in another location) and their attachments.
+    Create ``count`` contacts in each installed location (plus 3 in a location without the app) and their
+    attachments.
 
     :param sb: the sandbox.
     :param count: how many contacts.
@@ -296,8 +297,12 @@ def seed(sb: Sandbox, count: int, random_seed: int) -> None:
     new_id = IdMaker(random_seed + 2)
     now = now_ms()
     start = now - YEAR_MS
-    docs = [_contact(sb, rng, new_id, i, sb.location_id, start) for i in range(count)]
-    docs += [_contact(sb, rng, new_id, count + i, OTHER_LOCATION_ID, start) for i in range(3)]
+    docs = [
+        _contact(sb, rng, new_id, n * count + i, location, start)
+        for n, location in enumerate(sb.auth.installed)
+        for i in range(count)
+    ]
+    docs += [_contact(sb, rng, new_id, len(docs) + i, OTHER_LOCATION_ID, start) for i in range(3)]
     out: dict[str, list] = {k: [] for k in ("task", "note", "event", "campaign", "workflow")}
     for doc in docs:
         _attachments(sb, rng, new_id, doc, now, out)

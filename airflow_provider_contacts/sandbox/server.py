@@ -19,7 +19,7 @@ import requests
 import uvicorn
 
 from .app import create_app
-from .auth import ALL_SCOPES
+from .auth import AGENCY_SCOPES, ALL_SCOPES, COMPANY_ID, installed_location_ids
 from .client import SandboxClient
 from .model import OTHER_LOCATION_ID, Sandbox
 from .options import ADMIN_TOKEN_ENV, SandboxOptions
@@ -253,6 +253,33 @@ class SandboxHandle:
         return connection_for(
             self.options, self.base_url, self.mint_refresh_token(scopes), scopes, self.webhook_public_key
         )
+
+    @property
+    def installed_location_ids(self) -> tuple[str, ...]:
+        """The locations of the company that have the app installed (``locations`` of them)."""
+        return installed_location_ids(self.options)
+
+    def agency_connection(self, scopes: str = AGENCY_SCOPES) -> dict[str, Any]:
+        """
+        Return a new agency connection dict: an agency-level install's (Company) refresh token, its own.
+
+        Its ``location_id`` is the sandbox's first location, the default of every call.
+
+        :param scopes: the install's scopes (``oauth.write`` mints location tokens).
+        """
+        body = {"scopes": scopes, "userType": "Company"}
+        refresh_token = self._admin("POST", "/_sandbox/tokens", json=body)["refresh_token"]
+        conn = connection_for(self.options, self.base_url, refresh_token, scopes)
+        conn["extra"].update(auth_type="agency", company_id=COMPANY_ID)
+        return conn
+
+    def suspend_locations(self, *location_ids: str) -> None:
+        """
+        Refuse location tokens for these locations from now on (400 ``Location is not active``); none: lift.
+
+        :param location_ids: the locations.
+        """
+        self._admin("POST", "/_sandbox/locations/suspended", json={"locationIds": list(location_ids)})
 
     def private_connection(self) -> dict[str, Any]:
         """Return a connection dict that uses the private integration token."""

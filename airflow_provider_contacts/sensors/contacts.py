@@ -30,7 +30,7 @@ from airflow_provider_contacts.triggers.contacts import (
     DEFAULT_CONN_ID,
     BusinessContactsTrigger,
     ContactAppointmentTrigger,
-    ContactChangedTrigger,
+    ContactChangedPollTrigger,
     ContactNoteTrigger,
     ContactSearchTrigger,
     ContactsPollTrigger,
@@ -51,6 +51,8 @@ class ContactsBaseSensor(BaseSensorOperator, abc.ABC):
     Wait for a condition on the Contacts API, in poke, reschedule or deferrable mode.
 
     :param contacts_conn_id: the connection.
+    :param location_id: the location (sub-account) to watch, templated; default: the connection's (any
+        installed location with an agency connection).
     :param deferrable: defer to the triggerer between evaluations (default: ``[operators]
         default_deferrable``). The first evaluation runs in the task, so a condition that already holds
         costs no deferral.
@@ -64,19 +66,21 @@ class ContactsBaseSensor(BaseSensorOperator, abc.ABC):
         self,
         *,
         contacts_conn_id: str = DEFAULT_CONN_ID,
+        location_id: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         include_raw: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.contacts_conn_id = contacts_conn_id
+        self.location_id = location_id
         self.deferrable = deferrable
         self.include_raw = include_raw
 
     @cached_property
     def hook(self) -> ContactsHook:
         """The hook, built on first use (never at DAG parse time)."""
-        return make_hook(self.contacts_conn_id)
+        return make_hook(self.contacts_conn_id, self.location_id or None)
 
     @abc.abstractmethod
     def check_kwargs(self, context: Context) -> dict[str, Any]:
@@ -137,6 +141,7 @@ class ContactsBaseSensor(BaseSensorOperator, abc.ABC):
         self.defer(
             trigger=self.trigger_class(
                 contacts_conn_id=self.contacts_conn_id,
+                location_id=self.location_id or None,
                 poll_interval=self.poke_interval,
                 end_time=time.time() + self.timeout,
                 exponential_backoff=self.exponential_backoff,
@@ -207,8 +212,8 @@ class ContactChangedSensor(ContactsBaseSensor):
     :param on_empty: ``skip``, ``fail`` or ``succeed`` when a closed window has fewer than ``min_count``.
     """
 
-    template_fields: Sequence[str] = ("since", "until", "filters", "tags", "contacts_conn_id")
-    trigger_class = ContactChangedTrigger
+    template_fields: Sequence[str] = ("since", "until", "filters", "tags", "contacts_conn_id", "location_id")
+    trigger_class = ContactChangedPollTrigger
 
     def __init__(
         self,
@@ -235,7 +240,7 @@ class ContactChangedSensor(ContactsBaseSensor):
         self.min_count = min_count
         self.on_empty = on_empty
         # Fail at parse time on a bad event / on_empty, not at the first poke.
-        ContactChangedTrigger.check_class(event=event, on_empty=on_empty, min_count=min_count)
+        ContactChangedPollTrigger.check_class(event=event, on_empty=on_empty, min_count=min_count)
 
     def check_kwargs(self, context: Context) -> dict[str, Any]:
         """
@@ -261,10 +266,6 @@ class ContactChangedSensor(ContactsBaseSensor):
             "on_empty": self.on_empty,
         }
 
-    def trigger_kwargs(self, check: ContactsCheck) -> dict[str, Any]:
-        """The check's arguments, and ``watch=False``: this trigger serves one sensor."""
-        return {**check.serialize(), "watch": False}
-
 
 class ContactSearchSensor(ContactsBaseSensor):
     """
@@ -280,7 +281,7 @@ class ContactSearchSensor(ContactsBaseSensor):
     :param max_results: how many contacts to return at most.
     """
 
-    template_fields: Sequence[str] = ("filters", "query", "contacts_conn_id")
+    template_fields: Sequence[str] = ("filters", "query", "contacts_conn_id", "location_id")
     trigger_class = ContactSearchTrigger
 
     def __init__(
@@ -321,7 +322,7 @@ class DuplicateContactSensor(ContactsBaseSensor):
     :param phone: the phone, E.164 (templated).
     """
 
-    template_fields: Sequence[str] = ("email", "phone", "contacts_conn_id")
+    template_fields: Sequence[str] = ("email", "phone", "contacts_conn_id", "location_id")
     trigger_class = DuplicateContactTrigger
 
     def __init__(self, *, email: str | None = None, phone: str | None = None, **kwargs: Any) -> None:
@@ -359,6 +360,7 @@ class ContactTaskSensor(ContactsBaseSensor):
         "task_ids",
         "exclude_task_ids",
         "contacts_conn_id",
+        "location_id",
     )
     trigger_class = ContactTaskTrigger
 
@@ -412,7 +414,13 @@ class ContactNoteSensor(ContactsBaseSensor):
     :param min_count: how many notes to wait for.
     """
 
-    template_fields: Sequence[str] = ("contact_ids", "since", "exclude_note_ids", "contacts_conn_id")
+    template_fields: Sequence[str] = (
+        "contact_ids",
+        "since",
+        "exclude_note_ids",
+        "contacts_conn_id",
+        "location_id",
+    )
     trigger_class = ContactNoteTrigger
 
     def __init__(
@@ -454,7 +462,14 @@ class ContactAppointmentSensor(ContactsBaseSensor):
     :param min_count: how many appointments to wait for.
     """
 
-    template_fields: Sequence[str] = ("contact_ids", "start", "end", "statuses", "contacts_conn_id")
+    template_fields: Sequence[str] = (
+        "contact_ids",
+        "start",
+        "end",
+        "statuses",
+        "contacts_conn_id",
+        "location_id",
+    )
     trigger_class = ContactAppointmentTrigger
 
     def __init__(
@@ -505,6 +520,7 @@ class BusinessContactsSensor(ContactsBaseSensor):
         "since",
         "exclude_contact_ids",
         "contacts_conn_id",
+        "location_id",
     )
     trigger_class = BusinessContactsTrigger
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from airflow_provider_contacts.triggers.contacts import (
     BusinessContactsTrigger,
     ContactAppointmentTrigger,
+    ContactChangedEventTrigger,
+    ContactChangedPollTrigger,
     ContactChangedTrigger,
     ContactNoteTrigger,
     ContactSearchTrigger,
@@ -16,6 +18,8 @@ from airflow_provider_contacts.triggers.contacts import (
 __all__ = [
     "BusinessContactsTrigger",
     "ContactAppointmentTrigger",
+    "ContactChangedEventTrigger",
+    "ContactChangedPollTrigger",
     "ContactChangedTrigger",
     "ContactNoteTrigger",
     "ContactSearchTrigger",

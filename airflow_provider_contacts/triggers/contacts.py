@@ -2,9 +2,18 @@
 Deferrable triggers for the Contacts sensors, and the event trigger that lets an asset watch contacts.
 
 Every trigger polls one :mod:`~airflow_provider_contacts.triggers.checks` condition, the same object a
-sensor's ``poke`` evaluates, so the query logic exists once. The hook is blocking (``requests``), so each
-evaluation runs in a worker thread (``asyncio.to_thread``): the triggerer's event loop never waits on
-the network.
+sensor's ``poke`` evaluates, so the query logic exists once. A trigger runs that (synchronous) check code
+on the event loop inside a ``greenback`` portal, the bridge Airflow's own triggerer sets up for every
+trigger: each request the hook makes inside it is sent by the connection's async transport (``httpx``)
+and awaited on the loop, so a trigger never blocks the loop and never holds a thread, not even while it
+waits for a rate slot or a retry. All triggers of a connection share its one transport (token, rate
+budget, HTTP pool) with every hook and sensor of the process.
+
+Two triggers watch contact changes: :class:`ContactChangedPollTrigger` defers
+:class:`~airflow_provider_contacts.sensors.ContactChangedSensor`, and :class:`ContactChangedEventTrigger`
+watches for an asset (``AssetWatcher``), any number of them on one location sharing one search per poll
+through Airflow 3.3's shared streams. :class:`ContactChangedTrigger`, the name DAGs already use in their
+asset watchers, is the event trigger still (and runs a deferral it was serialised for, deprecated).
 
 Events of a deferred trigger (the sensor's ``execute_complete`` reads them):
 
@@ -20,11 +29,14 @@ Events of a deferred trigger (the sensor's ``execute_complete`` reads them):
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import AsyncIterator, Iterator
+import warnings
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+import greenback
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_contacts.triggers.checks import (
@@ -45,17 +57,30 @@ if TYPE_CHECKING:
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
 DEFAULT_CONN_ID = "contacts_default"
+_T = TypeVar("_T")
 
 
-def make_hook(contacts_conn_id: str) -> ContactsHook:
+async def run_on_loop(fn: Callable[..., _T], *args: Any) -> _T:
+    """
+    Run synchronous check code on the event loop: its hook requests are awaited on the loop, over the
+    async transport (the hook sees the ``greenback`` portal), so nothing blocks and no thread is held.
+
+    :param fn: the function (a check's ``evaluate`` or ``fetch``).
+    :param args: its arguments.
+    """
+    return await greenback.with_portal_run_sync(fn, *args)
+
+
+def make_hook(contacts_conn_id: str, location_id: str | None = None) -> ContactsHook:
     """
     Build the hook (imported here so that importing this module never loads the connection machinery).
 
     :param contacts_conn_id: the connection id.
+    :param location_id: the location; default: the connection's.
     """
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
-    return ContactsHook(contacts_conn_id=contacts_conn_id)
+    return ContactsHook(contacts_conn_id=contacts_conn_id, location_id=location_id)
 
 
 def poll_intervals(
@@ -82,6 +107,7 @@ class ContactsPollTrigger(BaseTrigger):
     Subclasses name their check in ``check_class``; every other keyword argument is the check's.
 
     :param contacts_conn_id: the connection.
+    :param location_id: the location to poll; default: the connection's.
     :param poll_interval: seconds between evaluations.
     :param end_time: epoch seconds after which the trigger yields a ``timeout`` event; None: never.
     :param exponential_backoff: double the wait after each evaluation (up to ``max_wait``).
@@ -95,6 +121,7 @@ class ContactsPollTrigger(BaseTrigger):
         self,
         *,
         contacts_conn_id: str = DEFAULT_CONN_ID,
+        location_id: str | None = None,
         poll_interval: float = 60.0,
         end_time: float | None = None,
         exponential_backoff: bool = False,
@@ -103,6 +130,7 @@ class ContactsPollTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         self.contacts_conn_id = contacts_conn_id
+        self.location_id = location_id
         self.poll_interval = float(poll_interval)
         self.end_time = None if end_time is None else float(end_time)
         self.exponential_backoff = bool(exponential_backoff)
@@ -115,6 +143,7 @@ class ContactsPollTrigger(BaseTrigger):
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
                 "contacts_conn_id": self.contacts_conn_id,
+                "location_id": self.location_id,
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
                 "exponential_backoff": self.exponential_backoff,
@@ -124,15 +153,25 @@ class ContactsPollTrigger(BaseTrigger):
         )
 
     def _hook(self) -> ContactsHook:
-        return make_hook(self.contacts_conn_id)
+        return make_hook(self.contacts_conn_id, self.location_id)
+
+    async def _ready_hook(self) -> ContactsHook:
+        """
+        The hook, its connection read and its transport found: once per trigger, in a thread, because the
+        first lookup may import and read secrets backends. Nothing after it leaves the loop but a token
+        load or refresh (about once a day per process).
+        """
+        hook = self._hook()
+        await asyncio.to_thread(getattr, hook, "transport", None)
+        return hook
 
     async def evaluate(self, hook: ContactsHook) -> CheckResult:
         """
-        Evaluate the check once, in a worker thread.
+        Evaluate the check once, on the loop (see :func:`run_on_loop`).
 
-        :param hook: the hook (its blocking requests run in the thread too).
+        :param hook: the hook.
         """
-        return await asyncio.to_thread(self.check.evaluate, hook, utcnow())
+        return await run_on_loop(self.check.evaluate, hook, utcnow())
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """
@@ -142,7 +181,7 @@ class ContactsPollTrigger(BaseTrigger):
         deferred, and evaluating again at once would only repeat that request.
         """
         try:
-            hook = self._hook()
+            hook: ContactsHook | None = None
             for wait in poll_intervals(self.poll_interval, self.exponential_backoff, self.max_wait):
                 if self.end_time is not None:
                     left = self.end_time - time.time()
@@ -152,6 +191,8 @@ class ContactsPollTrigger(BaseTrigger):
                         return
                     wait = min(wait, left)
                 await asyncio.sleep(wait)
+                if hook is None:  # after the first wait: an end time already near still gets its evaluation
+                    hook = await self._ready_hook()
                 result = await self.evaluate(hook)
                 self.log.info("%s: %s", self.check.kind, result.message or result.status)
                 if result.status != "waiting":
@@ -200,40 +241,45 @@ class BusinessContactsTrigger(ContactsPollTrigger):
     check_class = BusinessContactsCheck
 
 
-class ContactChangedTrigger(ContactsPollTrigger, BaseEventTrigger):
+class ContactChangedPollTrigger(ContactsPollTrigger):
     """
-    Contacts created or updated: defers :class:`ContactChangedSensor`, or watches contacts for an asset.
+    Defer :class:`~airflow_provider_contacts.sensors.ContactChangedSensor`: one event for the window
+    [since, until), with the semantics of :class:`~airflow_provider_contacts.triggers.checks.ContactChangedCheck`.
+    A plain trigger, so the triggerer does not count it among the asset watchers.
+    """
 
-    **Deferred** (``watch=False``, as the sensor builds it): one event for the window [since, until), with
-    the semantics of :class:`~airflow_provider_contacts.triggers.checks.ContactChangedCheck`.
+    check_class = ContactChangedCheck
 
-    **Watching** (inside an ``AssetWatcher``; ``watch=None`` detects it: a trigger that belongs to no task
-    instance is a watcher)::
 
-        Asset("contacts_changed", watchers=[AssetWatcher(name="contacts", trigger=ContactChangedTrigger(
+class ContactChangedEventTrigger(ContactsPollTrigger, BaseEventTrigger):
+    """
+    Watch contacts for an asset: an event per poll that finds changes, with the changed contacts' ids::
+
+        Asset("contacts_changed", watchers=[AssetWatcher(name="contacts", trigger=ContactChangedEventTrigger(
             event="any", tags=["vip"], poll_interval=60))])
 
-    It polls forever and yields one event per poll that finds changes, with the changed contacts' ids,
-    so a DAG scheduled on the asset runs once per batch. Its watermark is ``{"since", "seen"}``: the
-    lower bound of the next query and, for the contacts changed at or after it, the change time already
-    reported. Each poll queries [since, now) (one request per 500 changes), reports the (id, change time)
-    pairs not in ``seen``, then moves ``since`` to ``now - lag_margin`` (everything older is indexed by
-    then) and keeps in ``seen`` only what lies after it. A change is reported once even though the tail of
-    the lag margin is queried again, and a contact updated again later is reported again (a new change).
+    **One poll for many watchers.** Watchers of one connection with the same ``filters``, ``poll_interval``
+    and ``lag_margin`` share one stream (Airflow 3.3 shared streams): one search per interval for all of
+    them, of everything that changed in the location, which each watcher narrows to its own ``event`` and
+    ``tags``. Without a triggerer that shares streams, :meth:`run` polls alone (its own narrower search).
 
-    The watermark is saved in the asset's state store (``self.asset_state_store``, Airflow 3.3) before
-    the event is yielded, so a restarted triggerer resumes where it stopped and never repeats a change
-    (a crash between the save and the event's delivery would lose that batch rather than repeat it).
-    Without a state store it is kept in memory for the trigger's life. In watch mode a failed poll is
-    logged and retried (an error event would start the DAG); ``max_consecutive_failures`` in a row raise,
-    and the triggerer restarts the watcher.
+    **Watermark.** Each watcher keeps its own ``{"since", "seen"}``: the lower bound of the next query and,
+    for the contacts changed at or after it, the change time already reported. Each poll covers [since,
+    now), the new (id, change time) pairs are reported, then ``since`` moves to ``now - lag_margin``
+    (everything older is indexed by then) and ``seen`` keeps only what lies after it: a change is reported
+    once although the lag margin's tail is queried again, and a contact updated again later is reported
+    again. A watcher whose saved watermark is older than the shared stream's start fetches the gap itself,
+    once. The watermark is saved in the asset's state store (``self.asset_state_store``, Airflow 3.3)
+    before the event is yielded, so a restarted triggerer resumes where it stopped and never repeats a
+    change; without a state store it lives in memory for the trigger's life.
 
-    :param watch: ``True`` watch forever, ``False`` one deferred event, ``None`` detect.
-    :param max_consecutive_failures: in watch mode, failed polls in a row before raising.
-    :param kwargs: :class:`ContactsPollTrigger`'s and the check's arguments (``event``, ``since``,
-        ``until``, ``filters``, ``tags``, ``lag_margin``, ``min_count``, ``on_empty``, ``include_raw``).
-        In watch mode ``since`` is where to start when there is no saved watermark (default: now) and
-        ``until``, ``min_count`` and ``on_empty`` are ignored.
+    A failed poll is logged and retried; ``max_consecutive_failures`` in a row raise, and the triggerer
+    restarts the watcher (every watcher of the stream).
+
+    :param max_consecutive_failures: failed polls in a row before raising.
+    :param kwargs: :class:`ContactsPollTrigger`'s and the check's arguments (``event``, ``since``, ``filters``,
+        ``tags``, ``lag_margin``, ``include_raw``). ``since`` is where to start without a saved watermark
+        (default: now); ``until``, ``min_count``, ``on_empty`` and ``end_time`` do not apply.
     """
 
     check_class = ContactChangedCheck
@@ -241,11 +287,8 @@ class ContactChangedTrigger(ContactsPollTrigger, BaseEventTrigger):
     #: The state-store key of the watermark.
     WATERMARK_KEY = "contacts_changed_watermark"
 
-    def __init__(
-        self, *, watch: bool | None = None, max_consecutive_failures: int = 10, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, max_consecutive_failures: int = 10, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.watch = watch
         if max_consecutive_failures < 1:
             raise ValueError("max_consecutive_failures must be at least 1")
         self.max_consecutive_failures = int(max_consecutive_failures)
@@ -254,23 +297,130 @@ class ContactChangedTrigger(ContactsPollTrigger, BaseEventTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and the keyword arguments that rebuild this trigger."""
         classpath, kwargs = super().serialize()
-        kwargs.update(watch=self.watch, max_consecutive_failures=self.max_consecutive_failures)
+        kwargs.update(max_consecutive_failures=self.max_consecutive_failures)
         return classpath, kwargs
 
-    @property
-    def watching(self) -> bool:
-        """Whether this trigger watches for an asset (rather than serving one deferred sensor)."""
-        if self.watch is not None:
-            return self.watch
-        return self.task_instance is None
+    # -------------------------------------------------------------------------------- shared stream
+
+    def shared_stream_key(self) -> Hashable | None:
+        """Watchers with this key share one poll: connection, location, filters, interval and lag margin."""
+        filters = json.dumps(self.check.filters or [], sort_keys=True)
+        return (
+            "contacts-changed",
+            self.contacts_conn_id,
+            self.location_id,
+            filters,
+            self.poll_interval,
+            self.check.lag_margin,
+        )
+
+    @classmethod
+    async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+        """
+        The one poll of a group: every change in the location (under the group's ``filters``) since the
+        stream started, one search per interval. Raw events: ``{"start", "polled_at", "contacts"}``.
+
+        :param kwargs: one member's arguments (only the fields of the key are used).
+        """
+        poller = cls(**{**kwargs, "event": "any", "tags": None, "since": None})
+        # Back by an interval: watchers created with the stream (a triggerer starting) need no catch-up.
+        reach = max(poller.check.lag_margin, poller.poll_interval)
+        start = to_api_time(utcnow() - timedelta(seconds=reach))
+        async for batch in poller._poll(poller.check, start):
+            yield batch
+
+    async def _poll(self, check: ContactChangedCheck, since: str | None) -> AsyncIterator[dict[str, Any]]:
+        """Search [since, now) once per interval, moving ``since`` to ``now - lag_margin`` after each."""
+        hook = await self._ready_hook()
+        failures = 0
+        for wait in poll_intervals(self.poll_interval, self.exponential_backoff, self.max_wait):
+            polled_at = utcnow()
+            try:
+                contacts = await run_on_loop(check.fetch, hook, since, None)
+            except Exception as err:
+                failures += 1
+                if failures >= self.max_consecutive_failures:
+                    raise
+                self.log.warning("poll failed (%s/%s): %r", failures, self.max_consecutive_failures, err)
+            else:
+                failures = 0
+                yield {"start": since, "polled_at": polled_at, "contacts": contacts}
+                settled = to_api_time(polled_at - timedelta(seconds=check.lag_margin))
+                since = settled if since is None or (settled and settled > since) else since
+            await asyncio.sleep(wait)
+
+    async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        """
+        This watcher's events from the shared polls: its own event kind and tags, its own watermark.
+
+        :param shared_stream: the raw events of :meth:`open_shared_stream`.
+        """
+        watermark = await self._start_watermark()
+        gap_checked = False
+        async for batch in shared_stream:
+            contacts = [c for c in batch["contacts"] if self._wanted(c, watermark["since"])]
+            if not gap_checked and batch["start"] is not None and watermark["since"] < batch["start"]:
+                # Saved before the stream started (a restart): fetch the gap once, with this watcher's filters.
+                hook = await self._ready_hook()
+                gap = await run_on_loop(self.check.fetch, hook, watermark["since"], batch["start"])
+                contacts = gap + contacts
+            gap_checked = True
+            watermark, event = await self._report(watermark, contacts, batch["polled_at"])
+            if event is not None:
+                yield event
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """One deferred event, or (watching) one event per batch of changes, forever."""
-        inner = self._watch() if self.watching else super().run()
-        async for event in inner:
+        """Poll alone (a triggerer that does not share streams): this watcher's own search from its watermark."""
+        watermark = await self._start_watermark()
+
+        async def own_stream() -> AsyncIterator[dict[str, Any]]:
+            async for batch in self._poll(self.check, watermark["since"]):
+                yield batch
+
+        async for event in self.filter_shared_stream(own_stream()):
             yield event
 
+    def _wanted(self, contact: dict[str, Any], since: str) -> bool:
+        tags = set(self.check.tags or [])
+        if tags and not tags <= set(contact.get("tags") or []):
+            return False
+        return self.check.in_window(contact, since, None)
+
+    async def _start_watermark(self) -> dict[str, Any]:
+        watermark = await self.load_watermark()
+        if watermark is None:
+            watermark = {"since": self.check.since or to_api_time(utcnow()), "seen": {}}
+            await self.save_watermark(watermark)
+        return watermark
+
+    async def _report(
+        self, watermark: dict[str, Any], contacts: list[dict[str, Any]], polled_at: datetime
+    ) -> tuple[dict[str, Any], TriggerEvent | None]:
+        """Advance and save the watermark; the event for the new changes, if any."""
+        new, next_watermark = self.advance(watermark, contacts, polled_at)
+        if next_watermark != watermark:
+            await self.save_watermark(next_watermark)
+        if not new:
+            return next_watermark, None
+        window_start = watermark["since"]
+        self.log.info("%d contact(s) changed since %s", len(new), window_start)
+        return next_watermark, TriggerEvent(
+            {
+                "status": "success",
+                "event": self.check.event,
+                "count": len(new),
+                "contact_ids": [c["id"] for c in new],
+                "contacts": [self.check.describe(c, window_start, None) for c in new],
+                "watermark": next_watermark["since"],
+            }
+        )
+
     # ------------------------------------------------------------------------------------ watermark
+
+    @property
+    def watermark_key(self) -> str:
+        """The state-store key of this watcher's watermark: one per location, when one is named."""
+        return f"{self.WATERMARK_KEY}__{self.location_id}" if self.location_id else self.WATERMARK_KEY
 
     def _state_store(self) -> Any | None:
         return getattr(self, "asset_state_store", None)
@@ -280,7 +430,7 @@ class ContactChangedTrigger(ContactsPollTrigger, BaseEventTrigger):
         store = self._state_store()
         if store is not None:
             try:
-                value = await store.aget(self.WATERMARK_KEY)
+                value = await store.aget(self.watermark_key)
             except Exception as err:  # several assets, no supervisor, an older Airflow: stay in memory
                 self.log.warning("asset state store unavailable (%s); keeping the watermark in memory", err)
             else:
@@ -298,7 +448,7 @@ class ContactChangedTrigger(ContactsPollTrigger, BaseEventTrigger):
         store = self._state_store()
         if store is not None:
             try:
-                await store.aset(self.WATERMARK_KEY, watermark)
+                await store.aset(self.watermark_key, watermark)
             except Exception as err:
                 self.log.warning("could not save the watermark in the asset state store: %s", err)
 
@@ -324,39 +474,50 @@ class ContactChangedTrigger(ContactsPollTrigger, BaseEventTrigger):
         next_since = max(since, to_api_time(polled_at - timedelta(seconds=self.check.lag_margin)) or since)
         return new, {"since": next_since, "seen": {k: v for k, v in seen.items() if v >= next_since}}
 
-    async def _watch(self) -> AsyncIterator[TriggerEvent]:
-        hook = self._hook()
-        watermark = await self.load_watermark()
-        if watermark is None:
-            watermark = {"since": self.check.since or to_api_time(utcnow()), "seen": {}}
-            await self.save_watermark(watermark)
-        failures = 0
-        for wait in poll_intervals(self.poll_interval, self.exponential_backoff, self.max_wait):
-            polled_at = utcnow()
-            try:
-                contacts = await asyncio.to_thread(self.check.fetch, hook, watermark["since"], None)
-            except Exception as err:
-                failures += 1
-                if failures >= self.max_consecutive_failures:
-                    raise
-                self.log.warning("poll failed (%s/%s): %r", failures, self.max_consecutive_failures, err)
-            else:
-                failures = 0
-                new, next_watermark = self.advance(watermark, contacts, polled_at)
-                if next_watermark != watermark:
-                    await self.save_watermark(next_watermark)
-                window_start = watermark["since"]
-                watermark = next_watermark
-                if new:
-                    self.log.info("%d contact(s) changed since %s", len(new), window_start)
-                    yield TriggerEvent(
-                        {
-                            "status": "success",
-                            "event": self.check.event,
-                            "count": len(new),
-                            "contact_ids": [c["id"] for c in new],
-                            "contacts": [self.check.describe(c, window_start, None) for c in new],
-                            "watermark": watermark["since"],
-                        }
-                    )
-            await asyncio.sleep(wait)
+
+class ContactChangedTrigger(ContactChangedEventTrigger):
+    """
+    The asset-watcher trigger under the name DAGs already use: a :class:`ContactChangedEventTrigger`.
+
+    It also still runs the one-event deferral it served before :class:`ContactChangedPollTrigger` took that
+    role (``watch=False``, or ``watch=None`` with a task instance), so that sensors deferred by an older
+    version resume; building one for a deferral is deprecated.
+
+    :param watch: ``True`` watch, ``False`` one deferred event (deprecated), ``None`` detect (a trigger
+        that belongs to no task instance is a watcher).
+    :param kwargs: :class:`ContactChangedEventTrigger`'s arguments.
+    """
+
+    def __init__(self, *, watch: bool | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.watch = watch
+        if watch is False:
+            warnings.warn(
+                "ContactChangedTrigger(watch=False) is deprecated: sensors defer with ContactChangedPollTrigger; "
+                "asset watchers can use ContactChangedEventTrigger",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Return the classpath and the keyword arguments that rebuild this trigger."""
+        classpath, kwargs = super().serialize()
+        kwargs.update(watch=self.watch)
+        return classpath, kwargs
+
+    @property
+    def watching(self) -> bool:
+        """Whether this trigger watches for an asset (rather than serving one deferred sensor)."""
+        if self.watch is not None:
+            return self.watch
+        return self.task_instance is None
+
+    def shared_stream_key(self) -> Hashable | None:
+        """The watcher's key; a deferral shares nothing."""
+        return super().shared_stream_key() if self.watching else None
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Watch, or (a deferral) yield the one event of :class:`ContactChangedPollTrigger`."""
+        inner = super().run() if self.watching else ContactsPollTrigger.run(self)
+        async for event in inner:
+            yield event

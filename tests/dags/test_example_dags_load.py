@@ -26,6 +26,7 @@ EXPECTED = {
     "contacts_activity",
     "contacts_task_sync",
     "contacts_milestones",
+    "contacts_agency_sync",
 }
 
 

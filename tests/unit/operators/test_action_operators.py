@@ -336,7 +336,12 @@ def test_api_errors_surface_unchanged(contacts_conn: Any, requests_mock: rm.Mock
 def test_hook_is_made_at_execute_time_with_the_operators_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[str] = []
 
-    def spy(self: ContactsHook, contacts_conn_id: str = "contacts_default", token_store: Any = None) -> None:
+    def spy(
+        self: ContactsHook,
+        contacts_conn_id: str = "contacts_default",
+        location_id: Any = None,
+        token_store: Any = None,
+    ) -> None:
         made.append(contacts_conn_id)
         raise RuntimeError("stop")
 

@@ -17,6 +17,7 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
     TaskDeferred,
 )
+from airflow.triggers.base import BaseEventTrigger
 
 from airflow_provider_contacts.exceptions import ContactsError
 from airflow_provider_contacts.sensors import (
@@ -32,7 +33,7 @@ from airflow_provider_contacts.sensors import (
 from airflow_provider_contacts.triggers import (
     BusinessContactsTrigger,
     ContactAppointmentTrigger,
-    ContactChangedTrigger,
+    ContactChangedPollTrigger,
     ContactNoteTrigger,
     ContactSearchTrigger,
     ContactTaskTrigger,
@@ -225,8 +226,9 @@ def test_deferrable_defers_to_the_trigger_with_the_same_check(requests_mock):
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute(context())
     trigger = deferred.value.trigger
-    assert isinstance(trigger, ContactChangedTrigger) and deferred.value.method_name == "execute_complete"
-    assert trigger.watch is False and not trigger.watching
+    assert isinstance(trigger, ContactChangedPollTrigger) and deferred.value.method_name == "execute_complete"
+    # The deferral trigger is not an event trigger: the triggerer does not count it as an asset watcher.
+    assert not isinstance(trigger, BaseEventTrigger)
     assert trigger.check == sensor.build_check(context())
     assert trigger.check.lag_margin == 3 and trigger.check.tags == ["vip"] and trigger.check.until is None
     assert trigger.poll_interval == 15 and trigger.exponential_backoff and trigger.max_wait == 120

@@ -1,0 +1,107 @@
+"""
+The asynchronous face of a :class:`~airflow_provider_contacts.transport.sync.Transport`, over ``httpx``.
+
+It shares the transport's settings, token provider and rate budget, and the pure core (building the call,
+classifying the answer); only the I/O differs. Waiting for a slot and for a retry happens on the event
+loop's timer, so a coroutine holds no thread while it waits. The one blocking step is a token load or
+refresh (the token store and the token endpoint are synchronous): it runs in a thread, once a day or so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import tenacity
+
+from airflow_provider_contacts.transport.core import (
+    Answer,
+    Call,
+    Retry,
+    check_granted,
+    classify,
+    no_answer,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_contacts.transport.sync import Transport
+
+
+class AsyncTransport:
+    """
+    Send calls from coroutines: one ``httpx.AsyncClient`` per event loop, everything else shared.
+
+    :param transport: the connection's transport.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def client(self) -> httpx.AsyncClient:
+        """The running loop's HTTP client (a client cannot outlive or cross its loop)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+            client = self._clients[loop] = httpx.AsyncClient(limits=limits)
+        return client
+
+    async def request(self, call: Call) -> Any:
+        """
+        Send a call, with its retries, from a coroutine.
+
+        :param call: the call.
+        :return: the decoded JSON body.
+        """
+        retrying = tenacity.AsyncRetrying(**self.transport.retry_policy())
+        try:
+            return await retrying(self._attempt, call)
+        except Retry as exhausted:
+            raise exhausted.final from None
+
+    async def _attempt(self, call: Call) -> Any:
+        transport = self.transport
+        auth = transport.auth
+        token: str | None = auth.ready_token() if hasattr(auth, "ready_token") else None
+        if token is None:
+            token = await asyncio.to_thread(auth.access_token)
+        check_granted(call, transport.settings.conn_id, auth.granted_scopes)
+        started_at = await transport.limiter.aacquire()
+        call.sent += 1
+        sent_at = time.perf_counter()
+        try:
+            response = await self.client().request(
+                call.method,
+                call.url,
+                params=call.params or None,
+                json=call.json,
+                headers=call.headers(token),
+                timeout=transport.settings.timeout,
+            )
+        except httpx.TransportError as error:
+            cut = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
+            raise no_answer(call, type(error).__name__, cut) from None
+        finally:
+            await transport.limiter.arelease(started_at)
+        transport.observe_latency(time.perf_counter() - sent_at)
+        transport.limiter.update_from_headers(response.headers, started_at=started_at)
+        answer = Answer(response.status_code, response.headers, response.content, response.reason_phrase)
+        try:
+            return classify(answer, call, can_refresh=auth.can_refresh, window=transport.limiter.window)
+        except Retry as retry:
+            transport.prepare_retry(retry)
+            if retry.refresh:
+                await asyncio.to_thread(auth.refresh, token)
+            raise
+
+    async def aclose(self) -> None:
+        """Close the running loop's client."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()

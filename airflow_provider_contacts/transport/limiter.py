@@ -1,0 +1,354 @@
+"""
+The location's rate budget on the client side: a rolling window shared by every thread and coroutine of
+a process, and optionally by every process through Redis (:mod:`~airflow_provider_contacts.transport.shared`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import heapq
+import logging
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Mapping
+from itertools import islice
+from typing import TYPE_CHECKING
+
+from airflow_provider_contacts.exceptions import ContactsRateLimitError
+
+if TYPE_CHECKING:
+    from airflow_provider_contacts.transport.shared import RedisWindow
+
+log = logging.getLogger(__name__)
+
+#: After the shared backend fails, how long this process keeps to its own limiter before trying it again.
+SHARED_RETRY_AFTER = 30.0
+
+
+def _header_number(headers: Mapping[str, str], name: str) -> float | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def daily_exhausted_error() -> ContactsRateLimitError:
+    """The error every request gets once the location's daily budget is spent."""
+    return ContactsRateLimitError(
+        "the location's daily request budget is exhausted (X-RateLimit-Daily-Remaining: 0); it renews "
+        "daily. Requests resume by themselves after the renewal; nothing was sent",
+        status=429,
+    )
+
+
+class RollingWindowLimiter:
+    """
+    Never lets more than ``limit`` requests start within any ``window`` seconds.
+
+    The API counts requests as they arrive, over a rolling window, so a fixed bucket that refills on the
+    second is not enough: two bursts on either side of a refill would break the limit. The limiter keeps,
+    for each of the last ``limit`` requests, a time by which it surely reached the server, and lets a new
+    one start only once the oldest of those is a full window in the past. That time is the answer's
+    (:meth:`release`): a request cannot arrive after its answer, however long it queued on the way, so
+    the client's window can never run ahead of the server's. Until the answer comes it is the start plus
+    :attr:`margin`.
+
+    It paces itself from the ``X-RateLimit-*`` headers: a smaller ``X-RateLimit-Max`` or a longer
+    ``X-RateLimit-Interval-Milliseconds`` than configured wins; an ``X-RateLimit-Remaining`` lower than this
+    process's own use explains means another client spends the same budget, and the difference is booked
+    as foreign requests that leave the window a window later, so the limiter slows down before the server
+    says 0 rather than after; an exhausted daily budget makes every further request fail fast.
+
+    Threads wait in :meth:`acquire`, coroutines in :meth:`aacquire` (on the loop's timer, holding no
+    thread); both take from the same budget. With :attr:`shared` set (connection extra
+    ``rate_limit_backend``), the window is kept in Redis for every process, and this limiter falls back to
+    its own window, with a warning, whenever Redis does not answer.
+
+    :param limit: requests allowed per window.
+    :param window: window length in seconds.
+    :param clock: monotonic clock (tests pass a fake one).
+    """
+
+    def __init__(self, limit: int, window: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        if window <= 0:
+            raise ValueError("window must be positive")
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        # When each request of the window reached the server at the latest; sorted.
+        self._arrivals: list[float] = []
+        # Requests of other clients on the same budget, inferred from X-RateLimit-Remaining.
+        self._foreign: deque[float] = deque()
+        # Every recent start, kept longer than the window: an answer arrives a latency after its request
+        # started, and the server counted the window from the request's arrival, not from the answer's.
+        self._recent: deque[float] = deque(maxlen=4 * limit)
+        # Recent round trips: how late a request of ours may have reached the server after its start.
+        self._round_trips: deque[float] = deque(maxlen=100)
+        self._paused_until = 0.0
+        self._daily_exhausted = False
+        self._cond = threading.Condition()
+        #: The budget shared through Redis, when the connection names a backend.
+        self.shared: RedisWindow | None = None
+        self._shared_down_until = 0.0
+        self._shared_slots: dict[float, list[str]] = {}
+        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @property
+    def margin(self) -> float:
+        """Until its answer comes, a request counts as arrived this long after it started."""
+        return 0.02 * self.window + 0.02
+
+    # ------------------------------------------------------------------------------ the local window
+
+    def _prune(self, now: float) -> float:
+        """Forget the starts that left the window; return the window's lower edge."""
+        horizon = now - self.window
+        # The epsilon keeps float rounding from leaving a start a hair inside the window forever.
+        cut = bisect.bisect_right(self._arrivals, horizon + 1e-9)
+        del self._arrivals[:cut]
+        while self._foreign and self._foreign[0] <= horizon + 1e-9:
+            self._foreign.popleft()
+        return horizon
+
+    def _claim(self, now: float) -> float:
+        """Under the lock: take a local slot and return 0, or return how long to wait for one."""
+        if self._daily_exhausted:
+            raise daily_exhausted_error()
+        horizon = self._prune(now)
+        delay = self._paused_until - now
+        if delay > 0:
+            return delay
+        over = len(self._arrivals) + len(self._foreign) - self.limit
+        if over >= 0:
+            # The slot frees when the (over+1)-th oldest arrival, ours or foreign, leaves the window.
+            oldest = next(islice(heapq.merge(self._arrivals, self._foreign), over, None))
+            return max(oldest - horizon, 1e-3)
+        self._record(now)
+        return 0.0
+
+    def _record(self, now: float) -> None:
+        bisect.insort(self._arrivals, now + self.margin)
+        self._recent.append(now)
+
+    def release(self, started_at: float, answered_at: float | None = None) -> None:
+        """
+        Say that the request started at ``started_at`` has its answer (or failed): it reached the server
+        by then at the latest, which fixes when it leaves the window.
+
+        :param started_at: what :meth:`acquire` returned.
+        :param answered_at: when the answer came, on the limiter's clock; default: now.
+        """
+        slot = self._release_local(started_at, answered_at)
+        if slot is not None and self.shared is not None:
+            try:
+                self.shared.release(slot)
+            except Exception as err:  # the slot then leaves the shared window at its start plus the margin
+                log.debug("could not release a shared rate slot: %s", err)
+
+    async def arelease(self, started_at: float) -> None:
+        """
+        :meth:`release` for a coroutine.
+
+        :param started_at: what :meth:`aacquire` returned.
+        """
+        slot = self._release_local(started_at, None)
+        if slot is not None and self.shared is not None:
+            try:
+                await self.shared.arelease(slot)
+            except Exception as err:
+                log.debug("could not release a shared rate slot: %s", err)
+
+    def _release_local(self, started_at: float, answered_at: float | None) -> str | None:
+        with self._cond:
+            answered = self._clock() if answered_at is None else answered_at
+            self._round_trips.append(answered - started_at)
+            provisional = started_at + self.margin
+            index = bisect.bisect_left(self._arrivals, provisional - 1e-9)
+            if index < len(self._arrivals) and abs(self._arrivals[index] - provisional) <= 1e-9:
+                del self._arrivals[index]
+                bisect.insort(self._arrivals, answered)
+            self._cond.notify_all()
+            slots = self._shared_slots.get(started_at)
+            if not slots:
+                return None
+            slot = slots.pop()
+            if not slots:
+                del self._shared_slots[started_at]
+            return slot
+
+    # ----------------------------------------------------------------------------- taking a slot
+
+    def _gate(self) -> tuple[RedisWindow | None, tuple[float | None, float] | None]:
+        """
+        The local part of taking a slot: the whole decision without a shared backend; with one, the pause
+        and the daily budget (the shared window decides the rest).
+        """
+        shared = self._live_shared()
+        with self._cond:
+            now = self._clock()
+            if shared is None:
+                delay = self._claim(now)
+                return None, ((now, 0.0) if delay == 0 else (None, delay))
+            if self._daily_exhausted:
+                raise daily_exhausted_error()
+            delay = self._paused_until - now
+            return shared, ((None, delay) if delay > 0 else None)
+
+    def try_acquire(self) -> tuple[float | None, float]:
+        """
+        Take a slot if one is free now, without waiting.
+
+        :return: ``(start time, 0)`` when taken, else ``(None, seconds to wait before asking again)``.
+        """
+        shared, decided = self._gate()
+        if shared is None or decided is not None:
+            return decided  # type: ignore[return-value]
+        try:
+            slot, delay = shared.try_acquire()
+        except ContactsRateLimitError:
+            raise
+        except Exception as err:
+            self._shared_failed(err)
+            return self.try_acquire()
+        return self._after_shared(slot, delay)
+
+    def _after_shared(self, slot: str | None, delay: float) -> tuple[float | None, float]:
+        if slot is None:
+            return None, delay
+        with self._cond:
+            now = self._clock()
+            self._record(now)
+            self._shared_slots.setdefault(now, []).append(slot)
+            return now, 0.0
+
+    def acquire(self) -> float:
+        """Block until a request may start; return its start time on the limiter's clock."""
+        while True:
+            started_at, delay = self.try_acquire()
+            if started_at is not None:
+                return started_at
+            with self._cond:
+                # Woken early by a header that changed the budget; otherwise the delay runs out.
+                self._cond.wait(delay)
+
+    async def aacquire(self) -> float:
+        """
+        Wait, on the event loop's timer and holding no thread, until a request may start.
+
+        Coroutines queue on a lock of their loop, first come first served, and only the first one watches
+        the window: two hundred waiting triggers cost the loop one wake-up per free slot, not two hundred.
+        """
+        async with self._loop_lock():
+            while True:
+                started_at, delay = await self._atry_acquire()
+                if started_at is not None:
+                    return started_at
+                await asyncio.sleep(delay)
+
+    def _loop_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._loop_locks.get(loop)
+        if lock is None:
+            lock = self._loop_locks[loop] = asyncio.Lock()
+        return lock
+
+    async def _atry_acquire(self) -> tuple[float | None, float]:
+        # The local decision takes microseconds under a lock no one holds for long: fine on the loop.
+        shared, decided = self._gate()
+        if shared is None or decided is not None:
+            return decided  # type: ignore[return-value]
+        try:
+            slot, delay = await shared.atry_acquire()
+        except ContactsRateLimitError:
+            raise
+        except Exception as err:
+            self._shared_failed(err)
+            return self.try_acquire()
+        return self._after_shared(slot, delay)
+
+    # --------------------------------------------------------------------------- the shared budget
+
+    def _live_shared(self) -> RedisWindow | None:
+        if self.shared is None or time.monotonic() < self._shared_down_until:
+            return None
+        return self.shared
+
+    def _shared_failed(self, err: Exception) -> None:
+        self._shared_down_until = time.monotonic() + SHARED_RETRY_AFTER
+        log.warning(
+            "rate_limit_backend %s did not answer (%s: %s); this process keeps to its own limiter and tries "
+            "the backend again in %.0f s",
+            self.shared.label if self.shared else "?",
+            type(err).__name__,
+            err,
+            SHARED_RETRY_AFTER,
+        )
+
+    # ------------------------------------------------------------------------------ from the server
+
+    def pause(self, seconds: float) -> None:
+        """Let no request start for ``seconds`` (after a 429, with the server's ``Retry-After``)."""
+        with self._cond:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def _own_share(self, started_at: float) -> int:
+        """
+        How many of the requests the server counted when the request started at ``started_at`` arrived
+        could be ours: those started within a window (and the slowest recent round trip) before it, and
+        every one started since, since a later request can overtake it on the way.
+        """
+        edge = started_at - self.window - self._slowest()
+        return sum(1 for start in self._recent if start > edge)
+
+    def _slowest(self) -> float:
+        """How long after its start a request of ours may have reached the server (under the lock)."""
+        return max(self.margin, max(self._round_trips, default=0.0))
+
+    def update_from_headers(self, headers: Mapping[str, str], started_at: float | None = None) -> None:
+        """
+        Adjust the budget to the ``X-RateLimit-*`` headers of an answer.
+
+        :param headers: the answer's headers.
+        :param started_at: when its request started (what :meth:`acquire` returned); without it the current
+            time stands in for the request's.
+        """
+        max_requests = _header_number(headers, "X-RateLimit-Max")
+        interval_ms = _header_number(headers, "X-RateLimit-Interval-Milliseconds")
+        remaining = _header_number(headers, "X-RateLimit-Remaining")
+        daily_remaining = _header_number(headers, "X-RateLimit-Daily-Remaining")
+        daily_limit = _header_number(headers, "X-RateLimit-Limit-Daily")
+        with self._cond:
+            if max_requests is not None and 1 <= max_requests < self.limit:
+                self.limit = int(max_requests)
+            if interval_ms is not None and interval_ms / 1000.0 > self.window:
+                self.window = interval_ms / 1000.0
+            if daily_remaining is not None and daily_remaining <= 0:
+                self._daily_exhausted = True
+            if remaining is not None and self.shared is None:
+                self._book_foreign(int(remaining), self._clock() if started_at is None else started_at)
+            self._cond.notify_all()
+        if self.shared is not None and (max_requests or interval_ms or daily_remaining is not None):
+            self.shared.configure(self.limit, self.window, self.margin, daily_limit, daily_remaining)
+
+    def _book_foreign(self, remaining: int, started_at: float) -> None:
+        """Book as foreign the requests the server counted that cannot be ours (under the lock)."""
+        foreign = self.limit - remaining - self._own_share(started_at)
+        if foreign <= 0:
+            return
+        edge = started_at - self.window - self._slowest()
+        booked = sum(1 for start in self._foreign if start > edge)
+        if foreign > booked:
+            # They reached the server before this answer was sent: booked at its arrival, they leave the
+            # window no later than the server lets them go.
+            self._foreign.extend([self._clock()] * (foreign - booked))
+            self._foreign = deque(sorted(self._foreign))

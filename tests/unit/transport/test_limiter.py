@@ -1,0 +1,63 @@
+"""The transport's limiter: answers fix when a request leaves the window, pacing from the headers, and the
+asyncio face taking from the same budget. A fake clock: nothing sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from airflow_provider_contacts.transport.limiter import RollingWindowLimiter
+from tests.unit.hooks.test_rate_limit import limiter_with_fake_time
+
+
+def test_a_request_leaves_the_window_a_window_after_its_answer():
+    limiter, clock = limiter_with_fake_time(1, 10.0)
+    started = limiter.acquire()
+    clock.now = 0.6  # the answer came 600 ms later: the request reached the server by then
+    limiter.release(started)
+    assert limiter.acquire() == pytest.approx(10.6)
+
+
+def test_a_quick_answer_frees_the_slot_before_the_margin_would():
+    limiter, clock = limiter_with_fake_time(1, 10.0)
+    started = limiter.acquire()
+    clock.now = 0.01
+    limiter.release(started)
+    assert limiter.acquire() == pytest.approx(10.01)
+    assert limiter.margin > 0.01
+
+
+def test_remaining_lower_than_our_own_use_paces_before_the_server_says_zero():
+    limiter, _clock = limiter_with_fake_time(10, 10.0)
+    started = limiter.acquire()
+    # The server counted 5 (remaining 5) where we sent 1: four requests of another client.
+    limiter.update_from_headers({"X-RateLimit-Remaining": "5"}, started_at=started)
+    starts = [limiter.acquire() for _ in range(5)]
+    assert starts == [0.0] * 5, "the five slots left are used at once"
+    assert limiter.acquire() == pytest.approx(10.0), "the sixth waits for the foreign four to leave"
+
+
+def test_remaining_that_our_own_requests_explain_books_nothing_foreign():
+    limiter, _clock = limiter_with_fake_time(10, 10.0)
+    first = limiter.acquire()
+    limiter.acquire()
+    limiter.update_from_headers({"X-RateLimit-Remaining": "8"}, started_at=first)
+    assert [limiter.acquire() for _ in range(8)] == [0.0] * 8
+
+
+def test_try_acquire_never_waits_and_says_how_long():
+    limiter, _clock = limiter_with_fake_time(1, 10.0)
+    assert limiter.try_acquire() == (0.0, 0.0)
+    started, delay = limiter.try_acquire()
+    assert started is None
+    assert delay == pytest.approx(10.0 + limiter.margin)
+
+
+def test_threads_and_coroutines_take_from_one_budget():
+    limiter = RollingWindowLimiter(2, 0.3)
+    first = limiter.acquire()
+    limiter.acquire()
+    assert limiter.try_acquire()[0] is None, "the sync side used the budget up"
+    started = asyncio.run(limiter.aacquire())
+    assert started >= first + 0.3, "the coroutine waited for the window, on the loop's timer"
