@@ -12,6 +12,7 @@ Its figures (wall time, runs and states, the sandbox's counts) are printed in py
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ import pytest
 
 from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
 
-from .harness import Api, Deployment, unreachable_reason, wait_until
+from .harness import REDIS, Api, Deployment, unreachable_reason, wait_until
 
 #: Lines for the terminal summary (filled by the fixture's teardown).
 SUMMARY: list[str] = []
@@ -81,7 +82,11 @@ def tier() -> Iterator[Tier]:
         rate_interval=10,
     ) as sandbox:
         os.environ["AIRFLOW_CONN_CONTACTS_TIER_WRITER"] = sandbox.conn_env(sandbox.private_connection())
-        deployment = Deployment(home=home, connection=sandbox.connection)
+        connection = json.loads(sandbox.conn_env())
+        deployment = Deployment(home=home, connection=connection)
+        # One rate budget for every process, in Redis under this deployment's own key prefix.
+        connection["extra"]["rate_limit_backend"] = f"redis://{REDIS[0]}:{REDIS[1]}/{deployment.redis_db}"
+        connection["extra"]["rate_limit_key_prefix"] = deployment.name
         api = Api(deployment)
         tier = Tier(deployment, api, sandbox, started)
         try:

@@ -176,6 +176,7 @@ def test_the_whole_run(tier: Tier) -> None:
     assert tier.api.failed_task_instances() == []
     stats = tier.sandbox.stats()
     assert stats["rejected_refresh_tokens"] == 0, stats
+    assert stats["rate_limit_rejections"] == 0, stats  # every process spends one budget (rate_limit_backend)
     assert stats["token_refreshes"] >= 2, stats
     assert [k for k in tier.api.variable_keys() if k.startswith("contacts_token__")] == [TOKEN_VARIABLE]
     audits = audit_rows(tier)
