@@ -78,7 +78,11 @@ def get_provider_info() -> dict[str, Any]:
                     "auth_type": {
                         "label": "Authentication",
                         "description": "oauth (refresh-token rotation) or private_token.",
-                        "schema": {"type": ["string", "null"], "enum": ["oauth", "private_token", None]},
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": ["oauth", "private_token", None],
+                            "default": "oauth",
+                        },
                     },
                     "refresh_token": {
                         "label": "First refresh token",

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import Asset, AssetWatcher, Param, dag, task
-from contacts_settings import CONTACTS_CONN_ID, LOCATION_ID
+from contacts_settings import CONTACTS_CONN_ID, LOCATION_ID, WATCH_POLL_INTERVAL
 
 from airflow_provider_contacts.assets import contacts_asset
 from airflow_provider_contacts.operators import (
@@ -47,7 +47,7 @@ CONTACTS_CREATED = Asset(
         AssetWatcher(
             name="contacts_created_watcher",
             trigger=ContactChangedTrigger(
-                contacts_conn_id=CONTACTS_CONN_ID, event="created", poll_interval=60
+                contacts_conn_id=CONTACTS_CONN_ID, event="created", poll_interval=WATCH_POLL_INTERVAL
             ),
         )
     ],

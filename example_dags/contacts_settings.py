@@ -14,6 +14,7 @@ here looks up a connection or a Variable or touches the network. Copy this file 
   ``phone_system.db`` in the demo directory).
 - ``CONTACTS_DEMO_DIR``: local files: SQLite fallbacks and the dashboard (default ``./.demo``).
 - ``CONTACTS_DASHBOARD_DIR``: where the dashboard is written (default ``<demo dir>/dashboard``).
+- ``CONTACTS_WATCH_POLL_INTERVAL``: seconds between the asset watcher's polls for new contacts (default 60).
 - ``CONTACTS_ALERT_EMAIL``, ``CONTACTS_ALERT_FROM``, ``CONTACTS_SMTP_CONN_ID``: where ``contacts_alerts``
   sends its messages, from which address, through which SMTP connection (default ``smtp_default``).
 
@@ -34,6 +35,7 @@ CONTACTS_CONN_ID = os.environ.get("CONTACTS_CONN_ID", "contacts_default")
 AGENCY_CONN_ID = os.environ.get("CONTACTS_AGENCY_CONN_ID", "contacts_agency")
 REPORTING_CONN_ID = os.environ.get("CONTACTS_REPORTING_CONN_ID", DEFAULT_REPORTING_CONN_ID)
 SOURCE_CONN_ID = os.environ.get("CONTACTS_SOURCE_CONN_ID", "contacts_source")
+WATCH_POLL_INTERVAL = float(os.environ.get("CONTACTS_WATCH_POLL_INTERVAL") or 60)
 LOCATION_ID = os.environ.get("CONTACTS_LOCATION_ID", "sbxLoc0000000000000A")
 
 #: Updated by every successful ``contacts_sync`` run; ``contacts_dashboard`` is scheduled on it.

@@ -3,7 +3,7 @@ contacts_sync: incremental two-way sync between a phone system and HighLevel Con
 
 Shows:
 
-- **push**: the phone system's contacts changed in the run's data interval go to the Contacts API through
+- **push**: the phone system's contacts changed in the run's window go to the Contacts API through
   ``SyncContactsOperator`` (declarative field mapping, a custom field, a lifecycle tag per record, a
   follow-up task for every contact the sync creates; upserts, so a retried run makes no duplicates);
 - **business associations** (touchSMS "bulk create/update; apply tags and business associations"): the
@@ -23,7 +23,8 @@ The phone system is a stand-in (``phone_system.py``: three SQL tables); swap its
 The schedule is a ``CronDataIntervalTimetable``, so each run has a real 15-minute data interval (a plain
 cron string in Airflow 3 gives zero-length intervals). Connection ids and paths come from the environment
 (``contacts_settings.py``); the ``dry_run`` param reports what would change and writes nothing. Nothing is
-looked up at parse time. A manual run can catch up on a longer window with the ``since`` param.
+looked up at parse time. A run triggered by hand (no data interval in Airflow 3) syncs from where the last
+successful sync stopped up to the moment it was triggered; the ``since`` param sets another start.
 """
 
 from __future__ import annotations
@@ -62,18 +63,31 @@ PUSH_TASK_ID = "push_to_contacts"
 BULK_BUSINESS_BATCH = 500
 
 
-def sync_window(params: dict[str, Any], start: datetime, end: datetime) -> tuple[datetime, datetime]:
+def sync_window(context: Any) -> tuple[datetime, datetime]:
     """
-    The window a run syncs: its data interval, or from the ``since`` param to the interval's end.
+    The window ``[start, end)`` a run syncs; every task of the run (and every retry) gets the same one.
 
-    :param params: the run's params.
-    :param start: the data interval's start.
-    :param end: the data interval's end.
+    A scheduled run syncs its data interval. A run triggered by hand has none in Airflow 3: it syncs up
+    to the moment it was triggered, from the ``since`` param, else from where the last successful sync
+    stopped (the newest ``success`` row of the audit table), else from a day before
+    (``airflow_provider_contacts.windows.catch_up_window``).
+
+    :param context: the task's context.
     """
-    if not params.get("since"):
-        return start, end
-    since = datetime.fromisoformat(params["since"].replace("Z", "+00:00"))
-    return (since if since.tzinfo else since.replace(tzinfo=timezone.utc)), end
+    from contacts_settings import reporting_hook
+
+    from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, read_rows
+    from airflow_provider_contacts.windows import catch_up_window
+
+    rows = read_rows(reporting_hook(REPORTING_CONN_ID), AUDIT_TABLE, limit=50)
+    done = [
+        row["interval_end"]
+        for row in rows
+        if row["status"] == "success" and row["run_id"] != context["run_id"]
+    ]
+    return catch_up_window(
+        context, since=context["params"].get("since"), previous_end=max(done, default=None)
+    )
 
 
 @dag(
@@ -97,11 +111,11 @@ def sync_window(params: dict[str, Any], start: datetime, end: datetime) -> tuple
 )
 def contacts_sync() -> None:
     @task(multiple_outputs=True)
-    def extract_changes(params: dict[str, Any], data_interval_start=None, data_interval_end=None) -> dict:
-        """The phone system's rows changed in the data interval, as sync records, and the conversions."""
+    def extract_changes() -> dict:
+        """The phone system's rows changed in the run's window, as sync records, and the conversions."""
         import phone_system
 
-        start, end = sync_window(params, data_interval_start, data_interval_end)
+        start, end = sync_window(get_current_context())
         rows = phone_system.changed_contacts(phone_system.source_hook(SOURCE_CONN_ID), start, end)
         records, converted = [], []
         for row in rows:
@@ -195,16 +209,14 @@ def contacts_sync() -> None:
             contacts_conn_id=CONTACTS_CONN_ID,
             title=WELCOME_TASK_TITLE,
             body="Converted from lead in the phone system (sync run {{ run_id }}).",
-            due_date="{{ (data_interval_end + macros.timedelta(days=2)).isoformat() }}",
+            due_date="{{ (dag_run.run_after + macros.timedelta(days=2)).isoformat() }}",
             retries=0,  # a create is not repeated blindly: the API may have made it before failing
         ).expand(contact_id=converted_ids),
     ]
 
     @task
-    def pull_changes(
-        report: dict, params: dict[str, Any], data_interval_start=None, data_interval_end=None
-    ) -> dict[str, int]:
-        """Bring the contacts changed on the Contacts side in the data interval into the phone system."""
+    def pull_changes(report: dict) -> dict[str, int]:
+        """Bring the contacts changed on the Contacts side in the run's window into the phone system."""
         import phone_system
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
@@ -212,9 +224,7 @@ def contacts_sync() -> None:
 
         hook = ContactsHook(contacts_conn_id=CONTACTS_CONN_ID)
         changed = hook.search_contacts(
-            filters=[
-                range_filter("dateUpdated", *sync_window(params, data_interval_start, data_interval_end))
-            ],
+            filters=[range_filter("dateUpdated", *sync_window(get_current_context()))],
             sort=[{"field": "dateUpdated", "direction": "asc"}],
         )
         if report["summary"]["dry_run"]:
@@ -234,6 +244,7 @@ def contacts_sync() -> None:
         from airflow.sdk.exceptions import AirflowFailException
         from contacts_settings import reporting_hook
 
+        from airflow_provider_contacts.coercion import to_datetime
         from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, append_row
 
         context = get_current_context()
@@ -247,12 +258,17 @@ def contacts_sync() -> None:
         converted = ti.xcom_pull(task_ids="write_back_ids") or []
         started_at = ti.xcom_pull(task_ids="extract_changes", key="started_at")
         finished = datetime.now(timezone.utc)
-        started = datetime.fromisoformat(started_at) if started_at else finished
+        started = to_datetime(started_at, "started_at") or finished
+        try:
+            window: tuple[datetime | None, datetime | None] = sync_window(context)
+        except ValueError as error:  # a bad ``since``: the audit row is written all the same
+            broken.append(f"window ({error})")
+            window = (None, None)
         row = {
             "dag_id": ti.dag_id,
             "run_id": run_id,
-            "interval_start": sync_window(context["params"], context["data_interval_start"], None)[0],
-            "interval_end": context["data_interval_end"],
+            "interval_start": window[0],
+            "interval_end": window[1],
             "started_at": started,
             "finished_at": finished,
             "duration_s": round((finished - started).total_seconds(), 3),

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -59,13 +60,22 @@ _TOKEN_ATTEMPTS = 4
 _LOCATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
+# This package sends to the Task SDK's supervisor channel one request at a time. Under ``dag.test()`` the
+# in-process channel removes ``task_runner.SUPERVISOR_COMMS`` while it handles a request and puts it back
+# afterwards, for the whole process: two threads sending at once (a trigger's worker thread refreshing a
+# token while another masks or reads a Variable) can leave it removed, and the task runner then fails with
+# ``NameError: name 'SUPERVISOR_COMMS' is not defined``. The real channel has a lock of its own.
+_SDK_CHANNEL = threading.RLock()
+
+
 def mask(value: str | None, name: str | None = None) -> None:
     """Register a secret with Airflow's secrets masker (task logs and the supervisor's)."""
     if not value:
         return
     from airflow.sdk.log import mask_secret
 
-    mask_secret(value, name)
+    with _SDK_CHANNEL:
+        mask_secret(value, name)
 
 
 def fingerprint(secret: str | None) -> str | None:
@@ -196,9 +206,15 @@ class FileTokenStore(TokenStore):
 
 
 def _in_task_runtime() -> bool:
+    """
+    Whether this code runs where the Task SDK talks to a supervisor: a task, a trigger in the triggerer,
+    or either under ``dag.test()``. Airflow's own test is the same: the comms channel is set and not None.
+    The channel is looked up on each call, never kept: ``dag.test()`` sets it for a task or an inline
+    trigger and removes it afterwards.
+    """
     from airflow.sdk.execution_time import task_runner
 
-    return hasattr(task_runner, "SUPERVISOR_COMMS")
+    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
 
 
 class VariableTokenStore(TokenStore):
@@ -209,34 +225,47 @@ class VariableTokenStore(TokenStore):
     The Variable must not also be defined in an environment variable or a secrets backend: those take
     precedence, and the rotated value written here would never be read back.
 
+    Refreshes are serialised among the processes of one host (workers, the triggerer) by an OS lock on a
+    file named after the key in the temporary directory; across hosts the ``invalid_grant`` re-read covers
+    the race.
+
     :param key: the Variable's key.
     """
 
     def __init__(self, key: str) -> None:
         self.key = key
         self.identity = f"variable:{key}"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+        self._lock = FileLock(str(Path(tempfile.gettempdir()) / f"airflow-contacts-token-{digest}.lock"))
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        with self._lock:
+            yield
 
     def load(self) -> TokenData | None:
-        if _in_task_runtime():
-            from airflow.sdk import Variable
+        with _SDK_CHANNEL:
+            if _in_task_runtime():
+                from airflow.sdk import Variable
 
-            raw = Variable.get(self.key, default=None)
-        else:
-            from airflow.models.variable import Variable as VariableModel
+                raw = Variable.get(self.key, default=None)
+            else:
+                from airflow.models.variable import Variable as VariableModel
 
-            raw = VariableModel.get(self.key, default_var=None)
+                raw = VariableModel.get(self.key, default_var=None)
         return json.loads(raw) if raw else None
 
     def save(self, tokens: TokenData) -> None:
         value = json.dumps(tokens)
-        if _in_task_runtime():
-            from airflow.sdk import Variable
+        with _SDK_CHANNEL:
+            if _in_task_runtime():
+                from airflow.sdk import Variable
 
-            Variable.set(self.key, value, description="Rotated OAuth tokens of the Contacts API")
-        else:
-            from airflow.models.variable import Variable as VariableModel
+                Variable.set(self.key, value, description="Rotated OAuth tokens of the Contacts API")
+            else:
+                from airflow.models.variable import Variable as VariableModel
 
-            VariableModel.set(self.key, value, description="Rotated OAuth tokens of the Contacts API")
+                VariableModel.set(self.key, value, description="Rotated OAuth tokens of the Contacts API")
 
     def for_location(self, location_id: str) -> VariableTokenStore:
         """The Variable ``<key>__location__<id>`` (its key still contains ``token``: masked)."""

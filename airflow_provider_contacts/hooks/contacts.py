@@ -979,18 +979,15 @@ class ContactsHook(BaseHook):
                 return
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check credentials and location with one small search (the UI's Test button)."""
-        try:
-            answer = self.request(
-                "POST",
-                "/contacts/search",
-                json={"locationId": self.location_id, "pageLimit": 1, "page": 1},
-                write=False,
-            )
-        except ContactsError as error:
-            return False, str(error)
-        total = answer.get("total")
-        return True, f"Connected to location {self.location_id}: {total} contacts visible"
+        """
+        The connection's Test (UI button, REST): checks what it can without touching the token chain.
+
+        Airflow tests under a random connection id, so nothing is refreshed or saved here: see
+        :mod:`airflow_provider_contacts.hooks.connection_test` for what is checked and how.
+        """
+        from airflow_provider_contacts.hooks.connection_test import run_connection_test
+
+        return run_connection_test(self)
 
 
 def _tag_list(tags: Sequence[str] | str) -> list[str]:

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_contacts.coercion import to_bool
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
 CUSTOM_PREFIX = "customFields."
@@ -68,8 +69,6 @@ _DATE_FORMATS = (
     "%Y_%m_%d",
     "%m_%d_%Y",
 )
-_TRUE = frozenset({"true", "yes", "y", "1", "on"})
-_FALSE = frozenset({"false", "no", "n", "0", "off"})
 
 
 def describe_record(index: int, label: str) -> str:
@@ -533,13 +532,10 @@ def _as_text(value: Any) -> str:
 
 
 def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise RecordError(f"expected true or false, got {value!r}")
+    try:
+        return to_bool(value, "value")
+    except ContactsConfigError:
+        raise RecordError(f"expected true or false, got {value!r}") from None
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

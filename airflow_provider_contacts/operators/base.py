@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.coercion import to_bool
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 
 if TYPE_CHECKING:
@@ -84,7 +84,9 @@ class BaseContactsOperator(BaseOperator):
             if name.startswith("**"):
                 arguments.update(getattr(self, name[2:]) or {})
             else:
-                arguments[HOOK_PARAMETER_NAMES.get(name, name)] = _typed(name, getattr(self, name))
+                arguments[HOOK_PARAMETER_NAMES.get(name, name)] = _typed(
+                    name, getattr(self, name), self.task_id
+                )
         return arguments
 
     def execute(self, context: Context) -> Any:
@@ -96,13 +98,10 @@ class BaseContactsOperator(BaseOperator):
         return getattr(self.hook, self.hook_method)(**arguments)
 
 
-def _typed(name: str, value: Any) -> Any:
+def _typed(name: str, value: Any, task_id: str) -> Any:
     """A flag rendered from a template arrives as text ("False" would be true): read it as a boolean."""
-    if name in BOOLEAN_PARAMETERS and isinstance(value, str):
-        text = value.strip().lower()
-        if text not in ("true", "false"):
-            raise ContactsConfigError(f"{name} must be true or false, got {value!r}")
-        return text == "true"
+    if name in BOOLEAN_PARAMETERS and value is not None:  # None: leave the field as it is
+        return to_bool(value, name, owner=f"task {task_id!r}")
     return value
 
 

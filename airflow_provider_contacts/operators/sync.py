@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_contacts.coercion import read_time, to_bool, to_datetime, to_float
 from airflow_provider_contacts.exceptions import (
     ContactsApiError,
     ContactsAuthError,
@@ -150,7 +151,7 @@ class SyncContactsOperator(BaseContactsOperator):
         self.progress_interval = progress_interval
 
     def execute(self, context: Context) -> dict[str, Any]:
-        max_failed_ratio = float(self.max_failed_ratio)
+        max_failed_ratio = to_float(self.max_failed_ratio, "max_failed_ratio", owner=f"task {self.task_id!r}")
         if not 0.0 <= max_failed_ratio <= 1.0:
             raise ContactsConfigError(
                 f"max_failed_ratio must be between 0 and 1, got {self.max_failed_ratio}"
@@ -221,7 +222,7 @@ class _SyncRun:
         self.op = operator
         self.log = operator.log
         self.hook: ContactsHook = operator.hook
-        self.dry_run = _as_bool(operator.dry_run)
+        self.dry_run = to_bool(operator.dry_run, "dry_run", owner=f"task {operator.task_id!r}")
         self.mapper = ContactMapper(
             field_mapping=operator.field_mapping,
             transforms=operator.transforms,
@@ -414,7 +415,7 @@ class _SyncRun:
         """Whether an existing contact may have been created by an earlier try of this run."""
         if self.task is None or self.created_since is None:
             return False
-        added = _parse_time(existing.get("dateAdded"))
+        added = read_time(existing.get("dateAdded"))
         return added is None or added >= self.created_since
 
     # --------------------------------------------------------------------------------------- write
@@ -563,14 +564,11 @@ class _FollowUpTask:
         if ("due_date" in template) == ("due_in_days" in template):
             raise ContactsConfigError("task_template needs either due_in_days or due_date")
         if "due_date" in template:
-            due = _parse_time(template["due_date"])
+            due = to_datetime(template["due_date"], "task_template due_date")
             if due is None:
                 raise ContactsConfigError(f"task_template due_date {template['due_date']!r} is not ISO-8601")
         else:
-            try:
-                days = float(template["due_in_days"])
-            except (TypeError, ValueError):
-                raise ContactsConfigError("task_template due_in_days must be a number") from None
+            days = to_float(template["due_in_days"], "task_template due_in_days")
             due = run_after.astimezone(timezone.utc) + timedelta(days=days)
         return cls(title, due.replace(microsecond=0), template.get("body"), template.get("assigned_to"))
 
@@ -600,27 +598,6 @@ def _digits(phone: Any) -> str:
     return re.sub(r"\D", "", str(phone))
 
 
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, int | float):
-        parsed = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
-    elif isinstance(value, str) and value.strip():
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def _same_day(value: Any, due: datetime) -> bool:
-    parsed = _parse_time(value)
+    parsed = read_time(value)
     return parsed is not None and parsed.astimezone(timezone.utc).date() == due.date()

@@ -23,6 +23,8 @@ from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import Any, Protocol
 
+from airflow_provider_contacts.coercion import to_datetime
+
 SEARCH_PAGE_LIMIT = 500
 DEFAULT_TAG_SCAN_LIMIT = 10_000
 DEFAULT_TASK_CONTACT_LIMIT = 200
@@ -120,7 +122,7 @@ class ContactMetrics:
         """
         values = dict(data)
         for name in ("computed_at", "interval_start", "interval_end", "last_sync_at"):
-            values[name] = _parse_time(values.get(name))
+            values[name] = to_datetime(values.get(name), name)
         values["top_tags"] = dict(values.get("top_tags") or {})
         return cls(**values)
 
@@ -177,15 +179,6 @@ def count_contacts(hook: ContactsReader, filters: Sequence[Mapping[str, Any]] | 
     return int(answer["total"])
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 @dataclass
 class TaskCounts:
     """Task counts over some contacts."""
@@ -207,7 +200,7 @@ class TaskCounts:
             self.completed += 1
             return
         self.open += 1
-        due = _parse_time(task.get("dueDate"))
+        due = to_datetime(task.get("dueDate"), "dueDate")
         if due is not None and due < as_of:
             self.overdue += 1
 

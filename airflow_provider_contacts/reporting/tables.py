@@ -20,6 +20,8 @@ from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
+from airflow_provider_contacts.coercion import to_datetime
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
 
 TIMESTAMP = "TIMESTAMP"
@@ -164,15 +166,7 @@ def from_db_timestamp(value: Any) -> datetime | None:
 
     :param value: the column value, or None.
     """
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return to_datetime(value, "timestamp")
 
 
 def append_row(

@@ -38,41 +38,12 @@ from airflow_provider_contacts.triggers.contacts import (
     DuplicateContactTrigger,
     make_hook,
 )
+from airflow_provider_contacts.windows import run_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
-
-
-def _value(context: Context, key: str) -> Any:
-    """A context value, unwrapped from Airflow's lazy proxies (a proxy of None is not None)."""
-    value = context.get(key)  # type: ignore[misc]
-    return getattr(value, "__wrapped__", value) if value is not None else None
-
-
-def run_window(context: Context) -> tuple[datetime | None, datetime | None]:
-    """
-    The window of changes a run owns by default: ``[start, end)``, ``end`` None for no upper bound.
-
-    - A run with a data interval (``start < end``): that interval. Consecutive runs share their
-      boundaries, so each change belongs to exactly one run.
-    - A run with a zero-length interval (Airflow 3's default cron and timedelta timetables) after a
-      successful run: ``[prev_data_interval_end_success, data_interval_end)``; the runs chain.
-    - Otherwise (a manual run, a first run, no interval at all): from the run's logical date (or
-      ``run_after``) on, with no upper bound.
-
-    :param context: the task's context.
-    """
-    start, end = _value(context, "data_interval_start"), _value(context, "data_interval_end")
-    if start is not None and end is not None and start < end:
-        return start, end
-    previous = _value(context, "prev_data_interval_end_success")
-    if end is not None and previous is not None and previous < end:
-        return previous, end
-    dag_run = context.get("dag_run")
-    anchor = end or _value(context, "logical_date") or getattr(dag_run, "run_after", None)
-    return anchor, None
 
 
 class ContactsBaseSensor(BaseSensorOperator, abc.ABC):

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from airflow_provider_contacts.coercion import to_datetime, to_int
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
 if TYPE_CHECKING:
@@ -55,34 +56,6 @@ TASK_CREATED_KEYS = ("dateAdded", "createdAt", "dateCreated")
 
 
 # --------------------------------------------------------------------------------------------- time
-
-
-def to_datetime(value: datetime | str | float | None) -> datetime | None:
-    """
-    Read a point in time given as a datetime, an ISO-8601 string or epoch milliseconds.
-
-    :param value: the value; a naive datetime or string is taken as UTC; ``None`` and ``""`` give None.
-    :return: an aware UTC datetime, or None.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
-        try:
-            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError as err:
-            raise ContactsConfigError(f"not a point in time: {value!r}") from err
-    else:
-        raise ContactsConfigError(f"not a point in time: {value!r}")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
 
 
 def to_api_time(value: datetime | str | float | None) -> str | None:
@@ -209,9 +182,7 @@ class ContactsCheck(abc.ABC):
 
     @staticmethod
     def _min_count(value: int) -> int:
-        if int(value) < 1:
-            raise ContactsConfigError("min_count must be at least 1")
-        return int(value)
+        return to_int(value, "min_count", minimum=1)
 
 
 def _tag_filters(tags: Iterable[str]) -> list[dict[str, Any]]:

@@ -16,10 +16,8 @@ Every wait is on a condition (a request count, an event list), never a fixed sle
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import math
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +31,8 @@ from airflow_provider_contacts.sandbox import SandboxHandle
 from airflow_provider_contacts.sensors import ContactChangedSensor
 from airflow_provider_contacts.triggers import ContactChangedTrigger
 from airflow_provider_contacts.triggers.checks import ContactChangedCheck, to_api_time, utcnow
+
+from .dag_files import load_dag_file, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -67,16 +67,6 @@ with DAG({dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1)) as dag:
 """
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    """Poll ``condition`` until it is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-    return value
-
-
 def searches(sandbox: SandboxHandle) -> int:
     return sandbox.stats()["requests_by_route"].get(SEARCH_ROUTE, 0)
 
@@ -97,21 +87,8 @@ def hook(private_conn: SandboxHandle):
 
 
 def load_dag(folder: Path, monkeypatch: pytest.MonkeyPatch, **params: Any):
-    """Write a DAG file in a DAGs folder of its own (``dag.test()`` needs it serialised) and import it."""
-    dag_id = params["dag_id"]
-    path = folder / f"{dag_id}.py"
-    path.write_text(DAG_SOURCE.format(**params))
-    # The dags-folder bundle reads airflow.settings.DAGS_FOLDER (fixed at import), not the environment.
-    from airflow import settings
-
-    monkeypatch.setattr(settings, "DAGS_FOLDER", str(folder))
-    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(folder))
-    spec = importlib.util.spec_from_file_location(f"sensor_dag_{dag_id}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
-    return module
+    """Write this module's sensor DAG with ``params`` and import it."""
+    return load_dag_file(folder, monkeypatch, params["dag_id"], DAG_SOURCE.format(**params))
 
 
 @pytest.mark.airflow_db

@@ -47,3 +47,12 @@ def test_airflow_discovers_the_provider_its_hook_and_form_fields():
     assert "extra__contacts__location_id" in widgets
     assert widgets["extra__contacts__refresh_token"].is_sensitive
     assert manager.field_behaviours["contacts"]["hidden_fields"] == ["schema", "port"]
+
+
+def test_connection_form_defaults_authentication_to_oauth():
+    """The form shows the hook's own default (``oauth``), not ``null`` (issue 10, finding 5)."""
+    from airflow.providers_manager import ProvidersManager
+
+    widget = ProvidersManager().connection_form_widgets["extra__contacts__auth_type"]
+    assert widget.field["value"] == "oauth"
+    assert widget.field["schema"]["default"] == "oauth"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -261,7 +262,7 @@ def test_file_records_and_progress_lines(fake_api: FakeContactsApi, tmp_path: Pa
         ({"body": "x", "due_in_days": 1}, "needs a title"),
         ({"title": "x"}, "either due_in_days or due_date"),
         ({"title": "x", "due_in_days": 1, "due_date": "2026-12-01"}, "either due_in_days or due_date"),
-        ({"title": "x", "due_date": "soon"}, "is not ISO-8601"),
+        ({"title": "x", "due_date": "soon"}, "task_template due_date must be a point in time"),
         ({"title": "x", "due_in_days": 1, "priority": "high"}, "unknown keys"),
     ],
 )
@@ -349,3 +350,26 @@ def test_a_task_refused_by_a_5xx_is_created_again_after_checking(fake_api: FakeC
     assert report["records"][0]["task"] == "created"
     assert len(fake_api.tasks[contact_id]) == 1
     assert len(fake_api.requests("POST", "/tasks")) == 2 and len(fake_api.requests("GET", "/tasks")) == 1
+
+
+@pytest.mark.parametrize("dry_run", ["Ture", "maybe", "", 2, None])
+def test_an_unrecognised_dry_run_is_an_error_naming_it_and_the_task(
+    fake_api: FakeContactsApi, dry_run: Any
+) -> None:
+    """``dry_run="Ture"`` was read as False and wrote for real (issue 10, finding 6)."""
+    with pytest.raises(
+        ContactsConfigError,
+        match=rf"task 'sync': dry_run must be true or false, got {re.escape(repr(dry_run))}",
+    ):
+        sync(dry_run=dry_run).execute(make_context())
+    assert fake_api.mocker.request_history == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("False", False), ("off", False), ("TRUE", True), ("1", True)]
+)
+def test_a_rendered_dry_run_is_read_as_the_flag_it_spells(
+    fake_api: FakeContactsApi, text: str, expected: bool
+) -> None:
+    report = sync(dry_run=text).execute(make_context())
+    assert report["summary"]["dry_run"] is expected

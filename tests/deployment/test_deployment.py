@@ -1,0 +1,185 @@
+"""
+The provider on a real deployment (CeleryExecutor, PostgreSQL, Redis, triggerer, two workers), issue 10.
+
+The scenarios run in file order on one deployment (the ``tier`` fixture); the last one checks the whole run:
+no failed task instance, no rejected refresh token, no orphan token Variable, one audit row per sync run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import datetime, timedelta, timezone
+from itertools import islice
+from typing import Any
+
+import pytest
+
+from .conftest import Tier
+from .harness import wait_until
+
+pytestmark = [pytest.mark.deployment, pytest.mark.timeout(600)]
+
+TOKEN_VARIABLE = "contacts_token__contacts_default"
+ONBOARDING_TITLE = "Onboarding call"
+
+
+def audit_rows(tier: Tier) -> dict[str, dict[str, Any]]:
+    """The sync's audit rows by run id, read from the reporting database (SQLite in the demo directory)."""
+    path = tier.deployment.demo_dir / "reporting.db"
+    if not path.exists():
+        return {}
+    with sqlite3.connect(path) as db:
+        db.row_factory = sqlite3.Row
+        try:
+            rows = db.execute("SELECT * FROM contacts_sync_audit").fetchall()
+        except sqlite3.OperationalError:
+            return {}
+    return {row["run_id"]: dict(row) for row in rows}
+
+
+def phone_system_contact_ids(tier: Tier) -> set[str]:
+    """The contact ids the example phone system (SQLite in the demo directory) knows."""
+    with sqlite3.connect(tier.deployment.demo_dir / "phone_system.db") as db:
+        return {contact_id for (contact_id,) in db.execute("SELECT contact_id FROM phone_contacts")}
+
+
+def create_contacts(tier: Tier, label: str, count: int) -> list[str]:
+    writer = tier.writer()
+    stamp = int(time.time() * 1000)
+    return [
+        writer.create_contact({"firstName": f"{label}{i}", "email": f"{label}-{i}-{stamp}@tier.test"})["id"]
+        for i in range(count)
+    ]
+
+
+def searches(tier: Tier) -> int:
+    return int(tier.sandbox.stats()["requests_by_route"].get("POST /contacts/search", 0))
+
+
+def onboarding_tasks(tier: Tier, contact_id: str) -> int:
+    return sum(1 for t in tier.writer().get_tasks(contact_id) if t.get("title") == ONBOARDING_TITLE)
+
+
+def test_a_scheduled_sync_runs_and_writes_its_audit_row(tier: Tier) -> None:
+    run = wait_until(
+        lambda: next((r for r in tier.api.runs("contacts_sync") if r["run_type"] == "scheduled"), None),
+        60,
+        "the scheduler to create contacts_sync's scheduled run",
+    )
+    assert tier.api.wait_run("contacts_sync", run["dag_run_id"]) == "success"
+    row = audit_rows(tier)[run["dag_run_id"]]
+    assert row["status"] == "success"
+    assert row["interval_end"] is not None and row["interval_start"] < row["interval_end"]
+
+
+def test_manual_syncs_with_no_conf_and_with_since(tier: Tier) -> None:
+    # Changed on the Contacts side (updates: the events DAG only reacts to new contacts): a sync pulls them.
+    writer = tier.writer()
+    made = [c["id"] for c in islice(writer.search_contacts(page_limit=3), 3)]
+    for contact_id in made:
+        writer.update_contact(contact_id, {"lastName": "Changed by the tier"})
+    plain = tier.api.trigger("contacts_sync")
+    assert tier.api.wait_run("contacts_sync", plain) == "success"
+    row = audit_rows(tier)[plain]
+    assert row["status"] == "success"
+    # From where the last successful sync before it stopped (a scheduled run may land meanwhile: runs are
+    # one at a time, so "before" is by finishing time).
+    done = [
+        other["interval_end"]
+        for other in audit_rows(tier).values()
+        if other["status"] == "success"
+        and other["run_id"] != plain
+        and other["finished_at"] <= row["started_at"]
+    ]
+    assert row["interval_start"] == max(done)
+
+    # Pulled into the phone system by this run, or by a scheduled one whose window held the updates.
+    assert phone_system_contact_ids(tier) >= set(made)
+
+    since = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(microsecond=0)
+    caught_up = tier.api.trigger("contacts_sync", {"since": since.isoformat()})
+    assert tier.api.wait_run("contacts_sync", caught_up) == "success"
+    row = audit_rows(tier)[caught_up]
+    assert row["status"] == "success"
+    assert (
+        datetime.fromisoformat(str(row["interval_start"]).replace(" ", "T")).replace(tzinfo=timezone.utc)
+        == since
+    )
+
+
+def test_new_contacts_are_onboarded_once_also_across_a_triggerer_restart(tier: Tier) -> None:
+    first = create_contacts(tier, "batch-a", 3)
+    wait_until(lambda: all(onboarding_tasks(tier, c) for c in first), 120, "batch a to be onboarded")
+    tier.deployment.stop_process("triggerer")
+    tier.deployment.start("triggerer", "triggerer")
+    polls = searches(tier)
+    wait_until(lambda: searches(tier) >= polls + 2, 180, "the restarted triggerer's watcher to poll")
+    second = create_contacts(tier, "batch-b", 3)
+    wait_until(lambda: all(onboarding_tasks(tier, c) for c in second), 120, "batch b to be onboarded")
+    wait_until(
+        lambda: all(r["state"] in ("success", "failed") for r in tier.api.runs("contacts_events")),
+        60,
+        "every contacts_events run to finish",
+    )
+    assert {c: onboarding_tasks(tier, c) for c in first + second} == dict.fromkeys(first + second, 1)
+
+
+def test_a_deferrable_sensor_on_the_oauth_connection(tier: Tier) -> None:
+    run_id = tier.api.trigger("contacts_deferred_sensor")
+
+    def deferred() -> bool:
+        states = {
+            t["task_id"]: t["state"] for t in tier.api.task_instances("contacts_deferred_sensor", run_id)
+        }
+        return states.get("wait_for_new_contact") == "deferred"
+
+    wait_until(deferred, 90, "the sensor to defer")
+    [made] = create_contacts(tier, "sensed", 1)
+    assert tier.api.wait_run("contacts_deferred_sensor", run_id) == "success"
+    read_back = tier.api.call(
+        "GET",
+        f"/dags/contacts_deferred_sensor/dagRuns/{run_id}/taskInstances/read_back/xcomEntries/return_value",
+    )["value"]
+    assert made in str(read_back)
+
+
+def test_the_token_refresh_dag_and_the_dashboard(tier: Tier) -> None:
+    run_id = tier.api.trigger("contacts_token_refresh")
+    assert tier.api.wait_run("contacts_token_refresh", run_id) == "success"
+    dashboards = wait_until(
+        lambda: [r for r in tier.api.runs("contacts_dashboard") if r["state"] in ("success", "failed")],
+        90,
+        "a contacts_dashboard run scheduled by the sync's asset",
+    )
+    assert all(r["state"] == "success" for r in dashboards)
+    assert (tier.deployment.demo_dir / "dashboard" / "index.html").exists()
+
+
+def test_the_rest_connection_test_then_more_runs(tier: Tier) -> None:
+    before = tier.sandbox.stats()
+    answer = tier.api.test_connection("contacts_default")
+    assert answer["status"] is True, answer
+    assert "Not checked: the refresh token" in answer["message"]
+    after = tier.sandbox.stats()
+    assert after["rejected_refresh_tokens"] == before["rejected_refresh_tokens"]
+    assert [k for k in tier.api.variable_keys() if k.startswith("contacts_token__")] == [TOKEN_VARIABLE]
+    runs = [("contacts_token_refresh", tier.api.trigger("contacts_token_refresh"))]
+    runs.append(("contacts_sync", tier.api.trigger("contacts_sync")))
+    assert {dag_id: tier.api.wait_run(dag_id, run_id) for dag_id, run_id in runs} == {
+        "contacts_token_refresh": "success",
+        "contacts_sync": "success",
+    }
+
+
+def test_the_whole_run(tier: Tier) -> None:
+    assert tier.api.failed_task_instances() == []
+    stats = tier.sandbox.stats()
+    assert stats["rejected_refresh_tokens"] == 0, stats
+    assert stats["rate_limit_rejections"] == 0, stats  # every process spends one budget (rate_limit_backend)
+    assert stats["token_refreshes"] >= 2, stats
+    assert [k for k in tier.api.variable_keys() if k.startswith("contacts_token__")] == [TOKEN_VARIABLE]
+    audits = audit_rows(tier)
+    syncs = tier.api.runs("contacts_sync")
+    assert {r["dag_run_id"] for r in syncs} == set(audits)
+    assert all(audits[r["dag_run_id"]]["status"] == "success" for r in syncs)
