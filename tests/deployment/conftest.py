@@ -30,6 +30,9 @@ from .harness import REDIS, Api, Deployment, unreachable_reason, wait_until
 
 #: Lines for the terminal summary (filled by the fixture's teardown).
 SUMMARY: list[str] = []
+#: Under pytest-xdist the tier runs in a worker, whose terminal nobody sees: the worker leaves its summary
+#: here and the controlling process prints it.
+SUMMARY_FILE = Path(__file__).resolve().parents[2] / ".deployment-tier-summary.txt"
 #: The DAGs the tier runs (all unpaused at start).
 DAG_IDS = (
     "contacts_sync",
@@ -60,9 +63,13 @@ class Tier:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if SUMMARY:
+    if hasattr(terminalreporter.config, "workerinput"):
+        return  # an xdist worker: the controlling process prints the summary
+    lines = list(SUMMARY) or (SUMMARY_FILE.read_text().splitlines() if SUMMARY_FILE.exists() else [])
+    SUMMARY_FILE.unlink(missing_ok=True)
+    if lines:
         terminalreporter.section("deployment tier")
-        for line in SUMMARY:
+        for line in lines:
             terminalreporter.write_line(line)
 
 
@@ -127,3 +134,4 @@ def _summarise(tier: Tier) -> None:
     except Exception as error:  # the summary must never hide the tests' own outcome
         SUMMARY.append(f"(summary incomplete: {type(error).__name__}: {error})")
     SUMMARY.append(f"tier wall time {time.monotonic() - tier.started:.1f} s")
+    SUMMARY_FILE.write_text("\n".join(SUMMARY) + "\n")
