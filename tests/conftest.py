@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,18 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 # Set, not defaulted: pytest-xdist workers inherit the controlling process's environment, and two workers on
 # one database (each with its own home's Fernet key) cannot read each other's encrypted trigger rows.
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the deployment tier's figures (left in a file by whichever process ran the tier)."""
+    if hasattr(terminalreporter.config, "workerinput"):
+        return  # an xdist worker: the controlling process prints it
+    summary = REPO_ROOT / ".deployment-tier-summary.txt"
+    if summary.exists():
+        terminalreporter.section("deployment tier")
+        for line in summary.read_text().splitlines():
+            terminalreporter.write_line(line)
+        summary.unlink()
 
 
 @pytest.fixture(scope="session")

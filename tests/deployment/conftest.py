@@ -30,8 +30,8 @@ from .harness import REDIS, Api, Deployment, unreachable_reason, wait_until
 
 #: Lines for the terminal summary (filled by the fixture's teardown).
 SUMMARY: list[str] = []
-#: Under pytest-xdist the tier runs in a worker, whose terminal nobody sees: the worker leaves its summary
-#: here and the controlling process prints it.
+#: The tier may run in a pytest-xdist worker, whose terminal nobody sees: it leaves its summary in this file
+#: and the top-level conftest, loaded by the controlling process too, prints it.
 SUMMARY_FILE = Path(__file__).resolve().parents[2] / ".deployment-tier-summary.txt"
 #: The DAGs the tier runs (all unpaused at start).
 DAG_IDS = (
@@ -60,17 +60,6 @@ class Tier:
         from airflow_provider_contacts.hooks.contacts import ContactsHook
 
         return ContactsHook("contacts_tier_writer", token_store=MemoryTokenStore())
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if hasattr(terminalreporter.config, "workerinput"):
-        return  # an xdist worker: the controlling process prints the summary
-    lines = list(SUMMARY) or (SUMMARY_FILE.read_text().splitlines() if SUMMARY_FILE.exists() else [])
-    SUMMARY_FILE.unlink(missing_ok=True)
-    if lines:
-        terminalreporter.section("deployment tier")
-        for line in lines:
-            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="module")
