@@ -12,7 +12,7 @@ The request path of the Contacts provider, apart from the endpoint methods.
 from __future__ import annotations
 
 from airflow_provider_contacts.transport.core import Call
-from airflow_provider_contacts.transport.limiter import RollingWindowLimiter
+from airflow_provider_contacts.transport.limiter import RollingWindowLimiter, ahead_of_the_queue
 from airflow_provider_contacts.transport.registry import clear_transports, get_transport
 from airflow_provider_contacts.transport.settings import ContactsSettings
 from airflow_provider_contacts.transport.sync import Transport
@@ -22,6 +22,7 @@ __all__ = [
     "ContactsSettings",
     "RollingWindowLimiter",
     "Transport",
+    "ahead_of_the_queue",
     "clear_transports",
     "get_transport",
 ]

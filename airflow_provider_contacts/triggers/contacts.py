@@ -330,13 +330,24 @@ class ContactChangedEventTrigger(ContactsPollTrigger, BaseEventTrigger):
             yield batch
 
     async def _poll(self, check: ContactChangedCheck, since: str | None) -> AsyncIterator[dict[str, Any]]:
-        """Search [since, now) once per interval, moving ``since`` to ``now - lag_margin`` after each."""
+        """
+        Search [since, now) once per interval, moving ``since`` to ``now - lag_margin`` after each.
+
+        The polls keep a fixed rate (one starts every interval, however long the last took) and go ahead
+        of the location's queued requests (:func:`ahead_of_the_queue`): one search per interval starts the
+        runs of every watcher on the location, while deferred sensors can wait a slot longer.
+        """
+        from airflow_provider_contacts.transport.limiter import ahead_of_the_queue
+
         hook = await self._ready_hook()
         failures = 0
+        loop = asyncio.get_running_loop()
         for wait in poll_intervals(self.poll_interval, self.exponential_backoff, self.max_wait):
             polled_at = utcnow()
+            next_poll = loop.time() + wait
             try:
-                contacts = await run_on_loop(check.fetch, hook, since, None)
+                with ahead_of_the_queue():
+                    contacts = await run_on_loop(check.fetch, hook, since, None)
             except Exception as err:
                 failures += 1
                 if failures >= self.max_consecutive_failures:
@@ -347,7 +358,7 @@ class ContactChangedEventTrigger(ContactsPollTrigger, BaseEventTrigger):
                 yield {"start": since, "polled_at": polled_at, "contacts": contacts}
                 settled = to_api_time(polled_at - timedelta(seconds=check.lag_margin))
                 since = settled if since is None or (settled and settled > since) else since
-            await asyncio.sleep(wait)
+            await asyncio.sleep(max(0.0, next_poll - loop.time()))
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         """

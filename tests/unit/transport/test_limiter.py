@@ -61,3 +61,49 @@ def test_threads_and_coroutines_take_from_one_budget():
     assert limiter.try_acquire()[0] is None, "the sync side used the budget up"
     started = asyncio.run(limiter.aacquire())
     assert started >= first + 0.3, "the coroutine waited for the window, on the loop's timer"
+
+
+def test_urgent_coroutines_take_the_next_slot_before_queued_ones():
+    from airflow_provider_contacts.transport.limiter import ahead_of_the_queue
+
+    limiter = RollingWindowLimiter(1, 0.05)
+    order: list[str] = []
+
+    async def take(name: str, urgent: bool = False) -> None:
+        if urgent:
+            with ahead_of_the_queue():
+                await limiter.aacquire()
+        else:
+            await limiter.aacquire()
+        order.append(name)
+
+    async def scenario() -> None:
+        limiter.acquire()  # the window is full: everyone below queues
+        queued = [asyncio.create_task(take(f"sensor-{n}")) for n in range(3)]
+        await asyncio.sleep(0)  # all three are queued, the first one watching the window
+        watcher = asyncio.create_task(take("watcher", urgent=True))
+        await asyncio.gather(*queued, watcher)
+
+    asyncio.run(scenario())
+    # The first sensor already had its turn; the watcher goes next, ahead of the two still queued.
+    assert order == ["sensor-0", "watcher", "sensor-1", "sensor-2"]
+
+
+def test_a_cancelled_waiter_gives_up_its_place_and_the_queue_moves_on():
+    limiter = RollingWindowLimiter(1, 0.05)
+    got: list[int] = []
+
+    async def take(n: int) -> None:
+        await limiter.aacquire()
+        got.append(n)
+
+    async def scenario() -> None:
+        limiter.acquire()
+        tasks = [asyncio.create_task(take(n)) for n in range(4)]
+        await asyncio.sleep(0)
+        tasks[0].cancel()  # the one watching the window
+        tasks[2].cancel()  # one still queued
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=5)
+
+    asyncio.run(scenario())
+    assert got == [1, 3]

@@ -116,6 +116,30 @@ async def test_one_search_feeds_every_watcher_with_its_own_changes(use_fake_hook
     assert all(ContactChangedEventTrigger.WATERMARK_KEY in store.data for store in stores.values())
 
 
+async def test_the_shared_poll_goes_ahead_of_queued_requests(
+    use_fake_hook: FakeHook, monkeypatch: pytest.MonkeyPatch
+):
+    from airflow_provider_contacts.transport import limiter
+
+    urgent_during_search: list[bool] = []
+    search = use_fake_hook.search_contacts
+
+    def recording_search(*args: Any, **kwargs: Any) -> Any:
+        urgent_during_search.append(limiter._URGENT.get())
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(use_fake_hook, "search_contacts", recording_search)
+    stream = ContactChangedEventTrigger.open_shared_stream(
+        ContactChangedEventTrigger(event="any", poll_interval=60).serialize()[1]
+    )
+    try:
+        await anext(stream)
+    finally:
+        await stream.aclose()
+    assert urgent_during_search and all(urgent_during_search)
+    assert limiter._URGENT.get() is False, "only the poll's own requests were urgent"
+
+
 async def test_a_watcher_older_than_the_stream_fetches_its_gap_once(use_fake_hook: FakeHook):
     use_fake_hook.add("in-gap", added=at(5))
     watcher = ContactChangedEventTrigger(event="any", poll_interval=60, lag_margin=0)
