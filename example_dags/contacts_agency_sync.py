@@ -33,7 +33,7 @@ from airflow.sdk import (
     task,
     task_group,
 )
-from contacts_settings import AGENCY_CONN_ID, REPORTING_CONN_ID, SOURCE_CONN_ID
+from contacts_settings import AGENCY_CONN_ID, REPORTING_CONN_ID, SOURCE_CONN_ID, sync_window
 
 from airflow_provider_contacts.operators import SyncContactsOperator
 from airflow_provider_contacts.operators.agency import InstalledLocationsOperator
@@ -51,22 +51,16 @@ PUSH_TASK_ID = "per_location.push"
 METRICS_TASK_ID = "per_location.metrics"
 
 
-def run_window(
-    params: dict[str, Any], start: datetime | None, end: datetime | None
-) -> tuple[datetime, datetime]:
+def agency_window(context: Any) -> tuple[datetime, datetime]:
     """
-    The window a run syncs: its data interval; from the ``since`` param when given; the last day when the
-    run has no interval.
+    The run's window (``contacts_settings.sync_window`` on this DAG's audit table): the data interval, or
+    for a manual run from ``since`` or from where the location furthest behind last synced.
 
-    :param params: the run's params.
-    :param start: the data interval's start.
-    :param end: the data interval's end.
+    :param context: the task's context.
     """
-    end = end or datetime.now(timezone.utc)
-    if params.get("since"):
-        since = datetime.fromisoformat(params["since"].replace("Z", "+00:00"))
-        return (since if since.tzinfo else since.replace(tzinfo=timezone.utc)), end
-    return (start if start is not None and start < end else end - timedelta(days=1)), end
+    from airflow_provider_contacts.reporting.tables import AGENCY_AUDIT_TABLE
+
+    return sync_window(context, AGENCY_AUDIT_TABLE)
 
 
 @dag(
@@ -90,13 +84,11 @@ def run_window(
 )
 def contacts_agency_sync() -> None:
     @task
-    def extract_changes(
-        params: dict[str, Any], data_interval_start=None, data_interval_end=None
-    ) -> list[dict[str, Any]]:
+    def extract_changes() -> list[dict[str, Any]]:
         """The phone system's rows changed in the run's window, as sync records (the same for every location)."""
         import phone_system
 
-        start, end = run_window(params, data_interval_start, data_interval_end)
+        start, end = agency_window(get_current_context())
         rows = phone_system.changed_contacts(phone_system.source_hook(SOURCE_CONN_ID), start, end)
         return [{name: row[name] for name in ("source_id", *phone_system.CONTACT_FIELDS)} for row in rows]
 
@@ -117,9 +109,7 @@ def contacts_agency_sync() -> None:
         )
 
         @task
-        def metrics(
-            location_id: str, params: dict[str, Any], data_interval_start=None, data_interval_end=None
-        ) -> dict[str, Any]:
+        def metrics(location_id: str) -> dict[str, Any]:
             """The location's dashboard figures, appended to ``contacts_metrics``."""
             from contacts_settings import reporting_hook
 
@@ -128,7 +118,7 @@ def contacts_agency_sync() -> None:
             from airflow_provider_contacts.reporting.tables import METRICS_TABLE, append_row
 
             context = get_current_context()
-            start, end = run_window(params, data_interval_start, data_interval_end)
+            start, end = agency_window(context)
             figures = compute_metrics(ContactsHook(AGENCY_CONN_ID, location_id=location_id), start, end)
             append_row(
                 reporting_hook(REPORTING_CONN_ID),
@@ -156,9 +146,7 @@ def contacts_agency_sync() -> None:
             }
             broken = sorted(task_id for task_id, state in mine.items() if state != "success")
             summary = (ti.xcom_pull(task_ids=PUSH_TASK_ID, map_indexes=ti.map_index) or {}).get("summary", {})
-            start, end = run_window(
-                context["params"], context["data_interval_start"], context["data_interval_end"]
-            )
+            start, end = agency_window(context)
             finished = datetime.now(timezone.utc)
             row = {
                 "dag_id": ti.dag_id,

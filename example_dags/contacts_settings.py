@@ -24,7 +24,9 @@ Run-level options (dry run, limits, output directory) are DAG params, settable f
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow.sdk import Asset
@@ -66,3 +68,30 @@ def reporting_hook(conn_id: str = REPORTING_CONN_ID) -> DbApiHook:
     :param conn_id: an Airflow SQL connection; when undefined, ``reporting.db`` in :func:`demo_dir`.
     """
     return get_sql_hook(conn_id, default_sqlite_path=demo_dir() / "reporting.db")
+
+
+def sync_window(context: Any, audit_table: Any = None) -> tuple[datetime, datetime]:
+    """
+    The window ``[start, end)`` a sync run works on; every task of the run (and every retry) gets the same.
+
+    A scheduled run syncs its data interval. A run triggered by hand has none in Airflow 3: it syncs up to
+    the moment it was triggered, from the ``since`` param, else from where the last successful sync stopped
+    (the audit table's newest ``success`` row; with a ``location_id`` column, the location that is furthest
+    behind, so that no location misses a change), else from a day before
+    (``airflow_provider_contacts.windows.catch_up_window``). Call it in a task, never at parse time.
+
+    :param context: the task's context.
+    :param audit_table: the audit table's spec (default: ``contacts_sync``'s).
+    """
+    from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, read_rows
+    from airflow_provider_contacts.windows import catch_up_window
+
+    rows = read_rows(reporting_hook(REPORTING_CONN_ID), audit_table or AUDIT_TABLE, limit=500)
+    newest: dict[Any, datetime] = {}
+    for row in rows:
+        if row["status"] == "success" and row["run_id"] != context["run_id"]:
+            where = row.get("location_id")
+            newest[where] = max(newest.get(where, row["interval_end"]), row["interval_end"])
+    return catch_up_window(
+        context, since=context["params"].get("since"), previous_end=min(newest.values(), default=None)
+    )

@@ -33,7 +33,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, get_current_context, task
-from contacts_settings import CONTACTS_CONN_ID, CONTACTS_SYNCED, REPORTING_CONN_ID, SOURCE_CONN_ID
+from contacts_settings import (
+    CONTACTS_CONN_ID,
+    CONTACTS_SYNCED,
+    REPORTING_CONN_ID,
+    SOURCE_CONN_ID,
+    sync_window,
+)
 
 from airflow_provider_contacts.operators import (
     AddContactTagsOperator,
@@ -61,33 +67,6 @@ WELCOME_TASK_TITLE = "Welcome call: new customer"
 PUSH_TASK_ID = "push_to_contacts"
 #: Contacts per bulk business request.
 BULK_BUSINESS_BATCH = 500
-
-
-def sync_window(context: Any) -> tuple[datetime, datetime]:
-    """
-    The window ``[start, end)`` a run syncs; every task of the run (and every retry) gets the same one.
-
-    A scheduled run syncs its data interval. A run triggered by hand has none in Airflow 3: it syncs up
-    to the moment it was triggered, from the ``since`` param, else from where the last successful sync
-    stopped (the newest ``success`` row of the audit table), else from a day before
-    (``airflow_provider_contacts.windows.catch_up_window``).
-
-    :param context: the task's context.
-    """
-    from contacts_settings import reporting_hook
-
-    from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, read_rows
-    from airflow_provider_contacts.windows import catch_up_window
-
-    rows = read_rows(reporting_hook(REPORTING_CONN_ID), AUDIT_TABLE, limit=50)
-    done = [
-        row["interval_end"]
-        for row in rows
-        if row["status"] == "success" and row["run_id"] != context["run_id"]
-    ]
-    return catch_up_window(
-        context, since=context["params"].get("since"), previous_end=max(done, default=None)
-    )
 
 
 @dag(
