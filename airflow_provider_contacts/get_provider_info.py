@@ -77,12 +77,18 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "auth_type": {
                         "label": "Authentication",
-                        "description": "oauth (refresh-token rotation) or private_token.",
+                        "description": "oauth (refresh-token rotation), private_token, or agency (a "
+                        "company token that mints a token for each installed location).",
                         "schema": {
                             "type": ["string", "null"],
-                            "enum": ["oauth", "private_token", None],
+                            "enum": ["oauth", "private_token", "agency", None],
                             "default": "oauth",
                         },
+                    },
+                    "company_id": {
+                        "label": "Company id",
+                        "description": "Agency only: the agency (company) the app is installed on.",
+                        "schema": {"type": ["string", "null"]},
                     },
                     "refresh_token": {
                         "label": "First refresh token",
@@ -116,6 +122,18 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Never more than this many requests in any rate-limit window.",
                         "schema": {"type": ["integer", "null"], "default": 100},
                     },
+                    "rate_limit_backend": {
+                        "label": "Shared rate budget (Redis URL)",
+                        "description": "redis://host:6379/0: every worker, sensor and the triggerer spend one "
+                        "budget per location. Empty: each process limits only itself.",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "rate_limit_key_prefix": {
+                        "label": "Shared rate budget key prefix",
+                        "description": "Prefix of the budget's Redis keys (default airflow-provider-contacts); "
+                        "deployments sharing one Redis database need their own.",
+                        "schema": {"type": ["string", "null"]},
+                    },
                     "token_variable": {
                         "label": "Token Variable",
                         "description": "Airflow Variable that keeps rotated tokens "
@@ -132,6 +150,16 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "The app's key that verifies x-ghl-signature on POST "
                         "/contacts-webhooks/<conn_id> (base64 or PEM).",
                         "schema": {"type": ["string", "null"]},
+                    },
+                    "webhook_legacy_public_key": {
+                        "label": "Legacy webhook public key (RSA)",
+                        "description": "Overrides HighLevel's published key for x-wh-signature (PEM).",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "webhook_max_age": {
+                        "label": "Webhook max age (s)",
+                        "description": "Refuse deliveries whose timestamp is older than this (default 300).",
+                        "schema": {"type": ["integer", "null"], "default": 300},
                     },
                 },
             }

@@ -56,3 +56,30 @@ def test_connection_form_defaults_authentication_to_oauth():
     widget = ProvidersManager().connection_form_widgets["extra__contacts__auth_type"]
     assert widget.field["value"] == "oauth"
     assert widget.field["schema"]["default"] == "oauth"
+
+
+def test_every_extra_the_provider_reads_is_a_form_field():
+    """A setting only the JSON extra could hold (``rate_limit_backend`` was one) is missing from the form."""
+    import re
+
+    import airflow_provider_contacts
+
+    package = Path(airflow_provider_contacts.__file__).parent
+    read = {
+        key
+        for path in package.rglob("*.py")
+        if "sandbox" not in path.parts
+        for key in re.findall(r'extra\.get\("([a-z_]+)"', path.read_text())
+    }
+    fields = get_provider_info()["connection-types"][0]["conn-fields"]
+    assert {"rate_limit_backend", "company_id", "auth_type"} <= read
+    assert read - set(fields) == set()
+
+
+def test_the_rate_budget_url_is_sensitive_and_agency_is_an_authentication():
+    """A Redis URL may carry a password: the form masks it and Airflow redacts it."""
+    from airflow.providers_manager import ProvidersManager
+
+    widgets = ProvidersManager().connection_form_widgets
+    assert widgets["extra__contacts__rate_limit_backend"].is_sensitive
+    assert "agency" in widgets["extra__contacts__auth_type"].field["schema"]["enum"]
