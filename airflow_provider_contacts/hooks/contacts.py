@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
@@ -219,19 +220,12 @@ class ContactsHook(BaseHook):
             ``/contacts/`` (create). Non-idempotent calls are retried only when they surely did not arrive.
         :return: the decoded JSON body (``{}`` for an empty one).
         """
-        call = Call.build(
-            self.settings, method, path, params, json, version=version, write=write, idempotent=idempotent
-        )
-        if call.guarded:
-            self.check_write_access(call.method, call.path)
-        try:
+        call = self._call(method, path, params, json, version, write, idempotent)
+        with self._counting(call):
             if greenback.has_portal():
                 # On an event loop (a trigger's check): send over the async transport, awaited on the loop.
                 return greenback.await_(self.transport.aio.request(call))
             return self.transport.request(call)
-        finally:
-            with self._counter_lock:
-                self._requests_sent += call.sent
 
     async def arequest(
         self,
@@ -248,13 +242,33 @@ class ContactsHook(BaseHook):
         :meth:`request` for a coroutine (triggers): the same call, budget and token, over ``httpx``; it
         waits on the event loop and never blocks it.
         """
+        call = self._call(method, path, params, json, version, write, idempotent)
+        with self._counting(call):
+            return await self.transport.aio.request(call)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        version: str | None,
+        write: bool | None,
+        idempotent: bool | None,
+    ) -> Call:
+        """The call of :meth:`request` / :meth:`arequest`, refused before sending when it needs a scope."""
         call = Call.build(
             self.settings, method, path, params, json, version=version, write=write, idempotent=idempotent
         )
         if call.guarded:
             self.check_write_access(call.method, call.path)
+        return call
+
+    @contextmanager
+    def _counting(self, call: Call) -> Iterator[None]:
+        """Add what the call sent (retries included) to :attr:`requests_sent`, also when it failed."""
         try:
-            return await self.transport.aio.request(call)
+            yield
         finally:
             with self._counter_lock:
                 self._requests_sent += call.sent
