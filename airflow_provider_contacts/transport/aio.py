@@ -10,6 +10,8 @@ refresh (the token store and the token endpoint are synchronous): it runs in a t
 from __future__ import annotations
 
 import asyncio
+import ssl
+import threading
 import time
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -42,14 +44,32 @@ class AsyncTransport:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        self._ssl_context: ssl.SSLContext | None = None
+        self._prepare_lock = threading.Lock()
+
+    def prepare(self) -> None:
+        """
+        Do, in the calling thread, the slow parts of a first request that would otherwise run on the loop:
+        the TLS context (loading the CA bundle takes tens of milliseconds) and the imports ``httpcore``
+        makes on its first async request. A triggerer calls it in a thread before a trigger's first check,
+        so that two hundred triggers starting at once never stall the loop; it is idempotent.
+        """
+        with self._prepare_lock:
+            if self._ssl_context is None:
+                # What httpcore imports on its first async request (anyio, its backend).
+                from httpcore._backends.anyio import AnyIOBackend  # noqa: F401
+
+                self._ssl_context = httpx.create_ssl_context()
 
     def client(self) -> httpx.AsyncClient:
         """The running loop's HTTP client (a client cannot outlive or cross its loop)."""
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None or client.is_closed:
+            self.prepare()
+            assert self._ssl_context is not None
             limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
-            client = self._clients[loop] = httpx.AsyncClient(limits=limits)
+            client = self._clients[loop] = httpx.AsyncClient(limits=limits, verify=self._ssl_context)
         return client
 
     async def request(self, call: Call) -> Any:

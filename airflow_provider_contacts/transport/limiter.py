@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Slots of each window that coroutines leave to urgent requests (:func:`ahead_of_the_queue`): two
+#: hundred deferred sensors can fill a window in one burst, and a watcher's search would then wait a
+#: whole window for the next free slot. Threads (bulk work in tasks) use the whole window.
+URGENT_RESERVE = 2
 #: After the shared backend fails, how long this process keeps to its own limiter before trying it again.
 SHARED_RETRY_AFTER = 30.0
 
@@ -55,19 +59,28 @@ class _Turns:
     """
     The order in which the coroutines of one event loop watch the window: urgent ones first, the others
     first come, first served. Only the coroutine whose turn it is waits on the window, so a free slot
-    costs the loop one wake-up, not one per waiting coroutine.
+    costs the loop one wake-up, not one per waiting coroutine. An urgent coroutine that arrives while an
+    ordinary one waits its turn out wakes it: the ordinary one steps back to the head of its queue.
     """
 
     def __init__(self) -> None:
         self._taken = False
+        self._holder_urgent = False
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._arrivals = itertools.count()
+        self._nudge: asyncio.Future[None] | None = None
+
+    def place(self) -> int:
+        """A new place in the queue (keep it to queue again at the same place)."""
+        return next(self._arrivals)
 
     @contextlib.asynccontextmanager
-    async def turn(self, urgent: bool) -> AsyncIterator[None]:
+    async def turn(self, urgent: bool, place: int) -> AsyncIterator[None]:
         if self._taken or self._waiting:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            heapq.heappush(self._waiting, (0 if urgent else 1, next(self._arrivals), future))
+            heapq.heappush(self._waiting, (0 if urgent else 1, place, future))
+            if urgent and not self._holder_urgent and self._nudge is not None and not self._nudge.done():
+                self._nudge.set_result(None)
             try:
                 await future
             except asyncio.CancelledError:
@@ -76,10 +89,26 @@ class _Turns:
                 raise
         else:
             self._taken = True
+        self._holder_urgent = urgent
         try:
             yield
         finally:
             self._pass_on()
+
+    async def wait(self, delay: float) -> bool:
+        """
+        Wait (the turn's holder) up to ``delay`` seconds for the window.
+
+        :return: True when an urgent coroutine came meanwhile and an ordinary holder should step back.
+        """
+        if not self._holder_urgent and self._waiting and self._waiting[0][0] == 0:
+            return True
+        self._nudge = asyncio.get_running_loop().create_future()
+        try:
+            done, _ = await asyncio.wait({self._nudge}, timeout=delay)
+        finally:
+            self._nudge = None
+        return bool(done)
 
     def _pass_on(self) -> None:
         while self._waiting:
@@ -182,7 +211,7 @@ class RollingWindowLimiter:
             self._foreign.popleft()
         return horizon
 
-    def _claim(self, now: float) -> float:
+    def _claim(self, now: float, reserve: int = 0) -> float:
         """Under the lock: take a local slot and return 0, or return how long to wait for one."""
         if self._daily_exhausted:
             raise daily_exhausted_error()
@@ -190,7 +219,7 @@ class RollingWindowLimiter:
         delay = self._paused_until - now
         if delay > 0:
             return delay
-        over = len(self._arrivals) + len(self._foreign) - self.limit
+        over = len(self._arrivals) + len(self._foreign) - max(1, self.limit - reserve)
         if over >= 0:
             # The slot frees when the (over+1)-th oldest arrival, ours or foreign, leaves the window.
             oldest = next(islice(heapq.merge(self._arrivals, self._foreign), over, None))
@@ -250,7 +279,7 @@ class RollingWindowLimiter:
 
     # ----------------------------------------------------------------------------- taking a slot
 
-    def _gate(self) -> tuple[RedisWindow | None, tuple[float | None, float] | None]:
+    def _gate(self, reserve: int) -> tuple[RedisWindow | None, tuple[float | None, float] | None]:
         """
         The local part of taking a slot: the whole decision without a shared backend; with one, the pause
         and the daily budget (the shared window decides the rest).
@@ -259,29 +288,30 @@ class RollingWindowLimiter:
         with self._cond:
             now = self._clock()
             if shared is None:
-                delay = self._claim(now)
+                delay = self._claim(now, reserve)
                 return None, ((now, 0.0) if delay == 0 else (None, delay))
             if self._daily_exhausted:
                 raise daily_exhausted_error()
             delay = self._paused_until - now
             return shared, ((None, delay) if delay > 0 else None)
 
-    def try_acquire(self) -> tuple[float | None, float]:
+    def try_acquire(self, reserve: int = 0) -> tuple[float | None, float]:
         """
         Take a slot if one is free now, without waiting.
 
+        :param reserve: slots of the window to leave free (the urgent requests' reserve).
         :return: ``(start time, 0)`` when taken, else ``(None, seconds to wait before asking again)``.
         """
-        shared, decided = self._gate()
+        shared, decided = self._gate(reserve)
         if shared is None or decided is not None:
             return decided  # type: ignore[return-value]
         try:
-            slot, delay = shared.try_acquire()
+            slot, delay = shared.try_acquire(reserve)
         except ContactsRateLimitError:
             raise
         except Exception as err:
             self._shared_failed(err)
-            return self.try_acquire()
+            return self.try_acquire(reserve)
         return self._after_shared(slot, delay)
 
     def _after_shared(self, slot: str | None, delay: float) -> tuple[float | None, float]:
@@ -315,25 +345,30 @@ class RollingWindowLimiter:
         turns = self._loop_turns.get(loop)
         if turns is None:
             turns = self._loop_turns[loop] = _Turns()
-        async with turns.turn(_URGENT.get()):
-            while True:
-                started_at, delay = await self._atry_acquire()
-                if started_at is not None:
-                    return started_at
-                await asyncio.sleep(delay)
+        urgent = _URGENT.get()
+        reserve = 0 if urgent else URGENT_RESERVE
+        place = turns.place()
+        while True:
+            async with turns.turn(urgent, place):
+                while True:
+                    started_at, delay = await self._atry_acquire(reserve)
+                    if started_at is not None:
+                        return started_at
+                    if await turns.wait(delay):
+                        break  # an urgent request came: let it go first, then queue again at this place
 
-    async def _atry_acquire(self) -> tuple[float | None, float]:
+    async def _atry_acquire(self, reserve: int = 0) -> tuple[float | None, float]:
         # The local decision takes microseconds under a lock no one holds for long: fine on the loop.
-        shared, decided = self._gate()
+        shared, decided = self._gate(reserve)
         if shared is None or decided is not None:
             return decided  # type: ignore[return-value]
         try:
-            slot, delay = await shared.atry_acquire()
+            slot, delay = await shared.atry_acquire(reserve)
         except ContactsRateLimitError:
             raise
         except Exception as err:
             self._shared_failed(err)
-            return self.try_acquire()
+            return self.try_acquire(reserve)
         return self._after_shared(slot, delay)
 
     # --------------------------------------------------------------------------- the shared budget

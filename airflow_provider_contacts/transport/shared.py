@@ -150,9 +150,9 @@ class RedisWindow:
     def _day_key(self) -> str:
         return f"{self._daily_key}:{datetime.now(timezone.utc):%Y-%m-%d}"
 
-    def _args(self, member: str) -> tuple[list[str], list[Any]]:
+    def _args(self, member: str, reserve: int) -> tuple[list[str], list[Any]]:
         keys = [self.window_key, self._day_key()]
-        return keys, [self.limit, self.window_ms, self.margin_ms, member, self.daily_limit]
+        return keys, [max(1, self.limit - reserve), self.window_ms, self.margin_ms, member, self.daily_limit]
 
     @staticmethod
     def _verdict(reply: Any, member: str) -> tuple[str | None, float]:
@@ -161,14 +161,15 @@ class RedisWindow:
             raise daily_exhausted_error()
         return (member, 0.0) if wait == 0 else (None, wait / 1000.0)
 
-    def try_acquire(self) -> tuple[str | None, float]:
+    def try_acquire(self, reserve: int = 0) -> tuple[str | None, float]:
         """
         Take a slot now, or say how long until one frees; raises once the day is spent.
 
+        :param reserve: slots of the window this request must leave free (for urgent ones).
         :return: ``(slot id, 0)`` or ``(None, seconds)``; hand the slot id to :meth:`release`.
         """
         member = uuid.uuid4().hex
-        keys, args = self._args(member)
+        keys, args = self._args(member, reserve)
         return self._verdict(self._take(keys=keys, args=args), member)
 
     def release(self, slot: str) -> None:
@@ -196,11 +197,15 @@ class RedisWindow:
             )
         return found
 
-    async def atry_acquire(self) -> tuple[str | None, float]:
-        """:meth:`try_acquire` for a coroutine."""
+    async def atry_acquire(self, reserve: int = 0) -> tuple[str | None, float]:
+        """
+        :meth:`try_acquire` for a coroutine.
+
+        :param reserve: slots of the window this request must leave free (for urgent ones).
+        """
         _, take, _ = self._loop_scripts()
         member = uuid.uuid4().hex
-        keys, args = self._args(member)
+        keys, args = self._args(member, reserve)
         return self._verdict(await take(keys=keys, args=args), member)
 
     async def arelease(self, slot: str) -> None:

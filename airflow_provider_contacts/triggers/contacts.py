@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 import warnings
+import weakref
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -58,6 +60,14 @@ if TYPE_CHECKING:
 
 DEFAULT_CONN_ID = "contacts_default"
 _T = TypeVar("_T")
+#: The share of the first interval over which the first evaluations of triggers started together spread.
+FIRST_POLL_SPREAD = 0.1
+#: Seconds a looked-up hook serves the triggers of its connection and location that start after it: a
+#: connection edited meanwhile is read again by the triggers that start later.
+READY_HOOK_TTL = 30.0
+_READY_HOOKS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str | None], tuple[float, asyncio.Future[ContactsHook]]]
+] = weakref.WeakKeyDictionary()
 
 
 async def run_on_loop(fn: Callable[..., _T], *args: Any) -> _T:
@@ -157,12 +167,29 @@ class ContactsPollTrigger(BaseTrigger):
 
     async def _ready_hook(self) -> ContactsHook:
         """
-        The hook, its connection read and its transport found: once per trigger, in a thread, because the
-        first lookup may import and read secrets backends. Nothing after it leaves the loop but a token
-        load or refresh (about once a day per process).
+        The hook, its connection read and its transport found and prepared, in a thread: the lookup may
+        import and read secrets backends. Triggers of one connection and location that start together (a
+        triggerer restarting with two hundred deferred sensors) share one lookup, made at most once per
+        :data:`READY_HOOK_TTL`, so that they neither queue two hundred jobs on the loop's thread pool nor
+        fight the loop for the GIL. Nothing after it leaves the loop but a token load or refresh (about
+        once a day per process).
         """
+        loop = asyncio.get_running_loop()
+        ready = _READY_HOOKS.setdefault(loop, {})
+        key = (self.contacts_conn_id, self.location_id)
+        found = ready.get(key)
+        if found is None or found[0] < loop.time() or (found[1].done() and found[1].exception()):
+            found = ready[key] = (
+                loop.time() + READY_HOOK_TTL,
+                asyncio.ensure_future(asyncio.to_thread(self._prepared_hook)),
+            )
+        return await asyncio.shield(found[1])
+
+    def _prepared_hook(self) -> ContactsHook:
         hook = self._hook()
-        await asyncio.to_thread(getattr, hook, "transport", None)
+        transport = getattr(hook, "transport", None)
+        if transport is not None:
+            transport.aio.prepare()
         return hook
 
     async def evaluate(self, hook: ContactsHook) -> CheckResult:
@@ -177,12 +204,19 @@ class ContactsPollTrigger(BaseTrigger):
         """
         Poll until there is something to report; yield exactly one event.
 
-        The first evaluation comes one interval after the start: the sensor evaluated just before it
-        deferred, and evaluating again at once would only repeat that request.
+        The first evaluation comes about one interval after the start: the sensor evaluated just before it
+        deferred, and evaluating again at once would only repeat that request. "About": a random part of
+        the interval's last tenth is left out, so that triggers that start together (a triggerer restarting
+        with two hundred of them) do not all evaluate in one turn of the event loop. The hook is looked up
+        during the first wait, so it is ready when the wait ends.
         """
+        looked_up = asyncio.ensure_future(self._ready_hook())
         try:
             hook: ContactsHook | None = None
-            for wait in poll_intervals(self.poll_interval, self.exponential_backoff, self.max_wait):
+            intervals = poll_intervals(self.poll_interval, self.exponential_backoff, self.max_wait)
+            for n, wait in enumerate(intervals):
+                if n == 0:
+                    wait *= random.uniform(1 - FIRST_POLL_SPREAD, 1)
                 if self.end_time is not None:
                     left = self.end_time - time.time()
                     if left <= 0:
@@ -191,8 +225,8 @@ class ContactsPollTrigger(BaseTrigger):
                         return
                     wait = min(wait, left)
                 await asyncio.sleep(wait)
-                if hook is None:  # after the first wait: an end time already near still gets its evaluation
-                    hook = await self._ready_hook()
+                if hook is None:
+                    hook = await looked_up
                 result = await self.evaluate(hook)
                 self.log.info("%s: %s", self.check.kind, result.message or result.status)
                 if result.status != "waiting":
@@ -203,6 +237,11 @@ class ContactsPollTrigger(BaseTrigger):
         except Exception as err:  # reported to the task instead of killing the trigger silently
             self.log.exception("contacts %s trigger failed", self.check.kind)
             yield TriggerEvent({"status": "error", "message": f"{type(err).__name__}: {err}"})
+        finally:
+            if not looked_up.done():
+                looked_up.cancel()
+            elif not looked_up.cancelled():
+                looked_up.exception()  # retrieved, so a lookup that failed unused is not reported as lost
 
 
 class ContactSearchTrigger(ContactsPollTrigger):

@@ -40,7 +40,10 @@ DAG_IDS = (
     "contacts_events",
     "contacts_token_refresh",
     "contacts_deferred_sensor",
+    "contacts_agency_sync",
 )
+#: The agency's installed locations in the sandbox (the first is the default connection's location).
+AGENCY_LOCATIONS = 3
 ACCESS_TOKEN_TTL = 30
 
 
@@ -76,13 +79,17 @@ def tier() -> Iterator[Tier]:
         access_token_ttl=ACCESS_TOKEN_TTL,
         rate_limit=100,
         rate_interval=10,
+        locations=AGENCY_LOCATIONS,
     ) as sandbox:
         os.environ["AIRFLOW_CONN_CONTACTS_TIER_WRITER"] = sandbox.conn_env(sandbox.private_connection())
         connection = json.loads(sandbox.conn_env())
         deployment = Deployment(home=home, connection=connection)
         # One rate budget for every process, in Redis under this deployment's own key prefix.
-        connection["extra"]["rate_limit_backend"] = f"redis://{REDIS[0]}:{REDIS[1]}/{deployment.redis_db}"
-        connection["extra"]["rate_limit_key_prefix"] = deployment.name
+        # An agency connection too (its company chain on the default Variable store), for contacts_agency_sync.
+        agency = deployment.more_connections["contacts_agency"] = sandbox.agency_connection()
+        for conn in (connection, agency):
+            conn["extra"]["rate_limit_backend"] = f"redis://{REDIS[0]}:{REDIS[1]}/{deployment.redis_db}"
+            conn["extra"]["rate_limit_key_prefix"] = deployment.name
         api = Api(deployment)
         tier = Tier(deployment, api, sandbox, started)
         try:

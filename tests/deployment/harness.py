@@ -88,6 +88,8 @@ class Deployment:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     redis_db: int = 0
+    #: Further connections of every process, by connection id (e.g. the agency connection).
+    more_connections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -154,6 +156,8 @@ class Deployment:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        for conn_id, connection in self.more_connections.items():
+            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(connection)
         env.update(more)
         return env
 
@@ -338,6 +342,15 @@ class Api:
             params={"state": ["failed", "upstream_failed"], "limit": 500},
         )
         return list(found["task_instances"])
+
+    def asset_events(self, uri: str) -> list[dict[str, Any]]:
+        """The events recorded on the asset with this URI (none when the asset is not known yet)."""
+        assets = self.call("GET", "/assets", params={"uri_pattern": uri, "limit": 10})["assets"]
+        found = [a for a in assets if a["uri"] == uri]
+        if not found:
+            return []
+        params = {"asset_id": found[0]["id"], "limit": 1000}
+        return list(self.call("GET", "/assets/events", params=params)["asset_events"])
 
     def variable_keys(self) -> list[str]:
         return [v["key"] for v in self.call("GET", "/variables", params={"limit": 500})["variables"]]

@@ -21,6 +21,7 @@ from .harness import wait_until
 pytestmark = [pytest.mark.deployment, pytest.mark.timeout(600)]
 
 TOKEN_VARIABLE = "contacts_token__contacts_default"
+AGENCY_TOKEN_VARIABLE = "contacts_token__contacts_agency"
 ONBOARDING_TITLE = "Onboarding call"
 
 
@@ -59,6 +60,26 @@ def searches(tier: Tier) -> int:
 
 def onboarding_tasks(tier: Tier, contact_id: str) -> int:
     return sum(1 for t in tier.writer().get_tasks(contact_id) if t.get("title") == ONBOARDING_TITLE)
+
+
+def token_variables(tier: Tier) -> set[str]:
+    return {k for k in tier.api.variable_keys() if k.startswith("contacts_token__")}
+
+
+def expected_token_variables(tier: Tier) -> set[str]:
+    """The default connection's chain, the agency's company chain and its installed locations' tokens."""
+    locations = tier.sandbox.installed_location_ids
+    return {TOKEN_VARIABLE, AGENCY_TOKEN_VARIABLE} | {
+        f"{AGENCY_TOKEN_VARIABLE}__location__{location}" for location in locations
+    }
+
+
+def wait_for_contacts_events_to_settle(tier: Tier) -> None:
+    wait_until(
+        lambda: all(r["state"] in ("success", "failed") for r in tier.api.runs("contacts_events")),
+        120,
+        "every contacts_events run to finish",
+    )
 
 
 def test_a_scheduled_sync_runs_and_writes_its_audit_row(tier: Tier) -> None:
@@ -123,12 +144,49 @@ def test_new_contacts_are_onboarded_once_also_across_a_triggerer_restart(tier: T
     wait_until(lambda: searches(tier) >= polls + 2, 180, "the restarted triggerer's watcher to poll")
     second = create_contacts(tier, "batch-b", 3)
     wait_until(lambda: all(onboarding_tasks(tier, c) for c in second), 300, "batch b to be onboarded")
-    wait_until(
-        lambda: all(r["state"] in ("success", "failed") for r in tier.api.runs("contacts_events")),
-        60,
-        "every contacts_events run to finish",
-    )
+    wait_for_contacts_events_to_settle(tier)
     assert {c: onboarding_tasks(tier, c) for c in first + second} == dict.fromkeys(first + second, 1)
+
+
+def test_webhooks_start_contacts_events_and_the_poller_catches_a_refused_delivery(tier: Tier) -> None:
+    """The sandbox delivers signed webhooks to the receiver on the deployment's API server (issue 13)."""
+    from airflow_provider_contacts.assets import contacts_asset
+
+    webhook_asset = contacts_asset(tier.sandbox.location_id, "contacts")
+    tier.sandbox.set_webhooks(
+        urls=[f"{tier.deployment.api_url}/contacts-webhooks/contacts_default"], fault=""
+    )
+    try:
+        hooked = create_contacts(tier, "hooked", 3)
+
+        def recorded_creations() -> set[str]:
+            return {
+                (e.get("extra") or {}).get("contact_id")
+                for e in tier.api.asset_events(webhook_asset.uri)
+                if (e.get("extra") or {}).get("type") == "ContactCreate"
+            }
+
+        wait_until(lambda: set(hooked) <= recorded_creations(), 60, "the webhooks to be recorded")
+        wait_until(lambda: all(onboarding_tasks(tier, c) for c in hooked), 240, "the webhooked contacts")
+
+        # A delivery whose signature does not verify is refused and records nothing; the poller, the safety
+        # net, still onboards that contact.
+        tier.sandbox.set_webhooks(fault="tampered")
+        refused_before = tier.sandbox.webhooks()["statuses"].get("401", 0)
+        [tampered] = create_contacts(tier, "tampered", 1)
+        wait_until(
+            lambda: tier.sandbox.webhooks()["statuses"].get("401", 0) > refused_before,
+            60,
+            "the tampered delivery to be refused",
+        )
+        wait_until(lambda: onboarding_tasks(tier, tampered), 240, "the poller to onboard the lost contact")
+        assert tampered not in recorded_creations()
+    finally:
+        tier.sandbox.set_webhooks(urls=[], fault="")
+    wait_for_contacts_events_to_settle(tier)
+    assert {c: onboarding_tasks(tier, c) for c in [*hooked, tampered]} == dict.fromkeys(
+        [*hooked, tampered], 1
+    )
 
 
 def test_a_deferrable_sensor_on_the_oauth_connection(tier: Tier) -> None:
@@ -162,6 +220,34 @@ def test_the_token_refresh_dag_and_the_dashboard(tier: Tier) -> None:
     assert (tier.deployment.demo_dir / "dashboard" / "index.html").exists()
 
 
+def test_the_agency_sync_maps_over_every_installed_location(tier: Tier) -> None:
+    """``contacts_agency_sync`` over the sandbox company's 3 locations, on the agency connection (issue 14)."""
+    locations = set(tier.sandbox.installed_location_ids)
+    since = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(microsecond=0)
+    manual = tier.api.trigger("contacts_agency_sync", {"since": since.isoformat()})
+    assert tier.api.wait_run("contacts_agency_sync", manual) == "success"
+    runs = tier.api.runs("contacts_agency_sync")
+    assert {r["run_type"] for r in runs} == {"scheduled", "manual"}, "the unpaused DAG's run and this one"
+    for run in runs:
+        assert tier.api.wait_run("contacts_agency_sync", run["dag_run_id"]) == "success"
+        mapped = [
+            t
+            for t in tier.api.task_instances("contacts_agency_sync", run["dag_run_id"])
+            if t["task_id"].startswith("per_location.")
+        ]
+        assert len(mapped) == 3 * len(locations) and {t["state"] for t in mapped} == {"success"}
+    with sqlite3.connect(tier.deployment.demo_dir / "reporting.db") as db:
+        rows = db.execute(
+            "SELECT location_id, status, records_in FROM contacts_agency_sync_audit WHERE run_id = ?",
+            (manual,),
+        ).fetchall()
+    assert sorted(location for location, _, _ in rows) == sorted(locations)
+    assert {status for _, status, _ in rows} == {"success"}
+    assert len({records for _, _, records in rows}) == 1, "every location got the same directory"
+    # One location token per location for the whole deployment: the tasks share them through the store.
+    assert tier.sandbox.stats()["location_tokens_minted"] == dict.fromkeys(locations, 1)
+
+
 def test_the_rest_connection_test_then_more_runs(tier: Tier) -> None:
     before = tier.sandbox.stats()
     answer = tier.api.test_connection("contacts_default")
@@ -169,7 +255,7 @@ def test_the_rest_connection_test_then_more_runs(tier: Tier) -> None:
     assert "Not checked: the refresh token" in answer["message"]
     after = tier.sandbox.stats()
     assert after["rejected_refresh_tokens"] == before["rejected_refresh_tokens"]
-    assert [k for k in tier.api.variable_keys() if k.startswith("contacts_token__")] == [TOKEN_VARIABLE]
+    assert token_variables(tier) <= expected_token_variables(tier)
     runs = [("contacts_token_refresh", tier.api.trigger("contacts_token_refresh"))]
     runs.append(("contacts_sync", tier.api.trigger("contacts_sync")))
     assert {dag_id: tier.api.wait_run(dag_id, run_id) for dag_id, run_id in runs} == {
@@ -184,7 +270,7 @@ def test_the_whole_run(tier: Tier) -> None:
     assert stats["rejected_refresh_tokens"] == 0, stats
     assert stats["rate_limit_rejections"] == 0, stats  # every process spends one budget (rate_limit_backend)
     assert stats["token_refreshes"] >= 2, stats
-    assert [k for k in tier.api.variable_keys() if k.startswith("contacts_token__")] == [TOKEN_VARIABLE]
+    assert TOKEN_VARIABLE in token_variables(tier) <= expected_token_variables(tier)
     audits = audit_rows(tier)
     syncs = tier.api.runs("contacts_sync")
     assert {r["dag_run_id"] for r in syncs} == set(audits)

@@ -75,6 +75,18 @@ def test_the_async_face_takes_from_the_same_window(prefix):
     assert taken is not None and refused is None and delay > 0
 
 
+def test_the_shared_window_keeps_the_urgent_reserve_for_every_process(prefix):
+    sensors, watcher = shared_limiter(prefix, limit=4), shared_limiter(prefix, limit=4)
+
+    async def takes() -> list:
+        return [await sensors._atry_acquire(reserve=2) for _ in range(3)] + [await watcher._atry_acquire()]
+
+    first, second, refused, urgent = asyncio.run(takes())
+    assert first[0] is not None and second[0] is not None
+    assert refused[0] is None, "ordinary requests leave the last two slots of the window"
+    assert urgent[0] is not None, "an urgent request of another process still finds one"
+
+
 def test_a_spent_day_stops_every_process(prefix):
     first, second = shared_limiter(prefix, limit=100), shared_limiter(prefix, limit=100)
     first.acquire()

@@ -85,8 +85,33 @@ def test_urgent_coroutines_take_the_next_slot_before_queued_ones():
         await asyncio.gather(*queued, watcher)
 
     asyncio.run(scenario())
-    # The first sensor already had its turn; the watcher goes next, ahead of the two still queued.
-    assert order == ["sensor-0", "watcher", "sensor-1", "sensor-2"]
+    # The first sensor was waiting its turn out: it stepped back for the watcher, to the head of its queue.
+    assert order == ["watcher", "sensor-0", "sensor-1", "sensor-2"]
+
+
+def test_coroutines_leave_urgent_requests_a_reserve_of_the_window():
+    from airflow_provider_contacts.transport.limiter import URGENT_RESERVE, ahead_of_the_queue
+
+    limiter = RollingWindowLimiter(10, 30.0)
+
+    async def scenario() -> tuple[int, float]:
+        loop = asyncio.get_running_loop()
+        sensors = [asyncio.create_task(limiter.aacquire()) for _ in range(10)]
+        await asyncio.sleep(0.05)
+        taken = sum(task.done() for task in sensors)
+        asked = loop.time()
+        with ahead_of_the_queue():
+            await limiter.aacquire()  # the window is "full" for the sensors, not for it
+        waited = loop.time() - asked
+        for task in sensors:
+            task.cancel()
+        await asyncio.gather(*sensors, return_exceptions=True)
+        return taken, waited
+
+    taken, waited = asyncio.run(scenario())
+    assert taken == 10 - URGENT_RESERVE
+    assert waited < limiter.window / 2, "the urgent request did not wait for the window to free a slot"
+    assert limiter.try_acquire()[0] is not None, "threads may use the last slot"
 
 
 def test_a_cancelled_waiter_gives_up_its_place_and_the_queue_moves_on():
