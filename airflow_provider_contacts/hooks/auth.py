@@ -579,6 +579,13 @@ class OAuthTokenProvider(CachedTokenProvider):
             except requests.exceptions.RequestException as error:
                 # Only a failure to connect proves the request was never processed.
                 if never_sent(error) and attempt + 1 < _TOKEN_ATTEMPTS:
+                    log.warning(
+                        "token endpoint of connection %r not reached (%s: %s); trying again in %.1f s",
+                        self.conn_id,
+                        type(error).__name__,
+                        error,
+                        0.5 * 2**attempt,
+                    )
                     time.sleep(0.5 * 2**attempt)
                     continue
                 raise ContactsAuthError(
@@ -588,7 +595,14 @@ class OAuthTokenProvider(CachedTokenProvider):
                     path="/oauth/token",
                 ) from None
             if response.status_code in _TOKEN_RETRY_STATUSES and attempt + 1 < _TOKEN_ATTEMPTS:
-                time.sleep(retry_after_seconds(response, 0.5 * 2**attempt))
+                wait = retry_after_seconds(response, 0.5 * 2**attempt)
+                log.warning(
+                    "token endpoint of connection %r answered %s; trying again in %.1f s",
+                    self.conn_id,
+                    response.status_code,
+                    wait,
+                )
+                time.sleep(wait)
                 continue
             return self._parse_token_response(response)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,20 +74,23 @@ def tier() -> Iterator[Tier]:
         pytest.skip(f"deployment tier skipped: {reason}")
     started = time.monotonic()
     home = Path(tempfile.mkdtemp(prefix="contacts-deploy-"))
-    with running_sandbox(
-        subprocess_mode=True,
-        seed=30,
-        random_seed=11,
-        access_token_ttl=ACCESS_TOKEN_TTL,
-        rate_limit=100,
-        rate_interval=10,
-        locations=AGENCY_LOCATIONS,
-    ) as sandbox:
+    with (
+        _sigterm_raises(),
+        running_sandbox(
+            subprocess_mode=True,
+            seed=30,
+            random_seed=11,
+            access_token_ttl=ACCESS_TOKEN_TTL,
+            rate_limit=100,
+            rate_interval=10,
+            locations=AGENCY_LOCATIONS,
+        ) as sandbox,
+    ):
         os.environ["AIRFLOW_CONN_CONTACTS_TIER_WRITER"] = sandbox.conn_env(sandbox.private_connection())
         connection = json.loads(sandbox.conn_env())
         deployment = Deployment(home=home, connection=connection)
-        # One rate budget for every process, in Redis under this deployment's own key prefix.
-        # An agency connection too (its company chain on the default Variable store), for contacts_agency_sync.
+        # An agency connection too (its company chain on the default Variable store), for contacts_agency_sync;
+        # one rate budget for every process, in Redis under this deployment's own key prefix.
         agency = deployment.more_connections["contacts_agency"] = sandbox.agency_connection()
         for conn in (connection, agency):
             conn["extra"]["rate_limit_backend"] = f"redis://{REDIS[0]}:{REDIS[1]}/{deployment.redis_db}"
@@ -111,6 +116,23 @@ def tier() -> Iterator[Tier]:
                 os.environ.pop("AIRFLOW_CONN_CONTACTS_TIER_WRITER", None)
                 if not os.environ.get("CONTACTS_DEPLOY_KEEP"):  # set it to keep the processes' logs
                     shutil.rmtree(home, ignore_errors=True)
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """
+    Turn SIGTERM (CI cancelling the job, a kill) into an exception while the tier runs, so that its teardown
+    still stops every process of the deployment instead of leaving them running.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(f"stopped by signal {signum}: stopping the deployment")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _summarise(tier: Tier) -> None:
