@@ -117,6 +117,20 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Retry budget per request",
                         "schema": {"type": ["integer", "null"], "default": 5},
                     },
+                    "rate_limit_window": {
+                        "label": "Rate-limit window (s)",
+                        "description": "The window of the burst budget; HighLevel's is 10 s.",
+                        "schema": {"type": ["number", "null"], "default": 10},
+                    },
+                    "retry_backoff": {
+                        "label": "Retry backoff (s)",
+                        "description": "First wait between retries (doubled each time, with jitter).",
+                        "schema": {"type": ["number", "null"], "default": 0.5},
+                    },
+                    "retry_backoff_max": {
+                        "label": "Retry backoff max (s)",
+                        "schema": {"type": ["number", "null"], "default": 30},
+                    },
                     "requests_per_10s": {
                         "label": "Client-side burst budget",
                         "description": "Never more than this many requests in any rate-limit window.",

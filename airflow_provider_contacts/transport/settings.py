@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_contacts.coercion import to_float, to_int
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks.api_versions import for_connection
 
@@ -30,21 +31,17 @@ def _loopback(hostname: str) -> bool:
         return False
 
 
-def _as_float(conn_id: str, extra: Mapping[str, Any], key: str, default: float, minimum: float) -> float:
+def _number(
+    conn_id: str, extra: Mapping[str, Any], key: str, default: float, minimum: float, whole: bool = False
+) -> float:
+    """An extra's number (the default when empty); anything else is an error naming the field."""
     value = extra.get(key)
     if value in (None, ""):
         return default
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ContactsConfigError(
-            f"connection {conn_id!r}: extra.{key} must be a number, got {value!r}"
-        ) from None
-    if number < minimum:
-        raise ContactsConfigError(
-            f"connection {conn_id!r}: extra.{key} must be at least {minimum}, got {value!r}"
-        )
-    return number
+    name, owner = f"extra.{key}", f"connection {conn_id!r}"
+    if whole:
+        return to_int(value, name, owner=owner, minimum=int(minimum))
+    return to_float(value, name, owner=owner, minimum=minimum)
 
 
 @dataclass(frozen=True)
@@ -152,8 +149,6 @@ class ContactsSettings:
             raise ContactsConfigError(
                 f"connection {conn_id!r}: extra.scopes must be a space separated string"
             )
-        max_retries = _as_float(conn_id, extra, "max_retries", 5, 0)
-        budget = _as_float(conn_id, extra, "requests_per_10s", 100, 1)
         backend = _rate_limit_backend(conn_id, extra.get("rate_limit_backend"))
         location_id = extra.get("location_id")
         if location_id is not None and not isinstance(location_id, str):
@@ -166,12 +161,12 @@ class ContactsSettings:
             location_id=(location_id or "").strip() or None,
             scopes=scopes,
             api_version=api_version,
-            timeout=_as_float(conn_id, extra, "timeout", 30.0, 0.001),
-            max_retries=int(max_retries),
-            requests_per_window=int(budget),
-            rate_limit_window=_as_float(conn_id, extra, "rate_limit_window", 10.0, 0.001),
-            retry_backoff=_as_float(conn_id, extra, "retry_backoff", 0.5, 0),
-            retry_backoff_max=_as_float(conn_id, extra, "retry_backoff_max", 30.0, 0),
+            timeout=_number(conn_id, extra, "timeout", 30.0, 0.001),
+            max_retries=int(_number(conn_id, extra, "max_retries", 5, 0, whole=True)),
+            requests_per_window=int(_number(conn_id, extra, "requests_per_10s", 100, 1, whole=True)),
+            rate_limit_window=_number(conn_id, extra, "rate_limit_window", 10.0, 0.001),
+            retry_backoff=_number(conn_id, extra, "retry_backoff", 0.5, 0),
+            retry_backoff_max=_number(conn_id, extra, "retry_backoff_max", 30.0, 0),
             token_variable=str(extra.get("token_variable") or f"contacts_token__{conn_id}"),
             token_file=extra.get("token_file") or None,
             client_id=str(conn.login) if auth_type != "private_token" and conn.login else None,

@@ -69,10 +69,11 @@ def test_every_extra_the_provider_reads_is_a_form_field():
         key
         for path in package.rglob("*.py")
         if "sandbox" not in path.parts
-        for key in re.findall(r'extra\.get\("([a-z_]+)"', path.read_text())
+        for pattern in (r'extra\.get\("([a-z_]+)"', r'_number\(conn_id, extra, "([a-z_]+)"')
+        for key in re.findall(pattern, path.read_text())
     }
     fields = get_provider_info()["connection-types"][0]["conn-fields"]
-    assert {"rate_limit_backend", "company_id", "auth_type"} <= read
+    assert {"rate_limit_backend", "company_id", "auth_type", "max_retries", "rate_limit_window"} <= read
     assert read - set(fields) == set()
 
 

@@ -254,8 +254,14 @@ def test_a_non_json_success_body_is_a_clear_error(hook, requests_mock: rm.Mocker
         ("ftp://api.example.com", {}, "is not an http"),
         ("https://api.test", {"auth_type": "basic"}, "extra.auth_type must be"),
         ("https://api.test", {"timeout": "soon"}, "extra.timeout must be a number"),
-        ("https://api.test", {"requests_per_10s": 0}, "extra.requests_per_10s must be at least 1"),
-        ("https://api.test", {"max_retries": -1}, "extra.max_retries must be at least 0"),
+        (
+            "https://api.test",
+            {"requests_per_10s": 0},
+            "extra.requests_per_10s must be a whole number of at least 1",
+        ),
+        ("https://api.test", {"max_retries": -1}, "extra.max_retries must be a whole number of at least 0"),
+        # Nothing silently coerced: 2.5 retries was read as 2.
+        ("https://api.test", {"max_retries": "2.5"}, "extra.max_retries must be a whole number"),
     ],
 )
 def test_bad_connection_settings_name_the_field(monkeypatch, requests_mock: rm.Mocker, host, extra, message):
