@@ -217,6 +217,16 @@ def _in_task_runtime() -> bool:
     return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
 
 
+def _deployment_identity() -> str:
+    """What tells this Airflow deployment's processes from another's on the same host: its execution API."""
+    try:
+        from airflow.configuration import conf
+
+        return str(conf.get("core", "execution_api_server_url", fallback="") or "")
+    except Exception:  # no Airflow configuration at all: one deployment as far as this host knows
+        return ""
+
+
 class VariableTokenStore(TokenStore):
     """
     Keeps tokens in an Airflow Variable: the default inside Airflow, since task code may write Variables but
@@ -226,7 +236,8 @@ class VariableTokenStore(TokenStore):
     precedence, and the rotated value written here would never be read back.
 
     Refreshes are serialised among the processes of one host (workers, the triggerer) by an OS lock on a
-    file named after the key in the temporary directory; across hosts the ``invalid_grant`` re-read covers
+    file in the temporary directory, named after the key and the deployment (its execution API URL), so that
+    two deployments on one host never wait for each other; across hosts the ``invalid_grant`` re-read covers
     the race.
 
     :param key: the Variable's key.
@@ -235,7 +246,7 @@ class VariableTokenStore(TokenStore):
     def __init__(self, key: str) -> None:
         self.key = key
         self.identity = f"variable:{key}"
-        digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+        digest = hashlib.sha256(f"{_deployment_identity()}\n{key}".encode()).hexdigest()[:24]
         self._lock = FileLock(str(Path(tempfile.gettempdir()) / f"airflow-contacts-token-{digest}.lock"))
 
     @contextlib.contextmanager

@@ -96,3 +96,15 @@ def test_two_threads_masking_tokens_at_once_leave_the_dag_test_channel_in_place(
             thread.join(timeout=10)
         assert channel.entered == [0, 1]
         assert getattr(task_runner, "SUPERVISOR_COMMS", None) is channel
+
+
+def test_two_deployments_on_one_host_do_not_share_the_refresh_lock(monkeypatch):
+    """Two deployments with the same connection id used to wait on one lock file (seen with a leftover one)."""
+    from airflow_provider_contacts.hooks.auth import VariableTokenStore
+
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "http://blue:8080/execution/")
+    blue, blue_again = VariableTokenStore("contacts_token__crm"), VariableTokenStore("contacts_token__crm")
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "http://green:8080/execution/")
+    green = VariableTokenStore("contacts_token__crm")
+    assert blue._lock.lock_file == blue_again._lock.lock_file
+    assert blue._lock.lock_file != green._lock.lock_file
