@@ -86,3 +86,55 @@ def test_upsert_contacts_without_max_workers_sizes_itself(hook, requests_mock: r
     results = hook.upsert_contacts([{"email": f"p{i}@example.com"} for i in range(30)])
     assert [r["ok"] for r in results] == [True] * 30
     assert hook.transport.latency is not None, "the run measured the latency it sized itself from"
+
+
+def test_coroutines_use_the_still_valid_token_while_it_is_refreshed_in_the_background(make_hook):
+    """
+    Inside the refresh margin, a coroutine's request used to wait for the refresh (in a triggerer seconds,
+    through the supervisor); now it goes out with the old, still valid token while one refresh runs.
+    """
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+    import respx
+
+    from airflow_provider_contacts.hooks.auth import fingerprint
+    from tests.unit.hooks.conftest import SEED_REFRESH_TOKEN
+
+    now = time.time()
+    old = {
+        **token_answer(1, expires_in=300),
+        "expires_at": now + 50,  # inside the 60 s margin of a 300 s token, 50 s still to live
+        "obtained_at": now - 250,
+        "seed": fingerprint(SEED_REFRESH_TOKEN),
+    }
+    hook = make_hook(token_store=MemoryTokenStore(dict(old)), auth_type="oauth")
+    api_answered = threading.Event()
+    sent_with: list[str] = []
+
+    def token_endpoint(request, context):
+        api_answered.wait(10)  # the refresh finishes only after the API call went out
+        return token_answer(2, expires_in=300)
+
+    def contact(request: httpx.Request) -> httpx.Response:
+        sent_with.append(request.headers["Authorization"])
+        api_answered.set()
+        return httpx.Response(200, json={"contact": {"id": "c1"}})
+
+    async def scenario() -> str:
+        answer = await hook.arequest("GET", "/contacts/c1")
+        refreshing = hook.transport.aio._refreshing
+        assert refreshing is not None
+        await asyncio.wait_for(refreshing, timeout=10)
+        return answer["contact"]["id"]
+
+    with rm.Mocker() as token_mock, respx.mock() as router:
+        token_mock.post(f"{BASE}/oauth/token", json=token_endpoint)
+        router.get(f"{BASE}/contacts/c1").mock(side_effect=contact)
+        hook.auth._tokens = dict(old)  # in memory since an earlier request; now in its refresh margin
+        assert asyncio.run(scenario()) == "c1"
+    assert sent_with == [f"Bearer {old['access_token']}"], "the request did not wait for the refresh"
+    assert hook.auth.ready_token() == token_answer(2)["access_token"], "the refresh was made meanwhile"
+    assert token_mock.call_count == 1
