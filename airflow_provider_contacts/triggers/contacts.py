@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 
 DEFAULT_CONN_ID = "contacts_default"
 _T = TypeVar("_T")
+#: Seconds between saves of a watcher's watermark when its polls find nothing new.
+WATERMARK_SAVE_EVERY = 60.0
 #: The share of the first interval over which the first evaluations of triggers started together spread.
 FIRST_POLL_SPREAD = 0.1
 #: Seconds a looked-up hook serves the triggers of its connection and location that start after it: a
@@ -332,6 +334,7 @@ class ContactChangedEventTrigger(ContactsPollTrigger, BaseEventTrigger):
             raise ValueError("max_consecutive_failures must be at least 1")
         self.max_consecutive_failures = int(max_consecutive_failures)
         self._memory_watermark: dict[str, Any] | None = None
+        self._saved_at = float("-inf")
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and the keyword arguments that rebuild this trigger."""
@@ -448,8 +451,15 @@ class ContactChangedEventTrigger(ContactsPollTrigger, BaseEventTrigger):
     ) -> tuple[dict[str, Any], TriggerEvent | None]:
         """Advance and save the watermark; the event for the new changes, if any."""
         new, next_watermark = self.advance(watermark, contacts, polled_at)
-        if next_watermark != watermark:
+        now = time.monotonic()
+        if new or now - self._saved_at >= WATERMARK_SAVE_EVERY:
             await self.save_watermark(next_watermark)
+            self._saved_at = now
+        else:
+            # An empty poll only moves ``since`` on: kept in memory, saved with the next event or once a
+            # while. Every save goes through the triggerer's supervisor; one per poll made the filter fall
+            # behind its stream on a loaded deployment (minutes late). A restart then queries a longer gap.
+            self._memory_watermark = next_watermark
         if not new:
             return next_watermark, None
         window_start = watermark["since"]

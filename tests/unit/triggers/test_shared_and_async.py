@@ -193,3 +193,23 @@ async def test_a_check_waits_on_the_loop_over_httpx_holding_no_thread(sandbox_fr
 
 async def _all(trigger: ContactsPollTrigger) -> list[dict[str, Any]]:
     return [event.payload async for event in trigger.run()]
+
+
+async def test_empty_polls_do_not_save_the_watermark_each_time(use_fake_hook: FakeHook):
+    """Each save goes through the triggerer's supervisor: one per poll made the watcher fall minutes behind."""
+
+    async def batches() -> AsyncIterator[dict[str, Any]]:
+        for second in (10, 13, 16, 19):
+            yield {"start": at(0), "polled_at": T0.replace(second=second), "contacts": []}
+        use_fake_hook.add("late", added=at(20))
+        yield {"start": at(0), "polled_at": T0.replace(second=22), "contacts": list(use_fake_hook.contacts)}
+
+    watcher = ContactChangedEventTrigger(event="created", poll_interval=3, lag_margin=0)
+    store = watcher.asset_state_store = MemoryStore()
+    await watcher.save_watermark({"since": at(0), "seen": {}})
+    events = [e.payload async for e in watcher.filter_shared_stream(batches())]
+    assert [e["contact_ids"] for e in events] == [["late"]]
+    # The start, the first poll, then nothing until the event: three empty polls did not write.
+    assert store.writes == 3
+    saved = store.data[ContactChangedEventTrigger.WATERMARK_KEY]
+    assert saved["since"] == at(22), "the event's watermark is saved before the event is yielded"
