@@ -415,20 +415,6 @@ class CachedTokenProvider:
             return None
         return str(tokens["access_token"])
 
-    def unexpired_token(self) -> str | None:
-        """
-        The access token held in memory while it is valid for a little longer (a tenth of its lifetime, at
-        most 10 s), also inside the refresh margin, where :meth:`ready_token` already says None; never does
-        I/O. An event loop uses it while a refresh runs in the background, so no request waits for it.
-        """
-        tokens = self._tokens
-        if not tokens or not tokens.get("access_token"):
-            return None
-        lifetime = float(tokens.get("expires_in") or 86399)
-        if self._clock() >= float(tokens.get("expires_at") or 0) - min(10.0, lifetime * 0.1):
-            return None
-        return str(tokens["access_token"])
-
 
 class OAuthTokenProvider(CachedTokenProvider):
     """

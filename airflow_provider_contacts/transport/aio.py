@@ -10,7 +10,6 @@ refresh (the token store and the token endpoint are synchronous): it runs in a t
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
 import threading
 import time
@@ -32,14 +31,6 @@ from airflow_provider_contacts.transport.core import (
 if TYPE_CHECKING:
     from airflow_provider_contacts.transport.sync import Transport
 
-log = logging.getLogger(__name__)
-
-
-def _log_refresh_failure(done: asyncio.Future[str]) -> None:
-    # The requests still use the old token; once it is about to expire, the next one refreshes and raises.
-    if not done.cancelled() and done.exception() is not None:
-        log.warning("background token refresh failed: %s", done.exception())
-
 
 class AsyncTransport:
     """
@@ -55,7 +46,6 @@ class AsyncTransport:
         )
         self._ssl_context: ssl.SSLContext | None = None
         self._prepare_lock = threading.Lock()
-        self._refreshing: asyncio.Future[str] | None = None
 
     def prepare(self) -> None:
         """
@@ -70,20 +60,6 @@ class AsyncTransport:
                 from httpcore._backends.anyio import AnyIOBackend  # noqa: F401
 
                 self._ssl_context = httpx.create_ssl_context()
-
-    def _token_while_refreshing(self) -> str | None:
-        """
-        Inside the token's refresh margin: the token, still valid, with one refresh started in a thread
-        meanwhile; the coroutines on this connection go on with the old token instead of all waiting for
-        the refresh (in a triggerer it goes through the supervisor and takes seconds). None when the token
-        is about to expire or unknown: then the caller refreshes and waits.
-        """
-        unexpired = getattr(self.transport.auth, "unexpired_token", None)
-        token = unexpired() if unexpired is not None else None
-        if token is not None and (self._refreshing is None or self._refreshing.done()):
-            self._refreshing = asyncio.ensure_future(asyncio.to_thread(self.transport.auth.access_token))
-            self._refreshing.add_done_callback(_log_refresh_failure)
-        return token
 
     def client(self) -> httpx.AsyncClient:
         """The running loop's HTTP client (a client cannot outlive or cross its loop)."""
@@ -113,8 +89,6 @@ class AsyncTransport:
         transport = self.transport
         auth = transport.auth
         token: str | None = auth.ready_token() if hasattr(auth, "ready_token") else None
-        if token is None:
-            token = self._token_while_refreshing()
         if token is None:
             token = await asyncio.to_thread(auth.access_token)
         check_granted(call, transport.settings.conn_id, auth.granted_scopes)
