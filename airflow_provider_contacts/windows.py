@@ -9,6 +9,7 @@ something else; these helpers say what, in one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +66,7 @@ def catch_up_window(
     context: Context | dict[str, Any],
     *,
     since: datetime | str | None = None,
-    previous_end: datetime | None = None,
+    previous_end: datetime | Callable[[], datetime | None] | None = None,
     default_lookback: timedelta = DEFAULT_LOOKBACK,
 ) -> tuple[datetime, datetime]:
     """
@@ -84,7 +85,8 @@ def catch_up_window(
 
     :param context: the task's context.
     :param since: the start asked for, a datetime or ISO-8601 text; None or "" for none.
-    :param previous_end: where the previous successful run stopped, when the caller knows it.
+    :param previous_end: where the previous successful run stopped, when the caller knows it; or a function
+        that finds it (e.g. reads an audit table), called only when rule 3 is reached.
     :param default_lookback: how far back to look when nothing else says.
     """
     start, end = _interval(context)
@@ -104,6 +106,8 @@ def catch_up_window(
     if has_interval:
         return to_datetime(start, "data_interval_start"), end  # type: ignore[return-value]
     for candidate in (context_value(context, "prev_data_interval_end_success"), previous_end):
+        if callable(candidate):
+            candidate = candidate()
         earlier = to_datetime(candidate, "previous run's end")
         if earlier is not None and earlier < end:
             return earlier, end

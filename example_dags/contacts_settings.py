@@ -86,12 +86,14 @@ def sync_window(context: Any, audit_table: Any = None) -> tuple[datetime, dateti
     from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, read_rows
     from airflow_provider_contacts.windows import catch_up_window
 
-    rows = read_rows(reporting_hook(REPORTING_CONN_ID), audit_table or AUDIT_TABLE, limit=500)
-    newest: dict[Any, datetime] = {}
-    for row in rows:
-        if row["status"] == "success" and row["run_id"] != context["run_id"]:
-            where = row.get("location_id")
-            newest[where] = max(newest.get(where, row["interval_end"]), row["interval_end"])
-    return catch_up_window(
-        context, since=context["params"].get("since"), previous_end=min(newest.values(), default=None)
-    )
+    def previous_end() -> datetime | None:
+        """Read only for a run with no data interval and no ``since``: a scheduled run needs no audit."""
+        rows = read_rows(reporting_hook(REPORTING_CONN_ID), audit_table or AUDIT_TABLE, limit=500)
+        newest: dict[Any, datetime] = {}
+        for row in rows:
+            if row["status"] == "success" and row["run_id"] != context["run_id"]:
+                where = row.get("location_id")
+                newest[where] = max(newest.get(where, row["interval_end"]), row["interval_end"])
+        return min(newest.values(), default=None)
+
+    return catch_up_window(context, since=context["params"].get("since"), previous_end=previous_end)
