@@ -239,7 +239,7 @@ class GatewayLayer:
         if definition is not None and definition.kind == "api":
             try:
                 principal, headers = self.admit(scope, definition)
-                fault = self.sb.faults.draw()
+                fault = self.sb.faults.draw(label)
                 if fault in _FAULT_STATUS:
                     # Injected 429/5xx faults happen before the request is processed.
                     status = _FAULT_STATUS[fault]

@@ -134,6 +134,7 @@ class FaultInjector:
     def __init__(self, rate: float, kinds: list[str], seed: int) -> None:
         self.configure(rate, kinds, seed)
         self.injected: Counter[str] = Counter()
+        self.injected_by_route: dict[str, Counter[str]] = {}
 
     def configure(self, rate: float, kinds: list[str], seed: int | None = None) -> None:
         """
@@ -151,15 +152,25 @@ class FaultInjector:
         if seed is not None:
             self._rng = random.Random(seed)
 
-    def draw(self) -> str | None:
-        """Return the fault for the next request, or None."""
+    def draw(self, route: str = "") -> str | None:
+        """
+        Return the fault for the next request, or None.
+
+        :param route: the request's route label (``POST /contacts/{contactId}/tasks``), counted with the fault.
+        """
         if self.rate <= 0 or not self.kinds:
             return None
         if self._rng.random() >= self.rate:
             return None
         kind = self._rng.choice(self.kinds)
         self.injected[kind] += 1
+        self.injected_by_route.setdefault(route, Counter())[kind] += 1
         return kind
+
+    def clear(self) -> None:
+        """Forget the counts of injected faults."""
+        self.injected.clear()
+        self.injected_by_route.clear()
 
 
 class Stats:

@@ -860,6 +860,7 @@ async def stats(call: Call) -> dict[str, Any]:
         rejected_refresh_tokens=sb.auth.rejected_refresh_tokens,
         rate_limit_rejections=sb.limiter.rejected,
         faults_injected=dict(sb.faults.injected),
+        faults_injected_by_route={route: dict(kinds) for route, kinds in sb.faults.injected_by_route.items()},
         peak_requests_in_window=sb.limiter.peaks(),
         rate_limit=sb.limiter.limit,
         rate_interval=sb.limiter.interval,
@@ -871,7 +872,7 @@ async def stats(call: Call) -> dict[str, Any]:
 async def reset_stats(call: Call) -> dict[str, Any]:
     call.sb.stats.reset()
     call.sb.limiter.reset()
-    call.sb.faults.injected.clear()
+    call.sb.faults.clear()
     call.sb.auth.refreshes = call.sb.auth.rejected_refresh_tokens = 0
     call.sb.auth.location_tokens.clear()
     return {"reset": True}

@@ -26,6 +26,7 @@ FAULT_RATE = 0.2
 # (the injector picks uniformly from this list): about 0.5 % of the requests, 19.5 % the other kinds.
 FAULT_KINDS = ["500", "502", "503", "drop", "slow"] * 8 + ["429"]
 BAD_EVERY = 100
+TASK_CREATE = "POST /contacts/{contactId}/tasks"
 
 
 def soak_records() -> tuple[list[dict[str, Any]], set[int]]:
@@ -120,8 +121,11 @@ def test_follow_up_tasks_under_faults_converge_on_retries_without_duplicates(
         if not failed_per_try[-1]:
             break
     assert failed_per_try[-1] == 0, failed_per_try
-    assert failed_per_try[0] > 0  # the faults did hit task creation on the first try
-    assert sb.stats()["faults_injected"].get("drop", 0) > 0
+    # The case under test happened: task creates were applied and their answers dropped, others failed with
+    # a 5xx before being applied. (Whether a record then fails a whole try depends on which thread draws
+    # which fault, so the tries' failure counts are not asserted.)
+    task_faults = sb.stats()["faults_injected_by_route"].get(TASK_CREATE, {})
+    assert task_faults.get("drop", 0) > 0 and sum(task_faults.values()) > task_faults["drop"], task_faults
     sb.set_faults(rate=0.0)
     assert emails_on_server(sb, "tasks-soak.example") == {r["email"]: 1 for r in records}
     hook = ContactsHook()

@@ -97,7 +97,9 @@ def test_a_dropped_connection_breaks_after_the_write(sandbox_factory: Callable[.
         client.post("/contacts/", json={"locationId": sb.location_id, "email": "dropped@example.com"})
     sb.set_faults(rate=0.0)
     assert [c["email"] for c in sb.all_contacts()] == ["dropped@example.com"]
-    assert sb.stats()["faults_injected"] == {"drop": 1}
+    stats = sb.stats()
+    assert stats["faults_injected"] == {"drop": 1}
+    assert stats["faults_injected_by_route"] == {"POST /contacts/": {"drop": 1}}
 
 
 def test_faults_and_latency_change_at_run_time(sandbox: SandboxHandle, api: SandboxClient) -> None:
