@@ -96,15 +96,27 @@ def _for_each_linked_contact(contact_ids: list[str], work: str) -> dict[str, Any
     doc_md=__doc__,
 )
 def contacts_activity() -> None:
-    @task
-    def changed_contact_ids(params: dict[str, Any], triggering_asset_events: Any = None) -> list[str]:
-        """The contacts of the asset events that started this run, else of the params."""
+    @task(inlets=[CONTACTS_UPDATED])
+    def changed_contact_ids(
+        params: dict[str, Any],
+        triggering_asset_events: Any = None,
+        inlet_events: Any = None,
+        dag_run: Any = None,
+    ) -> list[str]:
+        """
+        The contacts of the asset events that started this run and of those the scheduler held back while
+        the previous run was active (``held_back_asset_events``), else of the params.
+        """
+        from airflow_provider_contacts.assets import held_back_asset_events
         from airflow_provider_contacts.hooks.contacts import ContactsHook
         from airflow_provider_contacts.reporting.metrics import range_filter
         from airflow_provider_contacts.reporting.tables import from_db_timestamp
 
         ids = list(params.get("contact_ids") or [])
-        events = (triggering_asset_events or {}).get(CONTACTS_UPDATED, [])
+        events = [
+            *(triggering_asset_events or {}).get(CONTACTS_UPDATED, []),
+            *held_back_asset_events(inlet_events, dag_run, [CONTACTS_UPDATED]).get(CONTACTS_UPDATED, []),
+        ]
         for event in events:
             ids.extend((event.extra or {}).get("payload", {}).get("contact_ids", []))
         if not ids and not events:

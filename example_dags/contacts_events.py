@@ -12,7 +12,9 @@ Shows: event-driven scheduling on two assets, ``schedule=(webhooks | poller)``:
 
 Both report the same contact, so a contact is onboarded only when it does not carry the ``onboarding`` tag
 yet, and runs never overlap (``max_active_runs=1``): the run the webhook started tags it first, and the
-poller's later run finds the tag and skips it. Per contact to onboard (dynamic task mapping):
+poller's later run finds the tag and skips it. An event that arrives while a run is active is read from
+its asset by the next run (``held_back_asset_events``): Airflow 3.3's scheduler leaves it out of that run's
+triggering events, and it would otherwise wait for the DAG's next event. Per contact to onboard (dynamic task mapping):
 
 - adds the ``new`` and ``onboarding`` tags (``AddContactTagsOperator``),
 - then creates an onboarding task due in two days (``CreateContactTaskOperator``),
@@ -31,7 +33,7 @@ from typing import Any
 from airflow.sdk import Asset, AssetWatcher, Param, dag, task
 from contacts_settings import CONTACTS_CONN_ID, LOCATION_ID, WATCH_POLL_INTERVAL
 
-from airflow_provider_contacts.assets import contacts_asset
+from airflow_provider_contacts.assets import contacts_asset, held_back_asset_events
 from airflow_provider_contacts.operators import (
     AddContactTagsOperator,
     CreateContactNoteOperator,
@@ -57,21 +59,23 @@ ONBOARDING_TAGS = ["new", "onboarding"]
 ONBOARDED = "onboarding"
 
 
-def contact_ids_from(events: Any, params: dict[str, Any]) -> list[str]:
+def contact_ids_from(*event_maps: Any, params: dict[str, Any]) -> list[str]:
     """
-    The contacts named by the triggering asset events (webhooks' ``ContactCreate``, the poller's batches)
-    and by the ``contact_ids`` param, in order, without repeats.
+    The contacts named by asset events (webhooks' ``ContactCreate``, the poller's batches) and by the
+    ``contact_ids`` param, in order, without repeats.
 
-    :param events: ``triggering_asset_events`` of the run.
+    :param event_maps: mappings of asset to its events: the run's ``triggering_asset_events``, and the
+        events the scheduler held back (:func:`~airflow_provider_contacts.assets.held_back_asset_events`).
     :param params: the run's params.
     """
     ids = list(params.get("contact_ids") or [])
-    for event in (events or {}).get(CONTACT_WEBHOOKS, []):
-        extra = event.extra or {}
-        if extra.get("type") == "ContactCreate" and extra.get("contact_id"):
-            ids.append(extra["contact_id"])
-    for event in (events or {}).get(CONTACTS_CREATED, []):
-        ids.extend((event.extra or {}).get("payload", {}).get("contact_ids", []))
+    for events in event_maps:
+        for event in (events or {}).get(CONTACT_WEBHOOKS, []):
+            extra = event.extra or {}
+            if extra.get("type") == "ContactCreate" and extra.get("contact_id"):
+                ids.append(extra["contact_id"])
+        for event in (events or {}).get(CONTACTS_CREATED, []):
+            ids.extend((event.extra or {}).get("payload", {}).get("contact_ids", []))
     return list(dict.fromkeys(ids))
 
 
@@ -86,10 +90,19 @@ def contact_ids_from(events: Any, params: dict[str, Any]) -> list[str]:
     doc_md=__doc__,
 )
 def contacts_events() -> None:
-    @task
-    def new_contact_ids(params: dict[str, Any], triggering_asset_events: Any = None) -> list[str]:
-        """The ids carried by the asset events that started this run (or the ``contact_ids`` param)."""
-        return contact_ids_from(triggering_asset_events, params)
+    @task(inlets=[CONTACT_WEBHOOKS, CONTACTS_CREATED])
+    def new_contact_ids(
+        params: dict[str, Any],
+        triggering_asset_events: Any = None,
+        inlet_events: Any = None,
+        dag_run: Any = None,
+    ) -> list[str]:
+        """
+        The ids carried by the asset events that started this run, and by those the scheduler held back
+        while the previous run was active (or the ``contact_ids`` param).
+        """
+        held_back = held_back_asset_events(inlet_events, dag_run, [CONTACT_WEBHOOKS, CONTACTS_CREATED])
+        return contact_ids_from(triggering_asset_events, held_back, params=params)
 
     @task
     def not_onboarded(contact_ids: list[str]) -> list[str]:
