@@ -343,14 +343,24 @@ class Api:
         )
         return list(found["task_instances"])
 
+    def asset_id(self, uri: str) -> int | None:
+        """The id of the asset with this URI; None when the asset is not known yet."""
+        assets = self.call("GET", "/assets", params={"uri_pattern": uri, "limit": 10})["assets"]
+        return next((int(a["id"]) for a in assets if a["uri"] == uri), None)
+
     def asset_events(self, uri: str) -> list[dict[str, Any]]:
         """The events recorded on the asset with this URI (none when the asset is not known yet)."""
-        assets = self.call("GET", "/assets", params={"uri_pattern": uri, "limit": 10})["assets"]
-        found = [a for a in assets if a["uri"] == uri]
-        if not found:
+        asset_id = self.asset_id(uri)
+        if asset_id is None:
             return []
-        params = {"asset_id": found[0]["id"], "limit": 1000}
+        params = {"asset_id": asset_id, "limit": 1000}
         return list(self.call("GET", "/assets/events", params=params)["asset_events"])
+
+    def record_asset_event(self, uri: str, extra: dict[str, Any]) -> dict[str, Any]:
+        """Record an event on the asset with this URI, as ``POST /assets/events`` (the UI's button) does."""
+        asset_id = self.asset_id(uri)
+        assert asset_id is not None, f"no asset {uri}"
+        return dict(self.call("POST", "/assets/events", json={"asset_id": asset_id, "extra": extra}))
 
     def variable_keys(self) -> list[str]:
         return [v["key"] for v in self.call("GET", "/variables", params={"limit": 500})["variables"]]
