@@ -220,7 +220,10 @@ class ContactsHook(BaseHook):
             ``/contacts/`` (create). Non-idempotent calls are retried only when they surely did not arrive.
         :return: the decoded JSON body (``{}`` for an empty one).
         """
-        call = self._call(method, path, params, json, version, write, idempotent)
+        return self._send(self._call(method, path, params, json, version, write, idempotent))
+
+    def _send(self, call: Call) -> Any:
+        """Send a built call from a thread, or over the async transport when on an event loop."""
         with self._counting(call):
             if greenback.has_portal():
                 # On an event loop (a trigger's check): send over the async transport, awaited on the loop.
@@ -323,10 +326,14 @@ class ContactsHook(BaseHook):
         Create or update a contact by the location's duplicate rule (email, then phone). Safe to repeat.
 
         :param fields: the contact's fields; ``email`` or ``phone`` identifies an existing contact.
-        :return: ``{"contact": ..., "new": bool}``.
+        :return: ``{"contact": ..., "new": bool, "maybe_new": bool}``. ``maybe_new``: the API answered
+            ``new: false`` to a retry, after an attempt that got no answer or a 5xx and may have created the
+            contact; so this call may have created it, or not.
         """
-        body = self.request("POST", "/contacts/upsert", json=self._with_location(fields))
-        return {"contact": body.get("contact"), "new": bool(body.get("new"))}
+        call = self._call("POST", "/contacts/upsert", None, self._with_location(fields), None, None, None)
+        body = self._send(call)
+        new = bool(body.get("new"))
+        return {"contact": body.get("contact"), "new": new, "maybe_new": not new and call.maybe_applied}
 
     def search_contacts(
         self,
@@ -860,8 +867,8 @@ class ContactsHook(BaseHook):
         :param records: contact field mappings (each with ``email`` or ``phone``).
         :param max_workers: concurrent requests. None sizes itself from the measured latency and the
             allowed rate: enough requests in flight that a window's burst goes out quickly (at most 64).
-        :return: one result per record, in input order: ``{"index", "ok", "new", "contact_id", "contact",
-            "error", "status"}``.
+        :return: one result per record, in input order: ``{"index", "ok", "new", "maybe_new", "contact_id",
+            "contact", "error", "status"}`` (``new`` and ``maybe_new`` as :meth:`upsert_contact` gives them).
         """
         if max_workers is not None and max_workers < 1:
             raise ContactsConfigError("max_workers must be at least 1")
@@ -900,6 +907,7 @@ class ContactsHook(BaseHook):
             "index": index,
             "ok": False,
             "new": None,
+            "maybe_new": None,
             "contact_id": None,
             "contact": None,
         }
@@ -914,6 +922,7 @@ class ContactsHook(BaseHook):
             **result,
             "ok": True,
             "new": answer.get("new"),
+            "maybe_new": answer.get("maybe_new"),
             "contact_id": contact.get("id"),
             "contact": contact,
             "error": None,

@@ -464,10 +464,10 @@ class _SyncRun:
         try:
             if existing is not None:
                 existing, changes = self.confirm(contact, existing, changes)
-            status, target, new = "unchanged", existing, False
+            status, target, new, maybe_new = "unchanged", existing, False, False
             if existing is None or changes:
                 answer = self.hook.upsert_contact(self.mapper.body(contact, existing))
-                new = bool(answer.get("new"))
+                new, maybe_new = bool(answer.get("new")), bool(answer.get("maybe_new"))
                 target = answer.get("contact") or {}
                 status = "created" if new else "updated"
         except RUN_STOPPING_ERRORS:
@@ -477,7 +477,8 @@ class _SyncRun:
                 contact, "failed", existing, error=f"{name}: upsert refused: {_api_message(error)}"
             )
         result = self.entry(contact, status, target, changes=changes or None)
-        if self.task is not None and target and (new or self.needs_task_check(target)):
+        # ``maybe_new``: a lost answer may have hidden that this upsert created the contact; ensure_task looks.
+        if self.task is not None and target and (new or maybe_new or self.needs_task_check(target)):
             try:
                 result["task"] = self.ensure_task(contact, target, new)
             except RUN_STOPPING_ERRORS:

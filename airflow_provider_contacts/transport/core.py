@@ -51,6 +51,8 @@ class Call:
     :param guarded: a write to ``/contacts``: needs the ``contacts.write`` scope.
     :param refreshed: whether a 401 already refreshed the token once for this call.
     :param sent: how many times it was sent (retries included).
+    :param maybe_applied: whether an attempt that failed may still have been applied (it got no answer, or
+        a 5xx): an answer of a later attempt then describes the state that attempt left.
     """
 
     method: str
@@ -63,6 +65,7 @@ class Call:
     guarded: bool
     refreshed: bool = False
     sent: int = field(default=0)
+    maybe_applied: bool = False
 
     @classmethod
     def build(
@@ -188,6 +191,7 @@ def no_answer(call: Call, kind: str, never_sent: bool) -> Exception:
     :param never_sent: whether the connection itself failed, so the server cannot have processed it.
     """
     final = ContactsApiError(f"no answer from the API ({kind})", method=call.method, path=call.path)
+    call.maybe_applied = call.maybe_applied or not never_sent
     if call.idempotent or never_sent:
         return Retry(final)
     # The API may have processed it (it can create and still fail): not sent blindly again.
@@ -273,5 +277,6 @@ def classify(answer: Answer, call: Call, *, can_refresh: bool, window: float) ->
         # The paused limiter does the waiting, for every thread and coroutine.
         raise Retry(final, wait=0, pause=_retry_after(answer.headers, window))
     if status >= 500 and call.idempotent:
+        call.maybe_applied = True
         raise Retry(final)
     raise final

@@ -65,7 +65,7 @@ CASES: list[tuple[str, Any, str, str, Any, Any, Any, dict[str, str] | None]] = [
         "POST",
         "/contacts/upsert",
         {"new": True, "contact": CONTACT, "traceId": "x"},
-        {"contact": CONTACT, "new": True},
+        {"contact": CONTACT, "new": True, "maybe_new": False},
         {"locationId": "loc1", "email": "ada@example.com"},
         None,
     ),

@@ -155,6 +155,51 @@ def test_a_create_that_never_connected_or_was_rate_limited_is_retried(hook, requ
     assert requests_mock.call_count == 3
 
 
+EXISTING = {"json": {"contact": {"id": "c1"}, "new": False}}
+
+
+@pytest.mark.parametrize(
+    ("answers", "new", "maybe_new"),
+    [
+        ([EXISTING], False, False),
+        ([{"exc": requests.exceptions.ReadTimeout("slow")}, EXISTING], False, True),
+        ([{"status_code": 502, "json": {"message": "bad gateway"}}, EXISTING], False, True),
+        (
+            [
+                {"exc": requests.exceptions.ReadTimeout("slow")},
+                {"json": {"contact": {"id": "c1"}, "new": True}},
+            ],
+            True,
+            False,
+        ),
+        ([{"exc": requests.exceptions.ConnectTimeout("no route")}, EXISTING], False, False),
+        (
+            [
+                {"status_code": 429, "headers": {"Retry-After": "0"}, "json": {"message": "slow down"}},
+                EXISTING,
+            ],
+            False,
+            False,
+        ),
+    ],
+    ids=[
+        "existing",
+        "after-a-lost-answer",
+        "after-a-5xx",
+        "new-after-a-lost-answer",
+        "never-sent",
+        "after-a-429",
+    ],
+)
+def test_an_upsert_says_when_a_failed_attempt_may_have_created_the_contact(
+    hook, requests_mock: rm.Mocker, answers, new, maybe_new
+):
+    requests_mock.post(f"{BASE}/contacts/upsert", answers)
+    answer = hook.upsert_contact({"email": "a@b.co"})
+    assert (answer["new"], answer["maybe_new"]) == (new, maybe_new)
+    assert requests_mock.call_count == len(answers)
+
+
 def test_429_pauses_the_shared_limiter_for_retry_after(hook, requests_mock: rm.Mocker, monkeypatch):
     pauses: list[float] = []
     monkeypatch.setattr(hook.limiter, "pause", pauses.append)

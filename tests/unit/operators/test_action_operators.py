@@ -93,7 +93,7 @@ CASES = [
         "/contacts/upsert",
         {"locationId": "loc1", "email": "ada@example.com"},
         {"new": True, "contact": CONTACT, "traceId": "x"},
-        {"contact": CONTACT, "new": True},
+        {"contact": CONTACT, "new": True, "maybe_new": False},
     ),
     Case(
         DeleteContactOperator, {"contact_id": "c1"}, "DELETE", "/contacts/c1", None, {"succeded": True}, None

@@ -373,3 +373,27 @@ def test_a_rendered_dry_run_is_read_as_the_flag_it_spells(
 ) -> None:
     report = sync(dry_run=text).execute(make_context())
     assert report["summary"]["dry_run"] is expected
+
+
+def test_a_contact_created_behind_a_lost_upsert_answer_still_gets_its_task(fake_api: FakeContactsApi) -> None:
+    """
+    The upsert that created Ada got a 502; its retry answered ``new: false`` (she existed by then). Before
+    ``maybe_new``, the first try took her for an existing contact and never gave her the follow-up task.
+    """
+    attempts = iter(["applied-502"])
+
+    def upsert(request: Any, context: Any) -> dict[str, Any]:
+        body = fake_api._upsert(request, context)
+        if next(attempts, "ok") == "applied-502":
+            context.status_code = 502
+            return {"message": "bad gateway"}
+        return body
+
+    fake_api.mocker.post(f"{BASE}/contacts/upsert", json=upsert)
+    report = sync(
+        records=[{"email": "ada@example.com", "firstName": "Ada"}], field_mapping=None, task_template=TEMPLATE
+    ).execute(make_context())
+    [entry] = report["records"]
+    assert (entry["status"], entry["task"]) == ("updated", "created")
+    assert len(fake_api.tasks[entry["contact_id"]]) == 1
+    assert len(fake_api.requests("POST", "/upsert")) == 2 and len(fake_api.requests("GET", "/tasks")) == 1
