@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from airflow_provider_contacts.exceptions import (
     ContactsAuthError,
@@ -57,6 +57,10 @@ TokenData = dict[str, Any]
 # retried only when the request certainly did not get processed.
 _TOKEN_RETRY_STATUSES = frozenset({429, 503})
 _TOKEN_ATTEMPTS = 4
+#: Seconds a process waits for another process's token refresh before it gives up with an error naming the
+#: lock: a refresh (four token-endpoint attempts of at most the request timeout each, and the save) takes far
+#: less, so only a process that hangs while holding the lock makes the others wait this long.
+TOKEN_LOCK_TIMEOUT = 300.0
 _LOCATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -162,6 +166,24 @@ class MemoryTokenStore(TokenStore):
             return store
 
 
+@contextlib.contextmanager
+def _held(lock: FileLock, identity: str) -> Iterator[None]:
+    """Hold a token store's file lock, waiting at most :data:`TOKEN_LOCK_TIMEOUT` seconds for it."""
+    try:
+        lock.acquire(timeout=TOKEN_LOCK_TIMEOUT)
+    except Timeout:
+        raise ContactsAuthError(
+            f"waited {TOKEN_LOCK_TIMEOUT:g} s for the token lock of {identity} ({lock.lock_file}): another "
+            "process on this host holds it and has not finished its token refresh. If none is refreshing, "
+            "a process hung while holding it: stop that process",
+            status=None,
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 class FileTokenStore(TokenStore):
     """
     A JSON file guarded by an OS-level lock (``filelock``): for local runs and several processes on one host.
@@ -196,7 +218,7 @@ class FileTokenStore(TokenStore):
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
+        with _held(self._lock, self.identity):
             yield
 
     def for_location(self, location_id: str) -> FileTokenStore:
@@ -251,7 +273,7 @@ class VariableTokenStore(TokenStore):
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        with self._lock:
+        with _held(self._lock, self.identity):
             yield
 
     def load(self) -> TokenData | None:

@@ -320,6 +320,33 @@ def test_file_store_lock_excludes_other_holders(tmp_path: Path):
     assert order == ["first in", "first out", "second in"]
 
 
+@pytest.mark.parametrize("kind", ["file", "variable"])
+def test_a_lock_held_too_long_is_an_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+):
+    from airflow_provider_contacts.hooks import auth
+
+    monkeypatch.setattr(auth, "TOKEN_LOCK_TIMEOUT", 0.05)
+    monkeypatch.setattr(auth.tempfile, "gettempdir", lambda: str(tmp_path))
+    make = (
+        (lambda: FileTokenStore(tmp_path / "tokens.json"))
+        if kind == "file"
+        else (lambda: VariableTokenStore("contacts_token__locked"))
+    )
+    holder, waiter = make(), make()
+    with (
+        holder.lock(),
+        pytest.raises(
+            ContactsAuthError, match=r"waited 0.05 s for the token lock of (file|variable):"
+        ) as caught,
+        waiter.lock(),
+    ):
+        pass
+    assert str(tmp_path) in str(caught.value)
+    with waiter.lock():  # released by its holder: taken at once
+        pass
+
+
 @pytest.mark.usefixtures("airflow_db")
 def test_variable_store_round_trip_outside_a_task():
     store = VariableTokenStore("contacts_token__unit_test")
