@@ -14,7 +14,9 @@ Both report the same contact, so a contact is onboarded only when it does not ca
 yet, and runs never overlap (``max_active_runs=1``): the run the webhook started tags it first, and the
 poller's later run finds the tag and skips it. An event that arrives while a run is active is read from
 its asset by the next run (``held_back_asset_events``): Airflow 3.3's scheduler leaves it out of that run's
-triggering events, and it would otherwise wait for the DAG's next event. Per contact to onboard (dynamic task mapping):
+triggering events, and it would otherwise wait for the DAG's next event.
+
+Per contact to onboard (dynamic task mapping):
 
 - adds the ``new`` and ``onboarding`` tags (``AddContactTagsOperator``),
 - then creates an onboarding task due in two days (``CreateContactTaskOperator``),
