@@ -53,7 +53,7 @@ def held_back_asset_events(
     :param assets: the DAG's schedule assets, each an inlet of the task.
     :raises ValueError: an asset that is not an inlet of the task.
     """
-    if dag_run is None or str(getattr(dag_run.run_type, "value", dag_run.run_type)) != "asset_triggered":
+    if dag_run is None or dag_run.run_type != "asset_triggered":  # DagRunType is a str enum
         return {}
     after = dag_run.run_after
     held_back: dict[Asset, list[Any]] = {}

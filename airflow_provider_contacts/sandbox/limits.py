@@ -133,7 +133,6 @@ class FaultInjector:
 
     def __init__(self, rate: float, kinds: list[str], seed: int) -> None:
         self.configure(rate, kinds, seed)
-        self.injected: Counter[str] = Counter()
         self.injected_by_route: dict[str, Counter[str]] = {}
 
     def configure(self, rate: float, kinds: list[str], seed: int | None = None) -> None:
@@ -163,13 +162,16 @@ class FaultInjector:
         if self._rng.random() >= self.rate:
             return None
         kind = self._rng.choice(self.kinds)
-        self.injected[kind] += 1
         self.injected_by_route.setdefault(route, Counter())[kind] += 1
         return kind
 
+    @property
+    def injected(self) -> Counter[str]:
+        """The injected faults by kind, over every route."""
+        return sum(self.injected_by_route.values(), Counter())
+
     def clear(self) -> None:
         """Forget the counts of injected faults."""
-        self.injected.clear()
         self.injected_by_route.clear()
 
 
