@@ -20,6 +20,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import (
+    custom_fields,  # noqa: F401  (registers the Locations API's custom field writes)
     directory,  # noqa: F401  (registers the businesses, users and workflows routes)
     locations,  # noqa: F401  (registers the Locations API's task search)
 )

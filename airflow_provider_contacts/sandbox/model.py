@@ -200,12 +200,19 @@ class Sandbox:
                 }
                 for i, (name, key, data_type, options_list) in enumerate(CUSTOM_FIELD_DEFS)
             )
-        self.custom_fields = self.store.custom_fields(self.location_id)
-        self._field_ids = {f["id"]: f["id"] for f in self.custom_fields}
-        for f in self.custom_fields:
-            self._field_ids[f["fieldKey"]] = f["id"]
-            self._field_ids[f["fieldKey"].split(".", 1)[1]] = f["id"]
+        self.custom_fields: list[dict[str, Any]] = []
+        self._field_ids: dict[str, str] = {}
+        self.reload_custom_fields()
         self.search = SearchCompiler(self._field_ids.get, options.search_window)
+
+    def reload_custom_fields(self) -> None:
+        """Read the custom field definitions again (after a create, update or delete)."""
+        self.custom_fields = self.store.custom_fields(self.location_id)
+        self._field_ids.clear()  # the search compiler holds this dict's lookup
+        for f in self.custom_fields:
+            self._field_ids[f["id"]] = f["id"]
+            self._field_ids[f["fieldKey"]] = f["id"]
+            self._field_ids[f["fieldKey"].split(".", 1)[-1]] = f["id"]
 
     # -- lookups that answer 403/404 like the API ----------------------------------------------------
     def check_location(self, principal_location: str, location_id: Any) -> str:

@@ -273,6 +273,18 @@ class SandboxHandle:
         conn["extra"].update(auth_type="agency", company_id=COMPANY_ID)
         return conn
 
+    def add_custom_field(self, name: str, field_key: str, data_type: str = "TEXT") -> dict[str, Any]:
+        """
+        Add a contact custom field with a ``fieldKey`` of the caller's choosing (the API derives it from the
+        name; this makes the keys of older or imported fields); return the definition.
+
+        :param name: the field's name.
+        :param field_key: its key, e.g. ``tier`` or ``contact.Tier``.
+        :param data_type: its ``dataType``.
+        """
+        body = {"name": name, "fieldKey": field_key, "dataType": data_type}
+        return dict(self._admin("POST", "/_sandbox/customFields", json=body)["customField"])
+
     def suspend_locations(self, *location_ids: str) -> None:
         """
         Refuse location tokens for these locations from now on (400 ``Location is not active``); none: lift.

@@ -316,6 +316,24 @@ class Store:
                     (d["id"], d["locationId"], json.dumps(d)),
                 )
 
+    def update_custom_field(self, doc: dict[str, Any]) -> None:
+        """
+        Replace a custom field definition in place (its list position stays).
+
+        :param doc: the definition, with ``id``.
+        """
+        with self._transaction():
+            self.db.execute("UPDATE custom_fields SET doc = ? WHERE id = ?", (json.dumps(doc), doc["id"]))
+
+    def delete_custom_field(self, field_id: str) -> int:
+        """
+        Delete a custom field definition; return how many were deleted (0 or 1).
+
+        :param field_id: its id.
+        """
+        with self._transaction():
+            return self.db.execute("DELETE FROM custom_fields WHERE id = ?", (field_id,)).rowcount
+
     def load_tokens(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Return every stored token as (token, kind, data)."""
         return [(t, k, _doc(d)) for t, k, d in self.db.execute("SELECT token, kind, doc FROM tokens")]
