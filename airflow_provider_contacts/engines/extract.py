@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_contacts.engines.records import (
     CHILD_ENTITIES,
+    MAPPING_ENTITY,
     CustomFields,
     FieldError,
     TableSpec,
@@ -177,15 +178,16 @@ class ContactsExtractor:
         self.requests_before = hook.requests_sent
         self.loaded_at = datetime.now(timezone.utc)
         self._specs: dict[str, TableSpec] | None = None
+        self._custom: CustomFields | None = None
+        self._mapped = False
 
     @property
     def specs(self) -> dict[str, TableSpec]:
         """The tables, with the location's custom fields (read once, on first use)."""
         if self._specs is None:
             try:
-                self._specs = table_specs(
-                    CustomFields(self.custom_fields_mode, tuple(self.hook.get_custom_fields())), self.include
-                )
+                self._custom = CustomFields(self.custom_fields_mode, tuple(self.hook.get_custom_fields()))
+                self._specs = table_specs(self._custom, self.include)
             except ValueError as error:
                 raise ContactsConfigError(str(error)) from None
         return self._specs
@@ -275,6 +277,10 @@ class ContactsExtractor:
             ]
         for entity, entity_rows in rows.items():
             self.counts[entity] += len(entity_rows)
+        if self._custom is not None and not self._mapped:
+            # The custom fields' mapping (id -> column, JSON key) lands once per run, with the first batch.
+            rows[MAPPING_ENTITY] = self._custom.mapping_rows(self.loaded_at)
+            self._mapped = True
         progress.advance(len(contacts), failed=len(contacts) - len(rows["contacts"]))
         return Batch(rows, ids, seen)
 

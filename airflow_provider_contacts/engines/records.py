@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -131,21 +132,71 @@ def _get(record: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def column_name(key: str) -> str:
-    """
-    The column of a custom field, from its key: ``contact.lifetime_value`` -> ``cf_lifetime_value``.
+#: Longest field name in a column (``cf_`` + 56 = 59 characters): fits PostgreSQL's 63 bytes and MySQL's 64.
+FIELD_NAME_LIMIT = 56
+#: Hex digits of the field id's digest that tell apart fields whose keys meet.
+_SUFFIX = 8
 
-    :param key: the custom field's ``fieldKey`` (or its id when it has none).
+
+def _normalised(key: str) -> str:
+    short = key.split(".", 1)[1] if key.startswith("contact.") else key
+    return re.sub(r"[^a-z0-9_]+", "_", short.lower()).strip("_") or "field"
+
+
+def _suffixed(base: str, field_id: str, digits: int) -> str:
+    digest = hashlib.sha1(field_id.encode()).hexdigest()[:digits]
+    return f"{base[: FIELD_NAME_LIMIT - digits - 1].rstrip('_')}_{digest}"
+
+
+def field_names(definitions: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """
-    base = key.split(".", 1)[1] if key.startswith("contact.") else key
-    return CUSTOM_FIELD_PREFIX + re.sub(r"[^a-z0-9_]+", "_", base.lower()).strip("_")[:56]
+    The warehouse name of each custom field (its column is ``cf_<name>``, its key in JSON ``<name>``).
+
+    A key in HighLevel's own form, ``contact.<lowercase, digits, _>`` of at most 56 characters, keeps its
+    part after ``contact.``; any other key (another case, punctuation, no prefix, longer) gets its normalised
+    form cut short with ``_`` and 8 hex digits of the SHA-1 of the field id. So a field's name depends on
+    its own key and id only: it never changes when other fields come and go, and no two fields share one.
+
+    :param definitions: the location's custom field definitions (``id``, ``fieldKey``).
+    :raises ValueError: when two fields still meet (two definitions with one id).
+    """
+    names: dict[str, str] = {}
+    suffixed: list[tuple[str, str]] = []
+    for definition in definitions:
+        field_id = str(definition["id"])
+        key = str(definition.get("fieldKey") or field_id)
+        base = _normalised(key)
+        if key == f"contact.{base}" and len(base) <= FIELD_NAME_LIMIT:
+            names[field_id] = base
+        else:
+            names[field_id] = _suffixed(base, field_id, _SUFFIX)
+            suffixed.append((field_id, base))
+    taken = Counter(names.values())
+    for field_id, base in suffixed:  # a plain key that happens to look like another field's suffixed name
+        if taken[names[field_id]] > 1:
+            taken[names[field_id]] -= 1
+            names[field_id] = _suffixed(base, field_id, 40)
+            taken[names[field_id]] += 1
+    clashes = sorted(name for name, count in taken.items() if count > 1)
+    if clashes:
+        raise ValueError(f"custom fields: more than one definition takes the name {clashes[0]!r}")
+    return names
+
+
+def column_name(name: str) -> str:
+    """
+    The column of a custom field: ``cf_`` and its warehouse name (see :func:`field_names`).
+
+    :param name: the field's warehouse name.
+    """
+    return CUSTOM_FIELD_PREFIX + name
 
 
 @dataclass(frozen=True)
 class CustomFields:
     """
-    How the contacts' custom fields land: ``json`` (one JSON column, ``{key: value}``) or ``columns`` (one
-    column per field, named by key).
+    How the contacts' custom fields land: ``json`` (one JSON column, ``{name: value}``) or ``columns`` (one
+    column per field, ``cf_<name>``); each field's name comes from :func:`field_names`.
 
     :param mode: ``json`` or ``columns``.
     :param definitions: the location's custom field definitions (``id``, ``fieldKey``, ``dataType``).
@@ -158,20 +209,39 @@ class CustomFields:
     def __post_init__(self) -> None:
         if self.mode not in ("json", "columns"):
             raise ValueError(f"custom_fields must be 'json' or 'columns', got {self.mode!r}")
+        names = field_names(self.definitions)
         for definition in self.definitions:
-            key = str(definition.get("fieldKey") or definition["id"])
+            field_id = str(definition["id"])
             kind = _CUSTOM_KINDS.get(str(definition.get("dataType") or "").upper(), TEXT)
-            short = key.split(".", 1)[1] if key.startswith("contact.") else key
-            self.by_id[str(definition["id"])] = (
-                short,
-                Column(column_name(key), kind, f"customFields.{short}"),
-            )
+            key = str(definition.get("fieldKey") or field_id)
+            source = f"customFields.{key.split('.', 1)[1] if key.startswith('contact.') else key}"
+            self.by_id[field_id] = (names[field_id], Column(column_name(names[field_id]), kind, source))
 
     def columns(self) -> list[Column]:
         """The columns the custom fields take."""
         if self.mode == "json":
             return [Column(CUSTOM_FIELDS_COLUMN, JSON, "customFields")]
-        return sorted({column for _, column in self.by_id.values()}, key=lambda c: c.name)
+        return sorted((column for _, column in self.by_id.values()), key=lambda c: c.name)
+
+    def mapping_rows(self, loaded_at: datetime) -> list[dict[str, Any]]:
+        """
+        The rows of the mapping table: which field (id, key, name, type) lands under which name.
+
+        :param loaded_at: the value of ``_loaded_at``.
+        """
+        spec = TableSpec("custom_fields", MAPPING_COLUMNS)
+        records = [
+            {
+                "id": str(d["id"]),
+                "fieldKey": d.get("fieldKey"),
+                "name": d.get("name"),
+                "dataType": d.get("dataType"),
+                "jsonKey": self.by_id[str(d["id"])][0],
+                "column": self.by_id[str(d["id"])][1].name if self.mode == "columns" else None,
+            }
+            for d in self.definitions
+        ]
+        return [spec.to_row(record, loaded_at) for record in records]
 
     def values(self, items: Any) -> dict[str, Any]:
         """
@@ -314,6 +384,17 @@ APPOINTMENT_COLUMNS = _columns(
     ("date_added", TIMESTAMP, "dateAdded"),
     ("date_updated", TIMESTAMP, "dateUpdated"),
 )
+#: The custom fields' mapping table (``<table>_custom_fields``): one row per field id.
+MAPPING_COLUMNS = _columns(
+    ("id", KEY, "id"),
+    ("field_key", TEXT, "fieldKey"),
+    ("field_name", TEXT, "name"),
+    ("data_type", TEXT, "dataType"),
+    ("json_key", TEXT, "jsonKey"),
+    ("column_name", TEXT, "column"),
+)
+#: The mapping's entity; every transfer writes it next to the contacts.
+MAPPING_ENTITY = "custom_fields"
 #: The related records a transfer can bring along, each in its own table.
 CHILD_ENTITIES = ("tasks", "notes", "appointments")
 _CHILD_COLUMNS = {"tasks": TASK_COLUMNS, "notes": NOTE_COLUMNS, "appointments": APPOINTMENT_COLUMNS}
@@ -333,6 +414,7 @@ def table_specs(custom: CustomFields, include: Sequence[str]) -> dict[str, Table
     for entity in CHILD_ENTITIES:
         if entity in include:
             specs[entity] = TableSpec(entity, _CHILD_COLUMNS[entity])
+    specs[MAPPING_ENTITY] = TableSpec(MAPPING_ENTITY, MAPPING_COLUMNS)
     return specs
 
 

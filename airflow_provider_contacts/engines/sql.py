@@ -9,8 +9,12 @@ Merge extracted rows into SQL tables through any common-sql hook, in the target'
   (MySQL, MariaDB). So a rerun of a window writes nothing and ``_loaded_at`` says when a row last changed.
 - **Gone related records**: the tasks, notes and appointments a changed contact no longer has are marked
   ``_deleted``.
-- **Deletion sweep**: every id the API still has goes into a scratch table; contacts of the table missing
-  from it are marked ``_deleted`` with one ``UPDATE``; memory stays flat for any number of contacts.
+- **Deletion sweep**: every id the API still has goes into a temporary table of the run's own connection;
+  contacts of the table missing from it are marked ``_deleted`` with one ``UPDATE``; memory stays flat for
+  any number of contacts.
+- **Names**: every name a run derives (child and mapping tables, indexes, custom field columns) is checked
+  against the target's identifier limit before any statement runs. PostgreSQL would silently cut a longer
+  name to 63 bytes, so two derived names could land on one table.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import islice
 from typing import TYPE_CHECKING, Any
+from uuid import uuid4
 
 from airflow_provider_contacts.engines.records import (
     BOOL,
+    CHILD_ENTITIES,
     DELETED,
     DELETED_AT,
     HASH,
@@ -51,11 +57,21 @@ class Dialect:
     :param name: ``postgresql``, ``mysql`` or ``sqlite``.
     :param types: column kind -> SQL type.
     :param quote: the identifier quote character.
+    :param label: the name errors give.
+    :param max_identifier: the longest identifier the target keeps whole.
+    :param unit: what ``max_identifier`` counts: ``bytes`` (UTF-8) or ``characters``.
     """
 
     name: str
     types: dict[str, str]
     quote: str
+    label: str = ""
+    max_identifier: int = 63
+    unit: str = "bytes"
+
+    def identifier_length(self, name: str) -> int:
+        """The length of one identifier as this dialect counts it."""
+        return len(name.encode()) if self.unit == "bytes" else len(name)
 
     def ident(self, name: str) -> str:
         """Quote an identifier (``schema.table`` is quoted part by part)."""
@@ -101,6 +117,9 @@ DIALECTS = {
             NUMBER: "DOUBLE PRECISION",
         },
         '"',
+        "PostgreSQL",
+        63,  # NAMEDATALEN - 1; longer names are cut without an error
+        "bytes",
     ),
     "mysql": Dialect(
         "mysql",
@@ -113,11 +132,17 @@ DIALECTS = {
             NUMBER: "DOUBLE",
         },
         "`",
+        "MySQL/MariaDB",
+        64,
+        "characters",
     ),
     "sqlite": Dialect(
         "sqlite",
         {KEY: "TEXT", TEXT: "TEXT", BOOL: "INTEGER", TIMESTAMP: "TEXT", JSON: "TEXT", NUMBER: "REAL"},
         '"',
+        "SQLite (held to PostgreSQL's limit, so a DAG moves between targets)",
+        63,
+        "bytes",
     ),
 }
 
@@ -141,6 +166,64 @@ def dialect_of(hook: DbApiHook) -> Dialect:
     raise ContactsConfigError(
         f"connection {conn_id!r}: dialect {name!r} is not supported; use PostgreSQL, MySQL/MariaDB or SQLite"
     )
+
+
+def index_name(table: str) -> str:
+    """
+    The name of the ``contact_id`` index of a related records table (in the table's schema).
+
+    :param table: the table (``schema.table`` allowed).
+    """
+    return f"{table.rsplit('.', 1)[-1]}_contact_id"
+
+
+def check_identifier(dialect: Dialect, name: str, what: str, parameter: str, value: str) -> None:
+    """
+    Refuse an identifier the target would cut or refuse.
+
+    :param dialect: the target's dialect.
+    :param name: one identifier (no schema).
+    :param what: what it names, for the error (``index``, ``table`` ...).
+    :param parameter: the parameter it derives from.
+    :param value: that parameter's value.
+    :raises ContactsConfigError: naming the parameter and the limit.
+    """
+    if not name:
+        raise ContactsConfigError(f"{parameter} {value!r}: the {what} name is empty")
+    length = dialect.identifier_length(name)
+    if length > dialect.max_identifier:
+        raise ContactsConfigError(
+            f"{parameter} {value!r}: the {what} name {name!r} derived from it is {length} {dialect.unit}; "
+            f"{dialect.label} takes at most {dialect.max_identifier} {dialect.unit} per name. "
+            f"Choose a shorter {parameter}"
+        )
+
+
+def check_tables(dialect: Dialect, tables: dict[str, str], parameter: str = "table") -> None:
+    """
+    Check every table and index name a transfer derives, before any statement runs.
+
+    :param dialect: the target's dialect.
+    :param tables: entity -> table name (``schema.table`` allowed).
+    :param parameter: the operator parameter the names derive from.
+    :raises ContactsConfigError: for a name over the limit, an empty part, or two entities on one table.
+    """
+    value = tables.get("contacts", next(iter(tables.values()), ""))
+    if not all(isinstance(t, str) for t in tables.values()):
+        raise ContactsConfigError(f"{parameter} must be a string, got {value!r}")
+    for entity, table in tables.items():
+        parts = table.split(".")
+        if len(parts) > 2:
+            raise ContactsConfigError(f"{parameter} {value!r}: expected 'table' or 'schema.table'")
+        for part in parts:
+            check_identifier(dialect, part, f"{entity} table", parameter, value)
+        if entity in CHILD_ENTITIES:
+            check_identifier(dialect, index_name(table), f"{entity} index", parameter, value)
+    folded = [t.lower() for t in tables.values()]
+    if len(set(folded)) < len(folded):
+        raise ContactsConfigError(
+            f"{parameter} {value!r}: two of the transfer's tables get one name: {tables}"
+        )
 
 
 @dataclass
@@ -180,6 +263,7 @@ class SqlMerger:
     def __init__(self, hook: DbApiHook, tables: dict[str, str]) -> None:
         self.hook = hook
         self.dialect = dialect_of(hook)
+        check_tables(self.dialect, tables)
         self.tables = tables
         self.specs: dict[str, TableSpec] = {}
         self.placeholder = "?" if self.dialect.name == "sqlite" else "%s"
@@ -220,6 +304,9 @@ class SqlMerger:
 
         :param specs: entity -> table spec.
         """
+        for entity, spec in specs.items():
+            for column in spec.all_columns():
+                check_identifier(self.dialect, column.name, f"{entity} column", "table", self.tables[entity])
         self.specs = specs
         for entity, spec in specs.items():
             table = self.tables[entity]
@@ -233,9 +320,9 @@ class SqlMerger:
                 )
                 self._execute(f"CREATE TABLE {self.dialect.ident(table)} ({body})")
                 if "contact_id" in {c.name for c in columns}:
-                    index = f"{table.rsplit('.', 1)[-1]}_contact_id"
                     self._execute(
-                        f"CREATE INDEX {self.dialect.ident(index)} ON {self.dialect.ident(table)} (contact_id)"
+                        f"CREATE INDEX {self.dialect.ident(index_name(table))} "
+                        f"ON {self.dialect.ident(table)} (contact_id)"
                     )
                 self.hook.log.info("created table %s", table)
             else:
@@ -341,24 +428,28 @@ class SqlMerger:
         """
         Mark deleted the contacts of the table that are not among ``live_ids`` (every id the API has).
 
-        The ids go into a scratch table a chunk at a time, so memory stays flat; the marking is one
-        ``UPDATE ... WHERE NOT EXISTS``. Nothing is marked (a warning says why) when the listing holds fewer
-        ids than ``expected``.
+        The ids go into a temporary table a chunk at a time, so memory stays flat; the marking is one
+        ``UPDATE ... WHERE NOT EXISTS``. The temporary table has a new random name, lives in the run's own
+        connection only (no other session sees it, and the server drops it when the connection ends) and is
+        dropped as a temporary table only, so no name, however chosen, can reach a table of the database.
+        Nothing is marked (a warning says why) when the listing holds fewer ids than ``expected``.
 
         :param live_ids: every contact id of the location.
         :param expected: how many ids the API says it has; a shorter listing marks nothing.
         :return: how many contacts were newly marked deleted.
         """
         table = self.tables["contacts"]
-        scratch = f"{table}__sweep"
         ident, p = self.dialect.ident, self.placeholder
-        self._drop(scratch)
-        self._execute(f"CREATE TABLE {ident(scratch)} (id {self.dialect.types[KEY]} NOT NULL PRIMARY KEY)")
+        scratch = f"contacts_sweep_{uuid4().hex}"
+        self._execute(
+            f"CREATE TEMPORARY TABLE {ident(scratch)} (id {self.dialect.types[KEY]} NOT NULL PRIMARY KEY)"
+        )
+        scratch = self._temporary(scratch)
         seen = 0
         try:
             for chunk in _chunks(live_ids, SWEEP_CHUNK):
                 cursor = self.conn.cursor()
-                cursor.executemany(f"INSERT INTO {ident(scratch)} (id) VALUES ({p})", [(i,) for i in chunk])
+                cursor.executemany(f"INSERT INTO {scratch} (id) VALUES ({p})", [(i,) for i in chunk])
                 cursor.close()
                 seen += len(chunk)
             if expected is not None and seen < expected:
@@ -373,16 +464,20 @@ class SqlMerger:
             cursor = self._execute(
                 f"UPDATE {ident(table)} SET {ident(DELETED)} = {p}, {ident(DELETED_AT)} = {p} "
                 f"WHERE ({ident(DELETED)} IS NULL OR {ident(DELETED)} = {self._false}) "
-                f"AND NOT EXISTS (SELECT 1 FROM {ident(scratch)} s WHERE s.id = {ident(table)}.id)",
+                f"AND NOT EXISTS (SELECT 1 FROM {scratch} s WHERE s.id = {ident(table)}.id)",
                 (self.dialect.value(BOOL, True), now),
             )
             marked = int(cursor.rowcount or 0)
             cursor.close()
             self.conn.commit()
         finally:
-            self._drop(scratch)
+            self.conn.rollback()  # a failed statement leaves PostgreSQL's transaction unusable until then
+            drop = "DROP TEMPORARY TABLE" if self.dialect.name == "mysql" else "DROP TABLE"
+            self._execute(f"{drop} IF EXISTS {scratch}")
+            self.conn.commit()
         return marked
 
-    def _drop(self, table: str) -> None:
-        self._execute(f"DROP TABLE IF EXISTS {self.dialect.ident(table)}")
-        self.conn.commit()
+    def _temporary(self, name: str) -> str:
+        """A temporary table's name as only temporary tables answer to it (quoted)."""
+        schema = {"postgresql": "pg_temp", "sqlite": "temp"}.get(self.dialect.name)
+        return self.dialect.ident(f"{schema}.{name}" if schema else name)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_contacts.engines.records import MAPPING_ENTITY
 from airflow_provider_contacts.engines.storage import FileSink
 from airflow_provider_contacts.transfers.base import BaseContactsTransferOperator
 
@@ -19,7 +20,8 @@ class ContactsToObjectStorageOperator(BaseContactsTransferOperator):
     any ``ObjectStoragePath``: ``<path>/<entity>/<window start>_<window end>.ndjson`` (or ``.parquet``).
 
     The rows are the SQL transfer's (same columns, ``_hash`` included), one file per entity and window; a
-    rerun of a window rewrites its own files with the same content.
+    rerun of a window rewrites its own files with the same content. ``<path>/custom_fields/`` holds the
+    custom fields' mapping (field id, key, name -> column and JSON key) of each window with changes.
 
     Returns (to XCom) ``{"window", "extracted", "files": {entity: url}, "bad_record_count", "bad_records",
     "api_calls", "seconds", "rows_per_second"}``.
@@ -75,7 +77,7 @@ class ContactsToObjectStorageOperator(BaseContactsTransferOperator):
 
         base = self.base_path()
         outputs = []
-        for entity in ("contacts", *self.include):
+        for entity in ("contacts", *self.include, MAPPING_ENTITY):
             namespace, name = storage_naming(base / entity)
             rows = getattr(self, "rows_written", {}).get(entity)
             outputs.append(output(namespace, name, self.table_specs.get(entity), rows))

@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_contacts.engines.records import MAPPING_ENTITY
 from airflow_provider_contacts.engines.sql import MergeCounts, SqlMerger
 from airflow_provider_contacts.reporting.metrics import count_contacts
 from airflow_provider_contacts.reporting.sql import get_sql_hook
@@ -30,7 +31,10 @@ class ContactsToSqlOperator(BaseContactsTransferOperator):
 
     :param sql_conn_id: the target, any common-sql connection.
     :param table: the contacts table (``schema.table`` allowed); the related records go to ``<table>_tasks``,
-        ``<table>_notes`` and ``<table>_appointments``.
+        ``<table>_notes`` and ``<table>_appointments``, the custom fields' mapping (field id, key and name ->
+        column and JSON key) to ``<table>_custom_fields``. A ``table`` for which one of these names, or of
+        their indexes, would be longer than the target takes (PostgreSQL 63 bytes, MySQL/MariaDB 64
+        characters, SQLite held to 63 bytes) is refused before any statement runs.
     :param sweep_deleted: also mark deleted the contacts HighLevel no longer has. Templated.
     :param default_sqlite_path: a SQLite file to use when ``sql_conn_id`` is not defined (local runs);
         None fails instead.
@@ -55,7 +59,10 @@ class ContactsToSqlOperator(BaseContactsTransferOperator):
 
     def tables(self) -> dict[str, str]:
         """Entity -> table name."""
-        return {"contacts": self.table, **{entity: f"{self.table}_{entity}" for entity in self.include}}
+        return {
+            "contacts": self.table,
+            **{entity: f"{self.table}_{entity}" for entity in (*self.include, MAPPING_ENTITY)},
+        }
 
     def sql_hook(self) -> Any:
         """The target's ``DbApiHook``."""

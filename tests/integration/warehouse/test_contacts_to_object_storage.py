@@ -53,7 +53,7 @@ def test_ndjson_and_parquet_files_and_their_lineage(contacts: SandboxHandle, tmp
         )
         report = operator.execute(context)  # type: ignore[arg-type]
         files[file_format] = report["files"]
-        assert set(report["files"]) == {"contacts", "tasks"}
+        assert set(report["files"]) == {"contacts", "tasks", "custom_fields"}
         assert report["extracted"]["contacts"] == len(api_ids)
         if file_format == "parquet":
             lineage = operator.get_openlineage_facets_on_complete(None)
@@ -66,6 +66,7 @@ def test_ndjson_and_parquet_files_and_their_lineage(contacts: SandboxHandle, tmp
             assert [(d["namespace"], d["name"]) for d in facets["outputs"]] == [
                 ("file", str(tmp_path / "lake" / "contacts")),
                 ("file", str(tmp_path / "lake" / "tasks")),
+                ("file", str(tmp_path / "lake" / "custom_fields")),
             ]
             assert facets["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == len(api_ids)
 
@@ -102,6 +103,7 @@ def test_sql_and_sync_lineage(
     assert [(d["namespace"], d["name"]) for d in facets["outputs"]] == [
         (namespace, "contacts"),
         (namespace, "contacts_tasks"),
+        (namespace, "contacts_custom_fields"),
     ]
     schema = {f["name"]: f["type"] for f in facets["outputs"][0]["facets"]["schema"]["fields"]}
     assert schema["id"] == "TEXT" and schema["custom_fields"] == "TEXT" and "_deleted" in schema
