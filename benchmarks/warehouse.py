@@ -121,7 +121,7 @@ def meltano_load(start: datetime, end: datetime) -> Callable[[], int]:
         hook = ContactsHook()
         specs: dict[str, TableSpec] = table_specs(CustomFields("json", tuple(hook.get_custom_fields())), ())
         merger = SqlMerger(get_sql_hook("warehouse"), {"contacts": "meltano_contacts"})
-        merger.prepare(specs)
+        merger.prepare({"contacts": specs["contacts"]})
         loaded_at = datetime.now(timezone.utc)
         written, batch = 0, []
         try:
