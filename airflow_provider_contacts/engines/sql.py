@@ -19,6 +19,7 @@ Merge extracted rows into SQL tables through any common-sql hook, in the target'
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -168,13 +169,27 @@ def dialect_of(hook: DbApiHook) -> Dialect:
     )
 
 
+#: The longest index name derived whole; PostgreSQL keeps 63 bytes, MySQL/MariaDB 64 characters.
+_INDEX_NAME_BYTES = 63
+
+
 def index_name(table: str) -> str:
     """
     The name of the ``contact_id`` index of a related records table (in the table's schema).
 
+    ``<table>_contact_id`` when that fits every target; otherwise the table's name cut short plus 8 hex
+    digits of its hash, so an index never limits the table's name more than the table names themselves.
+
     :param table: the table (``schema.table`` allowed).
     """
-    return f"{table.rsplit('.', 1)[-1]}_contact_id"
+    short = table.rsplit(".", 1)[-1]
+    whole = f"{short}_contact_id"
+    if len(whole.encode()) <= _INDEX_NAME_BYTES:
+        return whole
+    digest = hashlib.sha256(short.encode()).hexdigest()[:8]
+    suffix = f"_{digest}_cid"
+    head = short.encode()[: _INDEX_NAME_BYTES - len(suffix)].decode(errors="ignore")
+    return f"{head}{suffix}"
 
 
 def check_identifier(dialect: Dialect, name: str, what: str, parameter: str, value: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_contacts.engines.records import CustomFields, field_names
-from airflow_provider_contacts.engines.sql import DIALECTS, SqlMerger, check_tables
+from airflow_provider_contacts.engines.sql import DIALECTS, SqlMerger, check_tables, index_name
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
 HOSTILE = [
@@ -55,14 +55,14 @@ def test_a_plain_key_that_looks_like_a_suffixed_name_does_not_take_it() -> None:
 
 @pytest.mark.parametrize(
     ("dialect", "longest"),
-    [("postgresql", 39), ("sqlite", 39), ("mysql", 40)],
+    [("postgresql", 50), ("sqlite", 50), ("mysql", 51)],
 )
 def test_the_longest_table_each_dialect_takes(dialect: str, longest: int) -> None:
     def tables(table: str) -> dict[str, str]:
         return {"contacts": table, **{e: f"{table}_{e}" for e in ("tasks", "notes", "appointments")}}
 
     check_tables(DIALECTS[dialect], tables("t" * longest))
-    with pytest.raises(ContactsConfigError, match=r"^table 'tt+': the appointments index name") as refused:
+    with pytest.raises(ContactsConfigError, match=r"^table 'tt+': the appointments table name") as refused:
         check_tables(DIALECTS[dialect], tables("t" * (longest + 1)))
     assert ("63 bytes" if dialect != "mysql" else "64 characters") in str(refused.value)
 
@@ -114,3 +114,11 @@ def _now() -> Any:
     from datetime import datetime, timezone
 
     return datetime(2026, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def test_a_long_table_gets_a_short_index_name_of_its_own() -> None:
+    long_a, long_b = "a" * 49 + "_appointments", "a" * 49 + "_appointmentz"
+    names = {index_name(long_a), index_name(long_b)}
+    assert len(names) == 2 and all(len(n.encode()) <= 63 for n in names)
+    assert index_name("contacts_tasks") == "contacts_tasks_contact_id"
+    assert len(index_name("é" * 40).encode()) <= 63
