@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +47,8 @@ from airflow_provider_contacts.hooks.api_versions import (
     is_invalid_grant,
     token_answer,
 )
+from airflow_provider_contacts.lock_dir import lock_directory, private_lock_directory
+from airflow_provider_contacts.urls import origin
 
 log = logging.getLogger(__name__)
 
@@ -258,9 +259,9 @@ class VariableTokenStore(TokenStore):
     precedence, and the rotated value written here would never be read back.
 
     Refreshes are serialised among the processes of one host (workers, the triggerer) by an OS lock on a
-    file in the temporary directory, named after the key and the deployment (its execution API URL), so that
-    two deployments on one host never wait for each other; across hosts the ``invalid_grant`` re-read covers
-    the race.
+    file in the user's private lock directory (:mod:`airflow_provider_contacts.lock_dir`, checked before each
+    use), named after the key and the deployment (its execution API URL), so that two deployments on one host
+    never wait for each other; across hosts the ``invalid_grant`` re-read covers the race.
 
     :param key: the Variable's key.
     """
@@ -269,10 +270,11 @@ class VariableTokenStore(TokenStore):
         self.key = key
         self.identity = f"variable:{key}"
         digest = hashlib.sha256(f"{_deployment_identity()}\n{key}".encode()).hexdigest()[:24]
-        self._lock = FileLock(str(Path(tempfile.gettempdir()) / f"airflow-contacts-token-{digest}.lock"))
+        self._lock = FileLock(str(lock_directory() / f"token-{digest}.lock"))
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
+        private_lock_directory()
         with _held(self._lock, self.identity):
             yield
 
@@ -656,6 +658,8 @@ class OAuthTokenProvider(CachedTokenProvider):
                 "location_id": body.get("locationId"),
                 "obtained_at": now,
                 "seed": self._seed,
+                # Where the token may be sent: the connection Test sends a stored token nowhere else.
+                "issuer": origin(self.token_url),
             }
             self._register(tokens)
             if not tokens["refresh_token"]:
@@ -807,6 +811,7 @@ class LocationTokenProvider(CachedTokenProvider):
             "user_type": "Location",
             "location_id": self.location_id,
             "obtained_at": now,
+            "issuer": origin(self.url),
         }
         # A refresh token may come with it (NOTES §4); it is not kept: the company's chain mints anew.
         mask(body.get("refresh_token"), "refresh_token")

@@ -14,6 +14,10 @@ fields it checked, never the random id:
   names a ``token_variable`` or ``token_file`` that holds an unexpired access token issued from this
   connection's refresh token, that token is used read-only for one search. The refresh token itself is
   not checked: only a refresh could, and a refresh rotates it.
+
+A stored token is sent only to the host that issued it (its ``issuer``, saved with it): whoever may test
+connections could otherwise test a copy of the deployment's connection with the host of a server of theirs
+and receive the deployment's token. A token saved without its host (by an earlier version) is not used.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from airflow_provider_contacts.hooks.auth import (
     fingerprint,
     mask,
 )
+from airflow_provider_contacts.urls import origin
 
 if TYPE_CHECKING:
     from airflow_provider_contacts.hooks.contacts import ContactsHook
@@ -138,8 +143,8 @@ def _test_oauth(hook: ContactsHook) -> tuple[bool, str]:
     ok, client = _probe_client(hook, str(conn.login), str(conn.password))
     if not ok:
         return False, f"{checked} {client}"
-    stored = _stored_token_check(hook, extra)
-    return True, (
+    ok, stored = _stored_token_check(hook, extra)
+    return ok, (
         f"{checked} {client} {stored} Not checked: the refresh token itself, which is single-use: testing it "
         "would rotate it away from the deployment's runs."
     )
@@ -175,8 +180,11 @@ def _probe_client(hook: ContactsHook, client_id: str, client_secret: str) -> tup
     )
 
 
-def _stored_token_check(hook: ContactsHook, extra: dict[str, Any]) -> str:
-    """Use a stored, unexpired access token read-only, when the extra names where tokens are kept."""
+def _stored_token_check(hook: ContactsHook, extra: dict[str, Any]) -> tuple[bool, str]:
+    """
+    Use a stored, unexpired access token read-only, when the extra names where tokens are kept, and only at
+    the host that issued it.
+    """
     if extra.get("token_file"):
         store: FileTokenStore | VariableTokenStore = FileTokenStore(str(extra["token_file"]))
         where = f"extra.token_file {str(extra['token_file'])!r}"
@@ -184,17 +192,33 @@ def _stored_token_check(hook: ContactsHook, extra: dict[str, Any]) -> str:
         store = VariableTokenStore(str(extra["token_variable"]))
         where = f"the Variable {str(extra['token_variable'])!r} (extra.token_variable)"
     else:
-        return (
+        return True, (
             "No stored access token was used: the extra names no token_variable or token_file, and the "
             "default Variable is named after the connection id, which the Test does not have."
         )
     tokens = store.load()
     if not tokens or not tokens.get("access_token"):
-        return f"No access token is stored in {where} yet (the first run obtains one)."
+        return True, f"No access token is stored in {where} yet (the first run obtains one)."
     if tokens.get("seed") not in (None, fingerprint(extra.get("refresh_token"))):
-        return f"The tokens in {where} come from another refresh token than extra.refresh_token; not used."
+        return (
+            True,
+            f"The tokens in {where} come from another refresh token than extra.refresh_token; not used.",
+        )
+    issuer, host = tokens.get("issuer"), origin(hook.settings.base_url)
+    if not issuer:
+        return True, (
+            f"The access token stored in {where} was saved without the host that issued it (by an earlier "
+            "version of the provider); not used: the Test sends a stored token only to the host that issued "
+            "it. The next refresh saves the host with the token."
+        )
+    if issuer != host:
+        return False, (
+            f"The access token stored in {where} was issued by {issuer}, not by this connection's host "
+            f"{host}: not sent (a stored token goes only to the host that issued it). Point the host back "
+            f"at {issuer}, or store this connection's tokens elsewhere."
+        )
     if float(tokens.get("expires_at") or 0) <= time.time() + 5:
-        return f"The access token stored in {where} has expired; not used (the next run refreshes it)."
+        return True, f"The access token stored in {where} has expired; not used (the next run refreshes it)."
     from airflow_provider_contacts.transport.sync import Transport
 
     # A hook of its own whose transport sends the stored token and never refreshes it.
@@ -203,4 +227,7 @@ def _stored_token_check(hook: ContactsHook, extra: dict[str, Any]) -> str:
         hook.settings, StoredAccessToken(tokens, where), hook.limiter, hook.get_conn()
     )
     total = _count(probe)
-    return f"The unexpired access token stored in {where} was accepted: a search of the location sees {total} contacts."
+    return True, (
+        f"The unexpired access token stored in {where} was accepted: a search of the location sees {total} "
+        "contacts."
+    )

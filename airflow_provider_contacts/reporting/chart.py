@@ -2,7 +2,10 @@
 The dashboard chart: contacts and tasks over time, from ``contacts_metrics`` rows, as a PNG.
 
 Drawn on a bare ``matplotlib.figure.Figure`` (Agg canvas, no ``pyplot``): no display, no global backend state,
-safe in a worker process.
+safe in a worker process. Text that comes from data (tag names, which a location admin chooses) or from the
+caller (the title) is drawn as plain text: ``parse_math=False`` and ``usetex=False``, so ``$...$`` is not
+mathtext (a tag ``promo $\\foo$ deal`` would stop the chart) and no LaTeX ever reads it, whatever the
+deployment's ``matplotlibrc`` says.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from matplotlib.figure import Figure
 from airflow_provider_contacts.reporting.metrics import top_tags_of
 
 TASK_SERIES = (("tasks_open", "open"), ("tasks_overdue", "overdue"), ("tasks_completed", "completed"))
+TAGS_TITLE = "Top tags (latest run)"
+#: Text properties of every string the chart did not write itself.
+PLAIN_TEXT = {"parse_math": False, "usetex": False}
 
 
 def _time_axis(ax: Any, times: Sequence[datetime]) -> None:
@@ -30,14 +36,11 @@ def _time_axis(ax: Any, times: Sequence[datetime]) -> None:
         ax.set_xlim(min(times) - timedelta(minutes=30), max(times) + timedelta(minutes=30))
 
 
-def render_chart(
-    rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], title: str = "Contacts"
-) -> Path:
+def draw_chart(rows: Sequence[Mapping[str, Any]], title: str = "Contacts") -> Figure:
     """
-    Draw the metrics over time (total contacts; new and updated; tasks) and the latest top tags; write a PNG.
+    Draw the metrics over time (total contacts; new and updated; tasks) and the latest top tags.
 
     :param rows: ``contacts_metrics`` rows, oldest first (``computed_at`` and the figures).
-    :param path: the PNG to write; its directory is created if missing.
     :param title: the figure's title.
     :raises ValueError: there are no rows to draw.
     """
@@ -77,11 +80,28 @@ def render_chart(
 
     tags = top_tags_of(rows[-1])
     names = list(tags)[::-1]
-    tags_ax.barh(names, [tags[name] for name in names], color="tab:purple")
-    tags_ax.set_title("Top tags (latest run)", loc="left")
+    # Numeric positions and fixed labels: a categorical axis would format the names itself, as mathtext.
+    positions = list(range(len(names)))
+    tags_ax.barh(positions, [tags[name] for name in names], color="tab:purple")
+    tags_ax.set_yticks(positions, labels=[str(name) for name in names], **PLAIN_TEXT)
+    tags_ax.set_title(TAGS_TITLE, loc="left")
     tags_ax.set_xlabel("contacts")
-    figure.suptitle(title)
+    figure.suptitle(title, **PLAIN_TEXT)
+    return figure
 
+
+def render_chart(
+    rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], title: str = "Contacts"
+) -> Path:
+    """
+    Draw the chart (:func:`draw_chart`) and write it as a PNG.
+
+    :param rows: ``contacts_metrics`` rows, oldest first (``computed_at`` and the figures).
+    :param path: the PNG to write; its directory is created if missing.
+    :param title: the figure's title.
+    :raises ValueError: there are no rows to draw.
+    """
+    figure = draw_chart(rows, title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")

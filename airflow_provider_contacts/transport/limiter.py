@@ -17,6 +17,7 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextvars import ContextVar
+from datetime import date, datetime, timezone
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -129,6 +130,11 @@ def _header_number(headers: Mapping[str, str], name: str) -> float | None:
         return None
 
 
+def utc_today() -> date:
+    """Today in UTC: the daily budget's day (the sandbox's and the Redis counter's assumption)."""
+    return datetime.now(timezone.utc).date()
+
+
 def daily_exhausted_error() -> ContactsRateLimitError:
     """The error every request gets once the location's daily budget is spent."""
     return ContactsRateLimitError(
@@ -164,9 +170,16 @@ class RollingWindowLimiter:
     :param limit: requests allowed per window.
     :param window: window length in seconds.
     :param clock: monotonic clock (tests pass a fake one).
+    :param utc_day: today's date in UTC, when a spent daily budget renews (tests pass a pinned one).
     """
 
-    def __init__(self, limit: int, window: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: int,
+        window: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        utc_day: Callable[[], date] = utc_today,
+    ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         if window <= 0:
@@ -183,16 +196,27 @@ class RollingWindowLimiter:
         self._recent: deque[float] = deque(maxlen=4 * limit)
         # Recent round trips: how late a request of ours may have reached the server after its start.
         self._round_trips: deque[float] = deque(maxlen=100)
-        self._paused_until = 0.0
-        self._daily_exhausted = False
+        # A monotonic clock's reference point is undefined (it may read 0 or less after a boot): "not paused"
+        # and "the backend is up" are -inf, never 0.
+        self._paused_until = float("-inf")
+        self._utc_day = utc_day
+        # The UTC day whose budget the server said is spent: requests resume by themselves the next day.
+        self._day_spent: date | None = None
         self._cond = threading.Condition()
         #: The budget shared through Redis, when the connection names a backend.
         self.shared: RedisWindow | None = None
-        self._shared_down_until = 0.0
+        self._shared_down_until = float("-inf")
         self._shared_slots: dict[float, list[str]] = {}
         self._loop_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = (
             weakref.WeakKeyDictionary()
         )
+
+    def _check_day(self) -> None:
+        """Raise while the server's daily budget is spent: until the UTC day it was spent on is over."""
+        if self._day_spent is not None:
+            if self._utc_day() == self._day_spent:
+                raise daily_exhausted_error()
+            self._day_spent = None
 
     @property
     def margin(self) -> float:
@@ -213,8 +237,7 @@ class RollingWindowLimiter:
 
     def _claim(self, now: float, reserve: int = 0) -> float:
         """Under the lock: take a local slot and return 0, or return how long to wait for one."""
-        if self._daily_exhausted:
-            raise daily_exhausted_error()
+        self._check_day()
         horizon = self._prune(now)
         delay = self._paused_until - now
         if delay > 0:
@@ -290,8 +313,7 @@ class RollingWindowLimiter:
             if shared is None:
                 delay = self._claim(now, reserve)
                 return None, ((now, 0.0) if delay == 0 else (None, delay))
-            if self._daily_exhausted:
-                raise daily_exhausted_error()
+            self._check_day()
             delay = self._paused_until - now
             return shared, ((None, delay) if delay > 0 else None)
 
@@ -374,12 +396,12 @@ class RollingWindowLimiter:
     # --------------------------------------------------------------------------- the shared budget
 
     def _live_shared(self) -> RedisWindow | None:
-        if self.shared is None or time.monotonic() < self._shared_down_until:
+        if self.shared is None or self._clock() < self._shared_down_until:
             return None
         return self.shared
 
     def _shared_failed(self, err: Exception) -> None:
-        self._shared_down_until = time.monotonic() + SHARED_RETRY_AFTER
+        self._shared_down_until = self._clock() + SHARED_RETRY_AFTER
         log.warning(
             "rate_limit_backend %s did not answer (%s: %s); this process keeps to its own limiter and tries "
             "the backend again in %.0f s",
@@ -428,7 +450,7 @@ class RollingWindowLimiter:
             if interval_ms is not None and interval_ms / 1000.0 > self.window:
                 self.window = interval_ms / 1000.0
             if daily_remaining is not None and daily_remaining <= 0:
-                self._daily_exhausted = True
+                self._day_spent = self._utc_day()
             if remaining is not None and self.shared is None:
                 self._book_foreign(int(remaining), self._clock() if started_at is None else started_at)
             self._cond.notify_all()

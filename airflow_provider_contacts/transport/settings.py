@@ -13,10 +13,12 @@ from urllib.parse import urlsplit
 from airflow_provider_contacts.coercion import to_float, to_int
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks.api_versions import for_connection
+from airflow_provider_contacts.urls import mask_url, redacted_url, url_scheme
 
 DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
 DEFAULT_API_VERSION = "2021-07-28"
-RATE_LIMIT_BACKEND_SCHEMES = ("redis", "rediss", "redis+unix")
+#: The schemes the Redis client serves (``redis.connection.parse_url``).
+RATE_LIMIT_BACKEND_SCHEMES = ("redis", "rediss", "unix")
 #: ``oauth``: one location's OAuth chain; ``private_token``: a static token; ``agency``: a company's OAuth
 #: chain that mints the token of any location where the app is installed.
 AUTH_TYPES = ("oauth", "private_token", "agency")
@@ -177,12 +179,24 @@ class ContactsSettings:
 
 
 def _rate_limit_backend(conn_id: str, value: Any) -> str | None:
-    """Check ``extra.rate_limit_backend``: empty, or a Redis URL."""
+    """
+    Check ``extra.rate_limit_backend``: empty, or a Redis URL. The URL may hold the Redis password: it is
+    registered with Airflow's secrets masker, and no message shows more of it than its redacted form.
+    """
     if value in (None, ""):
         return None
-    if not isinstance(value, str) or urlsplit(value.strip()).scheme not in RATE_LIMIT_BACKEND_SCHEMES:
+    if not isinstance(value, str):
+        raise ContactsConfigError(
+            f"connection {conn_id!r}: extra.rate_limit_backend must be a Redis URL, got a {type(value).__name__}"
+        )
+    url = value.strip()
+    mask_url(url)
+    scheme = url_scheme(url)
+    if scheme not in RATE_LIMIT_BACKEND_SCHEMES:
+        what = f"a URL with scheme {scheme!r}" if scheme else "text that is not a URL (scheme://...)"
         raise ContactsConfigError(
             f"connection {conn_id!r}: extra.rate_limit_backend must be a Redis URL such as "
-            f"redis://127.0.0.1:6379/0 (schemes: {', '.join(RATE_LIMIT_BACKEND_SCHEMES)}), got {value!r}"
+            f"redis://127.0.0.1:6379/0 (schemes: {', '.join(RATE_LIMIT_BACKEND_SCHEMES)}), got {what}: "
+            f"{redacted_url(url)}"
         )
-    return value.strip()
+    return url

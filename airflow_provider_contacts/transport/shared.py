@@ -29,9 +29,9 @@ import uuid
 import weakref
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_contacts.transport.limiter import daily_exhausted_error
+from airflow_provider_contacts.urls import redacted_url
 
 DEFAULT_DAILY_LIMIT = 200_000
 #: Fail fast when Redis does not answer: the caller falls back to its own limiter.
@@ -69,16 +69,6 @@ return 0
 """
 
 
-def redacted(url: str) -> str:
-    """The URL without its password, for logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 class RedisWindow:
     """
     One location's rolling window and daily count in Redis.
@@ -109,8 +99,9 @@ class RedisWindow:
                 "extra.rate_limit_backend needs the Redis client: pip install 'airflow-provider-contacts[redis]'"
             ) from None
 
-        self.url = url
-        self.label = redacted(url)
+        self._url = url  # may hold the password: never shown
+        #: The URL for messages: no user information, no query value.
+        self.label = redacted_url(url)
         self.window_key = f"{key_prefix}:window:{budget_key}"
         self._daily_key = f"{key_prefix}:daily:{budget_key}"
         self.daily_limit = DEFAULT_DAILY_LIMIT
@@ -123,6 +114,9 @@ class RedisWindow:
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any, Any]] = (
             weakref.WeakKeyDictionary()
         )
+
+    def __repr__(self) -> str:
+        return f"RedisWindow({self.label}, key={self.window_key!r})"
 
     def configure(
         self,
@@ -188,7 +182,7 @@ class RedisWindow:
         found = self._async.get(loop)
         if found is None:
             client = AsyncRedis.from_url(
-                self.url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT
+                self._url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT
             )
             found = self._async[loop] = (
                 client,

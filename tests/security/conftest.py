@@ -1,7 +1,7 @@
 """
 Fixtures of the security tests: the warehouse tests' sandbox process (``contacts``) and a target database on
 the machine's PostgreSQL or MariaDB server, defined as the Airflow connection ``warehouse`` (uniquely named,
-dropped afterwards; an unreachable server skips with the reason).
+dropped afterwards; an unreachable server skips with the reason), and the hooks package's ``make_hook``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import pytest
 
 from tests.databases import Unreachable, mariadb_database, postgres_database
 from tests.integration.warehouse.conftest import contacts as contacts  # the fixture
+
+# The hook fixtures (a connection per test, token answers) are the hooks package's.
+from tests.unit.hooks.conftest import make_hook  # noqa: F401
 
 
 @pytest.fixture(params=["postgres", "mariadb"])

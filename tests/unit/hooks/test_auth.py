@@ -324,10 +324,12 @@ def test_file_store_lock_excludes_other_holders(tmp_path: Path):
 def test_a_lock_held_too_long_is_an_error_naming_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ):
+    import tempfile
+
     from airflow_provider_contacts.hooks import auth
 
     monkeypatch.setattr(auth, "TOKEN_LOCK_TIMEOUT", 0.05)
-    monkeypatch.setattr(auth.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
     make = (
         (lambda: FileTokenStore(tmp_path / "tokens.json"))
         if kind == "file"
