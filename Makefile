@@ -7,10 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint format bench conformance sandbox clean
 
-$(STAMP): pyproject.toml
+# The sandbox is a distribution of its own (sandbox/), not on PyPI. Named in the same pip call as the
+# provider, its folder is the only candidate pip considers for the dev extra's requirement on it: the name is
+# never looked up in an index.
+$(STAMP): pyproject.toml sandbox/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ./sandbox -e ".[dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -34,7 +34,7 @@ from typing import Any
 from _common import figure, machine, parser, verdict
 
 from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
-from airflow_provider_contacts.sandbox.processes import airflow_process, free_port, wait_until
+from contacts_sandbox.processes import airflow_process, free_port, wait_until
 
 LOCATION = "sbxLoc0000000000000A"
 DAGS = """

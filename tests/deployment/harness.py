@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from airflow_provider_contacts.sandbox.processes import free_port, wait_until
+from contacts_sandbox.processes import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
-from airflow_provider_contacts.sandbox.client import SandboxClient
+from contacts_sandbox.client import SandboxClient
 
 #: Options of the ``sandbox`` fixture: small data, a burst budget that plain tests never hit.
 SANDBOX_DEFAULTS: dict[str, Any] = {"seed": 40, "random_seed": 7, "rate_limit": 1000, "rate_interval": 1.0}

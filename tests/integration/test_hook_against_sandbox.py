@@ -24,7 +24,7 @@ from airflow_provider_contacts.exceptions import (
 from airflow_provider_contacts.hooks.auth import MemoryTokenStore
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.sandbox import SandboxHandle
-from airflow_provider_contacts.sandbox.spec import operations
+from contacts_sandbox.spec import operations
 
 pytestmark = pytest.mark.integration
 HookFactory = Callable[..., ContactsHook]

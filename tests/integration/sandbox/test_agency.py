@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from airflow_provider_contacts.sandbox import SandboxHandle
-from airflow_provider_contacts.sandbox.client import SandboxClient
+from contacts_sandbox.client import SandboxClient
 
 COMPANY = "sbxCompany0000000001"
 

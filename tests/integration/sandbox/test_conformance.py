@@ -3,7 +3,7 @@
 Every operation of both specs gets generated, spec-valid requests (path ids replaced by real ones so that the
 success paths run too), and every answer is checked: no server error, a documented status code, a documented
 content type, a body that matches its schema. A finding passes only when an entry of
-:mod:`airflow_provider_contacts.sandbox.deviations` explains it.
+:mod:`contacts_sandbox.deviations` explains it.
 
 ``CONFORMANCE_EXAMPLES`` sets the examples per operation and version: 3 in the suite (about 200 requests);
 ``make conformance`` runs 40.
@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_contacts.sandbox import SandboxHandle
-from airflow_provider_contacts.sandbox.client import SandboxClient
-from airflow_provider_contacts.sandbox.deviations import explanation
-from airflow_provider_contacts.sandbox.spec import V2, V3, load_resolved_spec
+from contacts_sandbox.client import SandboxClient
+from contacts_sandbox.deviations import explanation
+from contacts_sandbox.spec import V2, V3, load_resolved_spec
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency")
 hypothesis = pytest.importorskip("hypothesis")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_contacts.sandbox import SandboxHandle
-from airflow_provider_contacts.sandbox.client import SandboxClient
+from contacts_sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 

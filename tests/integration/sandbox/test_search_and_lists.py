@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
-from airflow_provider_contacts.sandbox.client import SandboxClient
+from contacts_sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 BIG = 10_050

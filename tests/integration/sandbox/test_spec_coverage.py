@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_contacts.sandbox import SandboxHandle
-from airflow_provider_contacts.sandbox.client import SandboxClient
+from contacts_sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ SHARED_SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "ghl-api" 
 
 
 def bundled_spec_text() -> str:
-    return resources.files("airflow_provider_contacts.sandbox").joinpath("contacts.json").read_text()
+    return resources.files("contacts_sandbox").joinpath("contacts.json").read_text()
 
 
 def load_official_spec() -> dict[str, Any]:

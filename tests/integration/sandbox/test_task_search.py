@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_contacts.sandbox import SandboxHandle
-from airflow_provider_contacts.sandbox.client import SandboxClient
+from contacts_sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 ROUTE = "POST /locations/{locationId}/tasks/search"
@@ -19,10 +19,10 @@ SHARED_SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "ghl-api" 
 
 
 def test_the_bundled_spec_is_the_official_one() -> None:
-    bundled = resources.files("airflow_provider_contacts.sandbox").joinpath("locations.json").read_text()
+    bundled = resources.files("contacts_sandbox").joinpath("locations.json").read_text()
     if SHARED_SPEC.exists():
         assert bundled == SHARED_SPEC.read_text()
-    from airflow_provider_contacts.sandbox.locations import BODY, VERSIONS
+    from contacts_sandbox.locations import BODY, VERSIONS
 
     assert set(BODY.properties) == {
         "contactId",

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from airflow_provider_contacts.sandbox import SandboxHandle
-from airflow_provider_contacts.sandbox.client import SandboxClient
+from contacts_sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 

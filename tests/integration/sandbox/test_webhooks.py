@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_contacts.sandbox import running_sandbox
-from airflow_provider_contacts.sandbox.options import parse_args
-from airflow_provider_contacts.sandbox.processes import wait_until
 from airflow_provider_contacts.webhooks.verify import WebhookKeys, parse_event, verify_signature
+from contacts_sandbox.options import parse_args
+from contacts_sandbox.processes import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from airflow_provider_contacts.sandbox.processes import airflow_process, free_port, wait_until
-from airflow_provider_contacts.sandbox.server import SandboxHandle, running_sandbox
+from contacts_sandbox.processes import airflow_process, free_port, wait_until
+from contacts_sandbox.server import SandboxHandle, running_sandbox
 
 LOCATION = "sbxLoc0000000000000A"
 

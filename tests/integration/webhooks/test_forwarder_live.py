@@ -11,9 +11,9 @@ import pytest
 import requests
 import uvicorn
 
-from airflow_provider_contacts.sandbox.server import bind
 from airflow_provider_contacts.webhooks.forwarder import AirflowAssetsClient, create_forwarder_app
 from airflow_provider_contacts.webhooks.verify import WebhookKeys
+from contacts_sandbox.server import bind
 
 from .conftest import WebhookWorld, free_port, public_key_of, wait_until
 from .test_receiver_live import contact_events, event_payload, new_contact

@@ -406,7 +406,7 @@ def running_sandbox(*, subprocess_mode: bool = False, **options: Any) -> Iterato
 
 @contextmanager
 def _subprocess_sandbox(opts: SandboxOptions) -> Iterator[SandboxHandle]:
-    argv = [sys.executable, "-m", "airflow_provider_contacts.sandbox", *opts.to_argv()]
+    argv = [sys.executable, "-m", "contacts_sandbox", *opts.to_argv()]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if opts.admin_token:
         env[ADMIN_TOKEN_ENV] = opts.admin_token

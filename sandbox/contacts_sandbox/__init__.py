@@ -1,7 +1,7 @@
 """A local HTTP server that behaves like the HighLevel Contacts API v2 (FastAPI + uvicorn + SQLite).
 
 ``with running_sandbox(seed=100) as sb:`` starts one on a free port; ``contacts-sandbox`` runs one from a
-shell. See :class:`~airflow_provider_contacts.sandbox.options.SandboxOptions` for every option.
+shell. See :class:`~contacts_sandbox.options.SandboxOptions` for every option.
 """
 
 from __future__ import annotations
