@@ -12,9 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select
 
+from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.webhooks.receiver import ReceiverSettings, create_receiver_app
 from airflow_provider_contacts.webhooks.store import ReplayStore, deliveries
-from airflow_provider_contacts.webhooks.verify import WebhookEvent, WebhookRefused
+from airflow_provider_contacts.webhooks.verify import WebhookEvent
 
 KEY = Ed25519PrivateKey.generate()
 PUBLIC = base64.b64encode(
@@ -46,10 +47,10 @@ def recorded() -> list[WebhookEvent]:
 
 @pytest.fixture
 def client(recorded):
-    def settings_for(conn_id: str) -> ReceiverSettings:
+    def settings_for(conn_id: str) -> ReceiverSettings | None:
         if conn_id != "contacts_default":
-            raise WebhookRefused(401, "unknown connection")
-        return ReceiverSettings.from_extra({"webhook_public_key": PUBLIC})
+            return None
+        return ReceiverSettings.from_extra({"webhook_public_key": PUBLIC, "location_id": "loc1"})
 
     def record(conn_id: str, event: WebhookEvent) -> str:
         if event.ids.get("contact_id") == "boom":
@@ -97,7 +98,7 @@ def test_unhandled_type_is_200_and_not_recorded(client, recorded):
 
 
 def test_stale_timestamp_is_401(client, recorded):
-    old = (datetime.now(timezone.utc) - timedelta(minutes=6)).isoformat()
+    old = (datetime.now(timezone.utc) - timedelta(minutes=91)).isoformat()
     body, headers = signed(payload(timestamp=old))
     answer = client.post("/contacts_default", content=body, headers=headers)
     assert answer.status_code == 401 and "window" in answer.json()["detail"] and recorded == []
@@ -110,10 +111,10 @@ def test_recording_failure_asks_for_a_retry_with_429(client, caplog):
     assert "secret@example.com" not in caplog.text and "boom" in caplog.text
 
 
-def test_unusable_key_in_the_connection_is_401_and_logged_by_field():
-    with pytest.raises(WebhookRefused) as refused:
-        ReceiverSettings.from_extra({"webhook_public_key": "nope"})
-    assert refused.value.status == 401
+def test_unusable_key_in_the_connection_is_an_error_naming_the_field():
+    with pytest.raises(ContactsConfigError, match="extra.webhook_public_key") as refused:
+        ReceiverSettings.from_extra({"webhook_public_key": "nope", "location_id": "loc1"})
+    assert "nope" not in str(refused.value)
 
 
 class TestReplayStore:
