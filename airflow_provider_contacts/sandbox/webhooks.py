@@ -8,8 +8,8 @@ after a 429, the same signed payload (its ``timestamp`` unchanged), up to 6 time
 ``webhook_retry_scale``): 7 tries in all; any other failure loses it.
 
 ``webhook_fault`` (option, or ``POST /_sandbox/webhooks``) makes every delivery misbehave, for tests:
-``tampered`` (body changed after signing), ``unsigned`` (no signature header), ``stale`` (a timestamp 10
-minutes old, validly signed), ``duplicate`` (each delivery sent twice with the same ``webhookId``).
+``tampered`` (body changed after signing), ``unsigned`` (no signature header), ``stale`` (a timestamp a day
+old, validly signed), ``duplicate`` (each delivery sent twice with the same ``webhookId``).
 
 Deliveries run on an event loop of their own thread: a route never waits on a subscriber.
 """
@@ -259,7 +259,7 @@ class WebhookSender:
         """
         now = datetime.now(timezone.utc)
         if self.fault == "stale":
-            now -= timedelta(minutes=10)
+            now -= timedelta(days=1)
         webhook_id = str(uuid.uuid4())
         body = json.dumps(
             {
