@@ -97,19 +97,21 @@ class ReceiverSettings:
 
         :param extra: the connection's extra.
         :param owner: the connection, for errors (``connection 'contacts_default'``).
-        :raises ContactsConfigError: a setting is unusable (the message names the field, never a value).
+        :raises ContactsConfigError: a setting is unusable (the message names the field, never a key).
         """
         public = extra.get("webhook_public_key")
-        accept_legacy = to_bool(
-            extra.get("webhook_accept_legacy", False), "extra.webhook_accept_legacy", owner=owner
+        raw_legacy = extra.get("webhook_accept_legacy")
+        accept_legacy = raw_legacy is not None and to_bool(
+            raw_legacy, "extra.webhook_accept_legacy", owner=owner
         )
         if public in (None, "") and not accept_legacy:
             return None
         if not isinstance(public, str | None):
             raise ContactsConfigError(f"{owner}: extra.webhook_public_key must be a string")
-        legacy_text = HIGHLEVEL_LEGACY_PUBLIC_KEY
-        if "webhook_legacy_public_key" in extra:
-            legacy_text = extra["webhook_legacy_public_key"]
+        legacy_text = extra.get("webhook_legacy_public_key")
+        if legacy_text is None:  # unset (null): HighLevel's published key
+            legacy_text = HIGHLEVEL_LEGACY_PUBLIC_KEY
+        else:
             if not isinstance(legacy_text, str) or not legacy_text.strip():
                 raise ContactsConfigError(
                     f"{owner}: extra.webhook_legacy_public_key is empty; remove it to use the key HighLevel "

@@ -39,10 +39,28 @@ def test_a_usable_webhook_max_age(value, seconds):
     assert read is not None and read.max_age == seconds
 
 
-@pytest.mark.parametrize("value", ["", "   ", None])
+@pytest.mark.parametrize("value", ["", "   ", "\n", 0, []])
 def test_an_empty_legacy_key_is_an_error(value):
     with pytest.raises(ContactsConfigError, match=r"extra\.webhook_legacy_public_key is empty"):
-        settings(webhook_legacy_public_key=value)
+        settings(webhook_legacy_public_key=value, webhook_accept_legacy=True)
+
+
+@pytest.mark.parametrize("value", ["maybe", 2, "Ture"])
+def test_an_unreadable_webhook_accept_legacy_is_an_error(value):
+    with pytest.raises(ContactsConfigError, match=r"extra\.webhook_accept_legacy must be true or false"):
+        settings(webhook_accept_legacy=value)
+
+
+def test_a_connection_with_nulls_does_not_receive_webhooks():
+    extra = {"webhook_public_key": None, "webhook_accept_legacy": None, "webhook_max_age": None}
+    assert ReceiverSettings.from_extra(extra) is None
+
+
+def test_an_unset_legacy_key_is_highlevels_and_used_only_when_legacy_is_accepted():
+    unset = settings(webhook_legacy_public_key=None, webhook_accept_legacy="yes")
+    assert unset is not None and unset.keys.legacy_rsa is not None and unset.keys.legacy_rsa.key_size == 4096
+    refused = settings()
+    assert refused is not None and refused.keys.legacy_rsa is None
 
 
 def test_a_connection_without_a_location_cannot_receive_webhooks():
