@@ -94,7 +94,14 @@ def read_time(value: Any) -> datetime | None:
         return None
 
 
-def to_float(value: Any, name: str, *, owner: str | None = None, minimum: float | None = None) -> float:
+def to_float(
+    value: Any,
+    name: str,
+    *,
+    owner: str | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> float:
     """
     Read a number: an int, a float, or text that holds one.
 
@@ -102,8 +109,11 @@ def to_float(value: Any, name: str, *, owner: str | None = None, minimum: float 
     :param name: the parameter's name, for the error.
     :param owner: what the parameter belongs to, for the error.
     :param minimum: the smallest value allowed.
+    :param maximum: the largest value allowed (so infinity is refused too).
     """
     expected = "a number" if minimum is None else f"a number of at least {minimum:g}"
+    if maximum is not None:
+        expected += f" and at most {maximum:g}" if minimum is not None else f" of at most {maximum:g}"
     if isinstance(value, bool):
         raise _fail(name, owner, expected, value)
     try:
@@ -111,6 +121,8 @@ def to_float(value: Any, name: str, *, owner: str | None = None, minimum: float 
     except (TypeError, ValueError):
         raise _fail(name, owner, expected, value) from None
     if number != number or (minimum is not None and number < minimum):  # NaN, or too small
+        raise _fail(name, owner, expected, value)
+    if maximum is not None and number > maximum:
         raise _fail(name, owner, expected, value)
     return number
 

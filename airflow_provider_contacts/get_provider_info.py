@@ -162,18 +162,27 @@ def get_provider_info() -> dict[str, Any]:
                     "webhook_public_key": {
                         "label": "Webhook public key (Ed25519)",
                         "description": "The app's key that verifies x-ghl-signature on POST "
-                        "/contacts-webhooks/<conn_id> (base64 or PEM).",
+                        "/contacts-webhooks/<conn_id> (base64 or PEM); only connections with it (or "
+                        "with legacy deliveries accepted) receive webhooks.",
                         "schema": {"type": ["string", "null"]},
+                    },
+                    "webhook_accept_legacy": {
+                        "label": "Accept legacy webhook signatures",
+                        "description": "Accept deliveries signed only with x-wh-signature (HighLevel's one "
+                        "RSA key for every app). Off by default.",
+                        "schema": {"type": ["boolean", "null"], "default": False},
                     },
                     "webhook_legacy_public_key": {
                         "label": "Legacy webhook public key (RSA)",
-                        "description": "Overrides HighLevel's published key for x-wh-signature (PEM).",
+                        "description": "Overrides HighLevel's published key for x-wh-signature (PEM); leave "
+                        "it unset, not empty, for the published key.",
                         "schema": {"type": ["string", "null"]},
                     },
                     "webhook_max_age": {
                         "label": "Webhook max age (s)",
-                        "description": "Refuse deliveries whose timestamp is older than this (default 300).",
-                        "schema": {"type": ["integer", "null"], "default": 300},
+                        "description": "Refuse deliveries whose timestamp is older than this (default 5400, "
+                        "at most 21600; HighLevel's retries after a 429 come up to about 70 minutes late).",
+                        "schema": {"type": ["integer", "null"], "default": 5400},
                     },
                 },
             }

@@ -12,17 +12,21 @@ If Airflow refuses or cannot be reached, the claim of the ``webhookId`` is relea
 Run it with uvicorn, configured by environment variables::
 
     CONTACTS_WEBHOOK_PUBLIC_KEY=MCowBQYDK2VwAyEA...          # the app's Ed25519 key
+    CONTACTS_WEBHOOK_LOCATION_IDS=ve9EPM428h8vShlRW1KT       # the locations whose events are taken (commas)
+    # optional: CONTACTS_WEBHOOK_ACCEPT_LEGACY=true (x-wh-signature), CONTACTS_WEBHOOK_MAX_AGE (seconds)
     CONTACTS_WEBHOOK_AIRFLOW_URL=http://airflow-api:8080
     CONTACTS_WEBHOOK_AIRFLOW_USERNAME=... CONTACTS_WEBHOOK_AIRFLOW_PASSWORD=...  # or _AIRFLOW_TOKEN
     CONTACTS_WEBHOOK_STORE_URL=postgresql://...             # default sqlite:///contacts-webhooks.db
     uvicorn --factory airflow_provider_contacts.webhooks.forwarder:app_from_env --port 8090
 
 HighLevel's webhook URL is then ``https://<forwarder>/contacts_default`` (the path names
-``CONTACTS_WEBHOOK_NAME``, default ``contacts_default``).
+``CONTACTS_WEBHOOK_NAME``, default ``contacts_default``; any other path gets the answer of a connection
+that does not receive webhooks). Its delivery log is in the store's database.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from datetime import datetime, timezone
@@ -31,15 +35,11 @@ import requests
 from fastapi import FastAPI
 from sqlalchemy import create_engine
 
+from airflow_provider_contacts.coercion import to_list
+from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.webhooks.receiver import ReceiverSettings, create_receiver_app
-from airflow_provider_contacts.webhooks.store import ReplayStore
-from airflow_provider_contacts.webhooks.verify import (
-    DEFAULT_MAX_AGE,
-    HIGHLEVEL_LEGACY_PUBLIC_KEY,
-    WebhookEvent,
-    WebhookKeys,
-    WebhookRefused,
-)
+from airflow_provider_contacts.webhooks.store import Outcome, ReplayStore, write_outcome
+from airflow_provider_contacts.webhooks.verify import DEFAULT_MAX_AGE, WebhookEvent, WebhookKeys
 
 DEFAULT_STORE_URL = "sqlite:///contacts-webhooks.db"
 
@@ -133,6 +133,7 @@ def create_forwarder_app(
     airflow: AirflowAssetsClient,
     keys: WebhookKeys,
     *,
+    location_ids: list[str],
     store_url: str = DEFAULT_STORE_URL,
     name: str = "contacts_default",
     max_age: float = DEFAULT_MAX_AGE,
@@ -141,21 +142,28 @@ def create_forwarder_app(
     Build the forwarder: ``POST /{name}`` verifies and passes events to Airflow.
 
     :param airflow: the client of Airflow's REST API.
-    :param keys: the verification keys.
-    :param store_url: SQLAlchemy URL of the replay table's database.
-    :param name: the only path accepted (others are 401, as an unknown connection is for the plugin).
+    :param keys: the verification keys (a legacy key only when legacy deliveries are accepted).
+    :param location_ids: the locations whose events are taken; others are refused (403).
+    :param store_url: SQLAlchemy URL of the replay table's and delivery log's database.
+    :param name: the only path accepted (others get the answer of an unknown connection of the plugin).
     :param max_age: the timestamp window in seconds.
     """
     from airflow_provider_contacts.assets import contacts_asset
 
+    if not location_ids:
+        raise ContactsConfigError("the forwarder needs the location ids whose events it takes")
     engine = create_engine(store_url)
     store = ReplayStore()
-    settings = ReceiverSettings(keys, max_age)
+    settings = ReceiverSettings(keys, max_age, frozenset(location_ids))
 
-    def settings_for(conn_id: str) -> ReceiverSettings:
-        if conn_id != name:
-            raise WebhookRefused(401, "unknown connection")
-        return settings
+    def settings_for(conn_id: str) -> ReceiverSettings | None:
+        return settings if conn_id == name else None
+
+    def log_outcome(conn_id: str, outcome: Outcome, received_at: datetime) -> None:
+        store.ensure_table(engine)
+        with engine.begin() as connection:
+            write_outcome(connection, conn_id, outcome, received_at)
+            store.prune(connection, received_at)
 
     def record(conn_id: str, event: WebhookEvent) -> str:
         assert event.location_id is not None and event.family is not None
@@ -176,16 +184,30 @@ def create_forwarder_app(
             raise
         return "recorded"
 
-    return create_receiver_app(settings_for, record, title="HighLevel webhook forwarder")
+    return create_receiver_app(
+        settings_for, record, log_outcome=log_outcome, title="HighLevel webhook forwarder"
+    )
 
 
 def app_from_env() -> FastAPI:
     """Build the forwarder from ``CONTACTS_WEBHOOK_*`` environment variables (see the module's doc)."""
     env = os.environ
-    keys = WebhookKeys.from_text(
-        env.get("CONTACTS_WEBHOOK_PUBLIC_KEY") or None,
-        env.get("CONTACTS_WEBHOOK_LEGACY_PUBLIC_KEY") or HIGHLEVEL_LEGACY_PUBLIC_KEY,
+    extra: dict[str, object] = {
+        "webhook_public_key": env.get("CONTACTS_WEBHOOK_PUBLIC_KEY") or None,
+        "webhook_accept_legacy": env.get("CONTACTS_WEBHOOK_ACCEPT_LEGACY") or False,
+        "webhook_max_age": env.get("CONTACTS_WEBHOOK_MAX_AGE"),
+    }
+    if "CONTACTS_WEBHOOK_LEGACY_PUBLIC_KEY" in env:
+        extra["webhook_legacy_public_key"] = env["CONTACTS_WEBHOOK_LEGACY_PUBLIC_KEY"]
+    location_ids = to_list(env.get("CONTACTS_WEBHOOK_LOCATION_IDS"), "CONTACTS_WEBHOOK_LOCATION_IDS")
+    settings = ReceiverSettings.from_extra(
+        {**extra, "location_id": location_ids[0] if location_ids else None}, "the forwarder's environment"
     )
+    if settings is None:
+        raise ContactsConfigError(
+            "the forwarder's environment: set CONTACTS_WEBHOOK_PUBLIC_KEY (or CONTACTS_WEBHOOK_ACCEPT_LEGACY)"
+        )
+    settings = dataclasses.replace(settings, location_ids=frozenset(location_ids))
     airflow = AirflowAssetsClient(
         env["CONTACTS_WEBHOOK_AIRFLOW_URL"],
         token=env.get("CONTACTS_WEBHOOK_AIRFLOW_TOKEN") or None,
@@ -194,8 +216,9 @@ def app_from_env() -> FastAPI:
     )
     return create_forwarder_app(
         airflow,
-        keys,
+        settings.keys,
+        location_ids=sorted(settings.location_ids),
         store_url=env.get("CONTACTS_WEBHOOK_STORE_URL") or DEFAULT_STORE_URL,
         name=env.get("CONTACTS_WEBHOOK_NAME") or "contacts_default",
-        max_age=float(env.get("CONTACTS_WEBHOOK_MAX_AGE") or DEFAULT_MAX_AGE),
+        max_age=settings.max_age,
     )

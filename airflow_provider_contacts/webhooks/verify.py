@@ -10,7 +10,9 @@ standalone forwarder and the tests share one implementation.
   body, base64; verified with the public key HighLevel publishes (:data:`HIGHLEVEL_LEGACY_PUBLIC_KEY`).
 
 When the Ed25519 key is configured and the delivery carries ``x-ghl-signature``, only that signature counts
-(as HighLevel's SDKs do: no fallback from a bad current signature to the legacy one).
+(as HighLevel's SDKs do: no fallback from a bad current signature to the legacy one). The legacy header is
+checked only when the keys hold a legacy key, which a receiver gives them only when the connection accepts
+legacy deliveries: HighLevel signs every app's deliveries with that one key.
 """
 
 from __future__ import annotations
@@ -48,8 +50,14 @@ T1hhTiaCeIY/OwwwNUY2yvcCAwEAAQ==
 
 SIGNATURE_HEADER = "x-ghl-signature"
 LEGACY_SIGNATURE_HEADER = "x-wh-signature"
-#: HighLevel advises refusing a ``timestamp`` older than about five minutes.
-DEFAULT_MAX_AGE = 300.0
+#: Seconds a ``timestamp`` may lie in the past. HighLevel re-sends a delivery answered 429 with its
+#: ``timestamp`` unchanged, about 10 minutes apart, up to 6 times: its last retry comes about an hour after
+#: the first try. 90 minutes lets every retry through; the replay table remembers ids far longer (2 days).
+DEFAULT_MAX_AGE = 5400.0
+#: The largest ``webhook_max_age`` allowed: a window covering HighLevel's retries several times over, and
+#: far inside the replay table's retention, so that an id accepted in the window is remembered as long as a
+#: copy of it could be accepted.
+MAX_AGE_LIMIT = 6 * 3600.0
 #: How far in the future a ``timestamp`` may be (clock skew between HighLevel and us).
 DEFAULT_MAX_SKEW = 60.0
 
@@ -68,14 +76,29 @@ class WebhookRefused(Exception):
     """
     A delivery that must not be recorded; ``status`` is the HTTP answer.
 
-    :param status: 400 (not an event), 401 (signature or timestamp), 413 (too large).
-    :param reason: short reason, safe to log and to answer (never contains the body).
+    :param status: 400 (not an event), 401 (signature or timestamp), 403 (another location), 408 (the body
+        came too slowly), 413 (too large).
+    :param reason: short reason, safe to log (never contains the body).
+    :param code: one word for the delivery log (``bad_signature``, ``legacy_refused``, ``stale``,
+        ``bad_payload``, ``foreign_location``, ``too_large``, ``slow_body``).
     """
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, code: str = "bad_signature") -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.code = code
+
+
+def printable(value: object, limit: int = 200) -> str:
+    """
+    A value from a request, made safe for one log line: control characters escaped, length bounded.
+
+    :param value: the value.
+    :param limit: the most characters kept.
+    """
+    text = str(value).encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def load_public_key(text: str) -> Ed25519PublicKey | RSAPublicKey:
@@ -156,6 +179,10 @@ def verify_signature(body: bytes, headers: Mapping[str, str], keys: WebhookKeys)
             return LEGACY_SIGNATURE_HEADER
     except InvalidSignature as exc:
         raise WebhookRefused(401, "signature does not verify") from exc
+    if legacy and not current and keys.ed25519 is not None:
+        raise WebhookRefused(
+            401, "only a legacy signature, and legacy deliveries are not accepted", "legacy_refused"
+        )
     raise WebhookRefused(401, "no verifiable signature header")
 
 
@@ -186,17 +213,18 @@ class WebhookEvent:
 
     def describe(self) -> str:
         """One line for logs: type, delivery and ids."""
-        ids = " ".join(f"{k}={v}" for k, v in self.ids.items())
-        return f"{self.type} webhookId={self.webhook_id} locationId={self.location_id} {ids}".strip()
+        ids = " ".join(f"{k}={printable(v)}" for k, v in self.ids.items())
+        line = f"{printable(self.type)} webhookId={printable(self.webhook_id)} locationId="
+        return f"{line}{printable(self.location_id)} {ids}".strip()
 
 
 def _timestamp(value: Any) -> datetime:
     if not isinstance(value, str) or not value:
-        raise WebhookRefused(400, "timestamp is missing")
+        raise WebhookRefused(400, "timestamp is missing", "bad_payload")
     try:
         stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise WebhookRefused(400, "timestamp is not an ISO 8601 date") from exc
+        raise WebhookRefused(400, "timestamp is not an ISO 8601 date", "bad_payload") from exc
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
 
 
@@ -206,12 +234,12 @@ def _ids(family: str | None, payload: dict[str, Any]) -> dict[str, str]:
     if family == "appointments":
         appointment = payload.get("appointment")
         if not isinstance(appointment, dict):
-            raise WebhookRefused(400, "appointment is missing")
+            raise WebhookRefused(400, "appointment is missing", "bad_payload")
         payload = {"id": appointment.get("id"), "contactId": appointment.get("contactId")}
         names["appointments"] = "appointment_id"
     if family is not None:
         if not isinstance(payload.get("id"), str) or not payload["id"]:
-            raise WebhookRefused(400, "id is missing")
+            raise WebhookRefused(400, "id is missing", "bad_payload")
         ids[names[family]] = payload["id"]
         if family != "contacts" and isinstance(payload.get("contactId"), str) and payload["contactId"]:
             ids["contact_id"] = payload["contactId"]
@@ -229,18 +257,18 @@ def parse_event(body: bytes) -> WebhookEvent:
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise WebhookRefused(400, "body is not JSON") from exc
+        raise WebhookRefused(400, "body is not JSON", "bad_payload") from exc
     if not isinstance(payload, dict):
-        raise WebhookRefused(400, "body is not a JSON object")
+        raise WebhookRefused(400, "body is not a JSON object", "bad_payload")
     kind, webhook_id = payload.get("type"), payload.get("webhookId")
     if not isinstance(kind, str) or not kind:
-        raise WebhookRefused(400, "type is missing")
+        raise WebhookRefused(400, "type is missing", "bad_payload")
     if not isinstance(webhook_id, str) or not webhook_id or len(webhook_id) > 200:
-        raise WebhookRefused(400, "webhookId is missing or longer than 200 characters")
+        raise WebhookRefused(400, "webhookId is missing or longer than 200 characters", "bad_payload")
     family = FAMILIES.get(kind)
     location = payload.get("locationId")
     if family is not None and (not isinstance(location, str) or not location):
-        raise WebhookRefused(400, "locationId is missing")
+        raise WebhookRefused(400, "locationId is missing", "bad_payload")
     return WebhookEvent(
         type=kind,
         webhook_id=webhook_id,
@@ -268,4 +296,4 @@ def check_fresh(
     """
     age = (now - event.timestamp).total_seconds()
     if age > max_age or age < -max_skew:
-        raise WebhookRefused(401, f"timestamp outside the {max_age:g} s window")
+        raise WebhookRefused(401, f"timestamp outside the {max_age:g} s window", "stale")

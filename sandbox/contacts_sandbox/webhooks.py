@@ -4,11 +4,12 @@ Webhook deliveries: every change the sandbox's routes make is sent, signed, to t
 Like HighLevel: the payloads are flat JSON in HighLevel's shapes (``type``, ``locationId``, ``id`` and the
 record's fields, plus ``timestamp`` and ``webhookId``); the raw body is signed with Ed25519 in
 ``x-ghl-signature`` (the public key is the connection's ``webhook_public_key``); a delivery is retried only
-after a 429, up to 6 tries, 10 minutes apart (times ``webhook_retry_scale``); any other failure loses it.
+after a 429, the same signed payload (its ``timestamp`` unchanged), up to 6 times 10 minutes apart (times
+``webhook_retry_scale``): 7 tries in all; any other failure loses it.
 
 ``webhook_fault`` (option, or ``POST /_sandbox/webhooks``) makes every delivery misbehave, for tests:
-``tampered`` (body changed after signing), ``unsigned`` (no signature header), ``stale`` (a timestamp 10
-minutes old, validly signed), ``duplicate`` (each delivery sent twice with the same ``webhookId``).
+``tampered`` (body changed after signing), ``unsigned`` (no signature header), ``stale`` (a timestamp a day
+old, validly signed), ``duplicate`` (each delivery sent twice with the same ``webhookId``).
 
 Deliveries run on an event loop of their own thread: a route never waits on a subscriber.
 """
@@ -25,6 +26,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -42,8 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WEBHOOK_FAULTS = ("", "tampered", "unsigned", "stale", "duplicate")
-#: HighLevel's retry schedule after a 429: 6 tries in all, about 10 minutes apart.
-MAX_TRIES = 6
+#: HighLevel's retry schedule after a 429: the first try and up to 6 retries, about 10 minutes apart
+#: (https://help.gohighlevel.com/support/solutions/articles/155000007071-automated-webhook-retries).
+MAX_TRIES = 7
 RETRY_DELAY = 600.0
 _CONCURRENCY = 16
 
@@ -195,10 +198,17 @@ class WebhookSender:
     :param retry_scale: factor on HighLevel's 10-minute retry delay (0.001 makes it 0.6 s).
     :param fault: a :data:`WEBHOOK_FAULTS` misbehaviour, or empty.
     :param timeout: seconds a subscriber has to answer.
+    :param clock: the monotonic clock the retries are scheduled on (a test's clock simulates the delays;
+        call :meth:`wake` after moving it).
     """
 
     def __init__(
-        self, urls: list[str], retry_scale: float = 1.0, fault: str = "", timeout: float = 10.0
+        self,
+        urls: list[str],
+        retry_scale: float = 1.0,
+        fault: str = "",
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if fault not in WEBHOOK_FAULTS:
             raise ValueError(f"webhook_fault must be one of {list(WEBHOOK_FAULTS)}, not {fault!r}")
@@ -206,6 +216,7 @@ class WebhookSender:
         self.retry_scale = retry_scale
         self.fault = fault
         self.timeout = timeout
+        self.clock = clock
         self.private_key = Ed25519PrivateKey.generate()
         public = self.private_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -248,7 +259,7 @@ class WebhookSender:
         """
         now = datetime.now(timezone.utc)
         if self.fault == "stale":
-            now -= timedelta(minutes=10)
+            now -= timedelta(days=1)
         webhook_id = str(uuid.uuid4())
         body = json.dumps(
             {
@@ -270,9 +281,7 @@ class WebhookSender:
                 for _ in range(copies):
                     self._seq += 1
                     self.pending += 1
-                    item = _Delivery(
-                        time.monotonic(), self._seq, url, webhook_id, payload["type"], body, headers
-                    )
+                    item = _Delivery(self.clock(), self._seq, url, webhook_id, payload["type"], body, headers)
                     self._schedule(item)
 
     def _schedule(self, item: _Delivery) -> None:
@@ -284,6 +293,16 @@ class WebhookSender:
         heapq.heappush(self._queue, item)
         assert self._wake is not None
         self._wake.set()
+
+    def wake(self) -> None:
+        """Look at the queue again now (after a test moved :attr:`clock`)."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def next_due(self) -> float | None:
+        """When the next queued delivery is due, on :attr:`clock`; None when none is queued."""
+        with self._lock:
+            return self._queue[0].due if self._queue else None
 
     # -- delivering ------------------------------------------------------------------------------------
     def _start(self) -> None:
@@ -308,7 +327,7 @@ class WebhookSender:
         self._ready.set()
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             while not (self._stopping and not self._queue and not tasks):
-                now = time.monotonic()
+                now = self.clock()
                 while self._queue and self._queue[0].due <= now:
                     item = heapq.heappop(self._queue)
                     await limit.acquire()
@@ -316,7 +335,7 @@ class WebhookSender:
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                 self._wake.clear()
-                wait = self._queue[0].due - time.monotonic() if self._queue else 0.5
+                wait = self._queue[0].due - self.clock() if self._queue else 0.5
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.001))
 
@@ -333,7 +352,7 @@ class WebhookSender:
             self.statuses[status] += 1
             if status == "429" and item.tries < MAX_TRIES:
                 self.retries += 1
-                item.due = time.monotonic() + RETRY_DELAY * self.retry_scale
+                item.due = self.clock() + RETRY_DELAY * self.retry_scale
                 self._push(item)
                 return
             if not status.startswith("2"):

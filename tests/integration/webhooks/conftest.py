@@ -8,7 +8,8 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,17 +31,23 @@ from airflow.sdk import dag, task
 
 from airflow_provider_contacts.assets import KINDS, contacts_asset
 
-for kind in KINDS:
+for location in %r:
+    for kind in KINDS:
+        suffix = "" if location == %r else f"_{location}"
 
-    @dag(dag_id=f"on_{kind}_webhooks", schedule=[contacts_asset("%s", kind)], start_date=datetime(2026, 1, 1))
-    def on_webhooks():
-        @task
-        def nothing():
-            pass
+        @dag(
+            dag_id=f"on_{kind}_webhooks{suffix}",
+            schedule=[contacts_asset(location, kind)],
+            start_date=datetime(2026, 1, 1),
+        )
+        def on_webhooks():
+            @task
+            def nothing():
+                pass
 
-        nothing()
+            nothing()
 
-    on_webhooks()
+        on_webhooks()
 """
 
 
@@ -64,12 +71,12 @@ class WebhookWorld:
     def receiver(self, conn_id: str) -> str:
         return f"{self.api_url}/contacts-webhooks/{conn_id}"
 
-    def events(self, kind: str = "contacts") -> list[dict[str, Any]]:
-        """Every asset event recorded on ``contacts_asset(LOCATION, kind)``, oldest first (their extra)."""
+    def events(self, kind: str = "contacts", location: str = LOCATION) -> list[dict[str, Any]]:
+        """Every asset event recorded on ``contacts_asset(location, kind)``, oldest first (their extra)."""
         with sqlite3.connect(self.db_path, timeout=30) as db:
             rows = db.execute(
                 "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri = ? ORDER BY e.id",
-                (f"highlevel://{LOCATION}/{kind}",),
+                (f"highlevel://{location}/{kind}",),
             ).fetchall()
         return [json.loads(extra) for (extra,) in rows]
 
@@ -88,15 +95,27 @@ def _airflow(env: dict[str, str], *args: str) -> None:
         raise RuntimeError(f"airflow {' '.join(args)} failed: {result.stderr[-2000:]}")
 
 
-@pytest.fixture(scope="package")
-def webhook_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookWorld]:
+@contextmanager
+def running_webhook_world(
+    home: Path,
+    connections: Callable[[SandboxHandle, Ed25519PrivateKey], dict[str, dict[str, Any]]],
+    *,
+    asset_locations: Sequence[str] = (LOCATION,),
+    env_extra: dict[str, str] | None = None,
+    **sandbox_options: Any,
+) -> Iterator[WebhookWorld]:
     """
-    Start the sandbox (its own process), then ``airflow api-server`` on a fresh SQLite database with the
-    DAGs that schedule on the four webhook assets, and subscribe the receiver to the sandbox.
+    Start the sandbox (its own process), then ``airflow api-server`` on a fresh SQLite database in ``home``
+    with DAGs that schedule on the webhook assets of ``asset_locations``.
+
+    :param home: an empty directory, the AIRFLOW_HOME.
+    :param connections: builds the connections (conn id -> connection dict) from the sandbox and the test key.
+    :param asset_locations: the locations whose assets DAGs use.
+    :param env_extra: more environment for the Airflow processes.
+    :param sandbox_options: for :func:`running_sandbox`.
     """
-    home = tmp_path_factory.mktemp("webhook-airflow-home")
     (home / "dags").mkdir()
-    (home / "dags" / "on_webhooks.py").write_text(DAG_FILE % LOCATION)
+    (home / "dags" / "on_webhooks.py").write_text(DAG_FILE % (tuple(asset_locations), LOCATION))
     test_key = Ed25519PrivateKey.generate()
     env = {
         **os.environ,
@@ -106,26 +125,22 @@ def webhook_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookW
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__API__WORKERS": "1",
+        **(env_extra or {}),
     }
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     try:
         _airflow(env, "db", "migrate")
     except RuntimeError as exc:
         pytest.skip(f"cannot create an Airflow metadata database here: {exc}")
-    with running_sandbox(subprocess_mode=True, rate_limit=100_000, webhook_retry_scale=0.001) as sandbox:
-        connection = sandbox.connection
-        env["AIRFLOW_CONN_CONTACTS_WEBHOOKS"] = json.dumps(connection)
-        wrong = {
-            **connection,
-            "extra": {
-                **connection["extra"],
-                "webhook_public_key": public_key_of(Ed25519PrivateKey.generate()),
-            },
-        }
-        env["AIRFLOW_CONN_CONTACTS_WRONG_KEY"] = json.dumps(wrong)
-        env["AIRFLOW_CONN_CONTACTS_TEST_KEY"] = json.dumps(
-            {"conn_type": "contacts", "extra": {"webhook_public_key": public_key_of(test_key)}}
-        )
+    options = {
+        "subprocess_mode": True,
+        "rate_limit": 100_000,
+        "webhook_retry_scale": 0.001,
+        **sandbox_options,
+    }
+    with running_sandbox(**options) as sandbox:
+        for conn_id, connection in connections(sandbox, test_key).items():
+            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(connection)
         port = free_port()
         api_url = f"http://127.0.0.1:{port}"
         with airflow_process(env, home, "api-server", "--host", "127.0.0.1", "--port", str(port)) as process:
@@ -143,5 +158,25 @@ def webhook_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookW
                     return False
 
             wait_until(healthy, 180, "airflow api-server to answer")
-            sandbox.set_webhooks(urls=[f"{api_url}/contacts-webhooks/contacts_webhooks"])
             yield WebhookWorld(sandbox, api_url, home / "airflow.db", test_key, home / "api-server.log")
+
+
+def _connections(sandbox: SandboxHandle, test_key: Ed25519PrivateKey) -> dict[str, dict[str, Any]]:
+    connection = sandbox.connection
+    wrong = {
+        **connection,
+        "extra": {**connection["extra"], "webhook_public_key": public_key_of(Ed25519PrivateKey.generate())},
+    }
+    test = {
+        "conn_type": "contacts",
+        "extra": {"webhook_public_key": public_key_of(test_key), "location_id": LOCATION},
+    }
+    return {"contacts_webhooks": connection, "contacts_wrong_key": wrong, "contacts_test_key": test}
+
+
+@pytest.fixture(scope="package")
+def webhook_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookWorld]:
+    """The sandbox and an API server with the plugin; the sandbox's webhooks go to ``contacts_webhooks``."""
+    with running_webhook_world(tmp_path_factory.mktemp("webhook-airflow-home"), _connections) as world:
+        world.sandbox.set_webhooks(urls=[world.receiver("contacts_webhooks")])
+        yield world

@@ -15,7 +15,7 @@ from airflow_provider_contacts.webhooks.forwarder import AirflowAssetsClient, cr
 from airflow_provider_contacts.webhooks.verify import WebhookKeys
 from contacts_sandbox.server import bind
 
-from .conftest import WebhookWorld, free_port, public_key_of, wait_until
+from .conftest import LOCATION, WebhookWorld, free_port, public_key_of, wait_until
 from .test_receiver_live import contact_events, event_payload, new_contact
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow_db]
@@ -30,6 +30,7 @@ def running_forwarder(
     app = create_forwarder_app(
         AirflowAssetsClient(airflow_url, token=token),
         WebhookKeys.from_text(public_key or public_key_of(world.test_key)),
+        location_ids=[LOCATION],
         store_url=f"sqlite:///{store}",
     )
     sock = bind("127.0.0.1", 0)

@@ -12,9 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select
 
+from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.webhooks.receiver import ReceiverSettings, create_receiver_app
 from airflow_provider_contacts.webhooks.store import ReplayStore, deliveries
-from airflow_provider_contacts.webhooks.verify import WebhookEvent, WebhookRefused
+from airflow_provider_contacts.webhooks.verify import WebhookEvent
 
 KEY = Ed25519PrivateKey.generate()
 PUBLIC = base64.b64encode(
@@ -46,10 +47,10 @@ def recorded() -> list[WebhookEvent]:
 
 @pytest.fixture
 def client(recorded):
-    def settings_for(conn_id: str) -> ReceiverSettings:
+    def settings_for(conn_id: str) -> ReceiverSettings | None:
         if conn_id != "contacts_default":
-            raise WebhookRefused(401, "unknown connection")
-        return ReceiverSettings.from_extra({"webhook_public_key": PUBLIC})
+            return None
+        return ReceiverSettings.from_extra({"webhook_public_key": PUBLIC, "location_id": "loc1"})
 
     def record(conn_id: str, event: WebhookEvent) -> str:
         if event.ids.get("contact_id") == "boom":
@@ -97,7 +98,7 @@ def test_unhandled_type_is_200_and_not_recorded(client, recorded):
 
 
 def test_stale_timestamp_is_401(client, recorded):
-    old = (datetime.now(timezone.utc) - timedelta(minutes=6)).isoformat()
+    old = (datetime.now(timezone.utc) - timedelta(minutes=91)).isoformat()
     body, headers = signed(payload(timestamp=old))
     answer = client.post("/contacts_default", content=body, headers=headers)
     assert answer.status_code == 401 and "window" in answer.json()["detail"] and recorded == []
@@ -110,10 +111,10 @@ def test_recording_failure_asks_for_a_retry_with_429(client, caplog):
     assert "secret@example.com" not in caplog.text and "boom" in caplog.text
 
 
-def test_unusable_key_in_the_connection_is_401_and_logged_by_field():
-    with pytest.raises(WebhookRefused) as refused:
-        ReceiverSettings.from_extra({"webhook_public_key": "nope"})
-    assert refused.value.status == 401
+def test_unusable_key_in_the_connection_is_an_error_naming_the_field():
+    with pytest.raises(ContactsConfigError, match=r"extra\.webhook_public_key") as refused:
+        ReceiverSettings.from_extra({"webhook_public_key": "nope", "location_id": "loc1"})
+    assert "nope" not in str(refused.value)
 
 
 class TestReplayStore:
@@ -165,3 +166,77 @@ def test_an_unreadable_connection_asks_for_a_retry(recorded):
     body, headers = signed(payload())
     answer = client.post("/contacts_default", content=body, headers=headers)
     assert answer.status_code == 429 and recorded == []
+
+
+class TestForwarderEnvironment:
+    BASE = {"CONTACTS_WEBHOOK_AIRFLOW_URL": "http://127.0.0.1:9", "CONTACTS_WEBHOOK_AIRFLOW_TOKEN": "t"}
+
+    def test_it_takes_the_listed_locations_only(self, monkeypatch, tmp_path):
+        from airflow_provider_contacts.webhooks.forwarder import app_from_env
+
+        env = {
+            **self.BASE,
+            "CONTACTS_WEBHOOK_PUBLIC_KEY": PUBLIC,
+            "CONTACTS_WEBHOOK_LOCATION_IDS": "loc2, loc1",
+            "CONTACTS_WEBHOOK_STORE_URL": f"sqlite:///{tmp_path / 'seen.db'}",
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        client = TestClient(app_from_env())
+        body, headers = signed(payload(locationId="elsewhere"))
+        answer = client.post("/contacts_default", content=body, headers=headers)
+        assert answer.status_code == 403
+        assert client.post("/other", content=body, headers=headers).json() == {
+            "detail": "not a verified delivery"
+        }
+
+    @pytest.mark.parametrize(
+        ("env", "field"),
+        [
+            ({"CONTACTS_WEBHOOK_PUBLIC_KEY": PUBLIC}, "location_id"),
+            ({"CONTACTS_WEBHOOK_LOCATION_IDS": "loc1"}, "CONTACTS_WEBHOOK_PUBLIC_KEY"),
+            (
+                {
+                    "CONTACTS_WEBHOOK_PUBLIC_KEY": PUBLIC,
+                    "CONTACTS_WEBHOOK_LOCATION_IDS": "l",
+                    "CONTACTS_WEBHOOK_MAX_AGE": "nan",
+                },
+                "webhook_max_age",
+            ),
+        ],
+    )
+    def test_unusable_settings_stop_it_naming_the_field(self, monkeypatch, env, field):
+        from airflow_provider_contacts.webhooks.forwarder import app_from_env
+
+        for name in (
+            "CONTACTS_WEBHOOK_PUBLIC_KEY",
+            "CONTACTS_WEBHOOK_LOCATION_IDS",
+            "CONTACTS_WEBHOOK_MAX_AGE",
+        ):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in {**self.BASE, **env}.items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(ContactsConfigError, match=field):
+            app_from_env()
+
+
+def test_a_foreign_location_is_403_and_not_recorded(client, recorded):
+    body, headers = signed(payload(locationId="loc2"))
+    answer = client.post("/contacts_default", content=body, headers=headers)
+    assert answer.status_code == 403 and recorded == []
+
+
+def test_the_delivery_log_gets_one_line_per_delivery_to_an_opted_in_connection():
+    lines: list[tuple[str, str]] = []
+    settings = ReceiverSettings.from_extra({"webhook_public_key": PUBLIC, "location_id": "loc1"})
+    app = create_receiver_app(
+        lambda conn_id: settings if conn_id == "hooks" else None,
+        lambda conn_id, event: "recorded",
+        log_outcome=lambda conn_id, outcome, at: lines.append((conn_id, outcome.key())),
+    )
+    client = TestClient(app)
+    body, headers = signed(payload())
+    client.post("/hooks", content=body, headers=headers)
+    client.post("/hooks", content=body)
+    client.post("/nobody", content=body, headers=headers)
+    assert lines == [("hooks", "recorded"), ("hooks", "refused:bad_signature")]

@@ -167,12 +167,12 @@ class TestLegacyRsa:
 
 
 class TestTimestamp:
-    @pytest.mark.parametrize("age", [0, 299, -59])
+    @pytest.mark.parametrize("age", [0, 299, 3600, 5399, -59])
     def test_inside_the_window_passes(self, age):
         stamp = (NOW - timedelta(seconds=age)).isoformat().replace("+00:00", "Z")
         check_fresh(parse_event(event_body(timestamp=stamp)), NOW)
 
-    @pytest.mark.parametrize("age", [301, 3600, -61])
+    @pytest.mark.parametrize("age", [5401, 86400, -61])
     def test_outside_the_window_is_refused_with_401(self, age):
         stamp = (NOW - timedelta(seconds=age)).isoformat().replace("+00:00", "Z")
         with pytest.raises(WebhookRefused, match="window") as refused:
@@ -181,9 +181,9 @@ class TestTimestamp:
 
     def test_window_is_configurable(self):
         event = parse_event(event_body(timestamp="2026-03-01T11:50:00Z"))
-        check_fresh(event, NOW, max_age=900)
+        check_fresh(event, NOW)
         with pytest.raises(WebhookRefused):
-            check_fresh(event, NOW)
+            check_fresh(event, NOW, max_age=300)
 
 
 class TestParse:
