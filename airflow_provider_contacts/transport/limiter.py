@@ -17,6 +17,7 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextvars import ContextVar
+from datetime import date, datetime, timezone
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -185,6 +186,8 @@ class RollingWindowLimiter:
         self._round_trips: deque[float] = deque(maxlen=100)
         self._paused_until = 0.0
         self._daily_exhausted = False
+        self._day: date | None = None
+        self._today = 0
         self._cond = threading.Condition()
         #: The budget shared through Redis, when the connection names a backend.
         self.shared: RedisWindow | None = None
@@ -230,6 +233,20 @@ class RollingWindowLimiter:
     def _record(self, now: float) -> None:
         bisect.insort(self._arrivals, now + self.margin)
         self._recent.append(now)
+        day = datetime.now(timezone.utc).date()
+        if day != self._day:
+            self._day, self._today = day, 0
+        self._today += 1
+
+    def usage(self) -> tuple[int, int]:
+        """
+        What this process knows of the budget: requests in the current window (its own and the foreign ones
+        the headers revealed), and its own requests this UTC day.
+        """
+        with self._cond:
+            self._prune(self._clock())
+            today = self._today if self._day == datetime.now(timezone.utc).date() else 0
+            return len(self._arrivals) + len(self._foreign), today
 
     def release(self, started_at: float, answered_at: float | None = None) -> None:
         """
