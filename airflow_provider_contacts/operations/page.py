@@ -37,6 +37,13 @@ def _text(value: Any) -> str:
     return '<span class="none">none</span>' if value in (None, "") else escape(str(value))
 
 
+def _when(value: Any) -> str:
+    """An ISO time of the status as the page shows it: ``2026-12-05 09:45:05 UTC``."""
+    if not isinstance(value, str) or not value:
+        return _text(None)
+    return escape(value.replace("T", " ").replace("+00:00", " UTC"))
+
+
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], empty: str) -> str:
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
     if not body:
@@ -82,7 +89,7 @@ def _auth(auth: dict[str, Any]) -> str:
         refused = int(token.get("refused_today") or 0)
         facts += [
             ("Token", f'<span class="{tone}">{state}</span>'),
-            ("Last refresh", _text(token.get("last_refresh_at"))),
+            ("Last refresh", _when(token.get("last_refresh_at"))),
             ("Refreshes today", str(int(token.get("refreshes_today") or 0))),
             ("Refused today", f'<span class="{"bad" if refused else "ok"}">{refused}</span>'),
             ("Store", f"<code>{_text(auth.get('store'))}</code>"),
@@ -119,7 +126,7 @@ def _runs(items: list[dict[str, Any]]) -> str:
             f"<code>{_text(run['location_id'])}</code>",
             escape(run["kind"]),
             f"{_text(run['dag_id'])}" + (f" / {escape(run['task_id'])}" if run.get("task_id") else ""),
-            _text(run["finished_at"]),
+            _when(run["finished_at"]),
             state(run),
             str(run["records"]),
             f'<span class="{"bad" if run["failures"] else "ok"}">{run["failures"]}</span>',
@@ -149,7 +156,7 @@ def _webhooks(part: dict[str, Any]) -> str:
         ("Received", "Outcome", "Type", "Webhook id", "Location", "Contact"),
         (
             (
-                _text(d.get("received_at")),
+                _when(d.get("received_at")),
                 f'<span class="{tone(str(d.get("outcome")))}">{_text(d.get("outcome"))}</span>'
                 + (f" ({escape(str(d['reason']))})" if d.get("reason") else ""),
                 _text(d.get("event_type")),
@@ -174,9 +181,9 @@ def _watchers(items: list[dict[str, Any]]) -> str:
             escape(str(w["name"])),
             f"<code>{_text(w['asset'])}</code>",
             _text(w["event"]),
-            _text(w["watermark"]),
+            _when(w["watermark"]),
             lag(w["lag_s"]),
-            _text(w["saved_at"]),
+            _when(w["saved_at"]),
         )
         for w in items
     ]
@@ -212,6 +219,6 @@ def render(status: dict[str, Any]) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HighLevel Contacts: operations</title>'
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head><body>'
         "<h1>HighLevel Contacts: operations</h1>"
-        f'<div class="sub">As of {escape(status["generated_at"])} (UTC). Read-only; the same facts as JSON at '
+        f'<div class="sub">As of {_when(status["generated_at"])}. Read-only; the same facts as JSON at '
         f'<a href="api/status"><code>api/status</code></a>.</div>{problems}{"".join(parts)}</body></html>'
     )
