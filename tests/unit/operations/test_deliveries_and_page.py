@@ -93,3 +93,45 @@ def test_the_page_escapes_what_a_sender_or_a_user_chose():
     assert "<script>" not in page
     assert "&lt;script&gt;" in page and "c&lt;b&gt;" in page
     assert "no token stored" in page and "refused:bad_signature" in page
+
+
+def test_the_audit_tables_of_the_reporting_connection_are_read(tmp_path: Path, monkeypatch):
+    from airflow.providers.sqlite.hooks.sqlite import SqliteHook
+
+    from airflow_provider_contacts.operations.runs import from_audit
+    from airflow_provider_contacts.reporting.tables import AGENCY_AUDIT_TABLE, AUDIT_TABLE, append_row
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OPS_REPORTING", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "r.db")})
+    )
+    hook = SqliteHook(sqlite_conn_id="ops_reporting")
+    push = {"total": 4, "failed": 0, "conn_id": "agency", "location_id": "locB"}
+    row = {
+        "dag_id": "d",
+        "run_id": "r",
+        "finished_at": NOW,
+        "status": "success",
+        "records_in": 4,
+        "failed": 0,
+    }
+    append_row(
+        hook, AGENCY_AUDIT_TABLE, {**row, "location_id": "locB", "details": json.dumps({"push": push})}
+    )
+    # A row from before reports named their connection is not anyone's.
+    append_row(hook, AUDIT_TABLE, {**row, "details": json.dumps({"push": {"total": 1}})})
+    (run,) = from_audit("ops_reporting")
+    assert (run["conn_id"], run["location_id"], run["source"]) == (
+        "agency",
+        "locB",
+        "audit contacts_agency_sync_audit",
+    )
+    assert from_audit(None) == []
+
+
+def test_a_reporting_database_without_audit_tables_has_no_audited_run(tmp_path: Path, monkeypatch):
+    from airflow_provider_contacts.operations.runs import from_audit
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OPS_EMPTY", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "e.db")})
+    )
+    assert from_audit("ops_empty") == []
