@@ -532,14 +532,35 @@ class OAuthTokenProvider(CachedTokenProvider):
                     "refresh token in the connection's extra 'refresh_token'",
                     status=None,
                 )
+            from airflow_provider_contacts.operations.tokens import STATS_KEY, count_refresh
+
             new: TokenData | None
             try:
-                new = self._exchange(refresh_token)
-            except _InvalidGrant:
-                new = self._recover_from_invalid_grant(refresh_token, stale_access_token)
+                try:
+                    new = self._exchange(refresh_token)
+                except _InvalidGrant:
+                    new = self._recover_from_invalid_grant(refresh_token, stale_access_token)
+            except ContactsAuthError as error:
+                if error.status is not None:  # the endpoint refused (no answer is not a refusal)
+                    self._note_refused(current)
+                raise
             if new is not None:
+                new[STATS_KEY] = count_refresh(current, self._clock())
                 self._persist(new)
                 self._tokens = new
+
+    def _note_refused(self, current: TokenData | None) -> None:
+        """Count a refused refresh in the store (one try, under the refresh lock); a failure only warns."""
+        from airflow_provider_contacts.operations.tokens import STATS_KEY, count_refresh
+
+        # An empty store gets only the seed's fingerprint and the counters: read back, it is a store
+        # without tokens, as before.
+        kept: TokenData = dict(current) if current else {"seed": self._seed}
+        kept[STATS_KEY] = count_refresh(current, self._clock(), refused=True)
+        try:
+            self.store.save(kept)
+        except Exception as error:
+            log.warning("Could not count the refused refresh in %r (%s)", self.store, type(error).__name__)
 
     def _recover_from_invalid_grant(self, used_refresh_token: str, stale: str | None) -> TokenData | None:
         """After ``invalid_grant``: take a rotation another worker saved, or refresh once from it."""

@@ -21,6 +21,7 @@ from airflow_provider_contacts.exceptions import (
     ContactsRateLimitError,
     ContactsValidationError,
 )
+from airflow_provider_contacts.operations.runs import report_origin
 from airflow_provider_contacts.operators._contact_mapping import (
     STANDARD_FIELDS,
     ContactMapper,
@@ -281,6 +282,7 @@ class _SyncRun:
             "records_per_second": round(done / seconds, 2) if seconds > 0 else 0.0,
             "dry_run": self.dry_run,
             "source": self.source.description,
+            **report_origin(self.hook),
         }
         return {"summary": summary, "records": [self.entries[i] for i in sorted(self.entries)]}
 

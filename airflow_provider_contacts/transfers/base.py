@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_provider_contacts.engines.extract import ContactsExtractor, check_settings, run_window
 from airflow_provider_contacts.engines.records import CHILD_ENTITIES
 from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.operations.runs import report_origin
 from airflow_provider_contacts.operators.base import BaseContactsOperator
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ class BaseContactsTransferOperator(BaseContactsOperator):
         bad_contacts = extractor.bad_counts["contacts"]
         contacts = extractor.counts.get("contacts", 0) + bad_contacts
         self.report = {
+            **report_origin(self.hook),
             "window": extractor.window.as_dict(),
             "extracted": dict(extractor.counts),
             **more,

@@ -202,6 +202,9 @@ class RollingWindowLimiter:
         self._utc_day = utc_day
         # The UTC day whose budget the server said is spent: requests resume by themselves the next day.
         self._day_spent: date | None = None
+        # This process's own requests on the UTC day ``_day`` (the operations view's "today").
+        self._day: date | None = None
+        self._today = 0
         self._cond = threading.Condition()
         #: The budget shared through Redis, when the connection names a backend.
         self.shared: RedisWindow | None = None
@@ -253,6 +256,20 @@ class RollingWindowLimiter:
     def _record(self, now: float) -> None:
         bisect.insort(self._arrivals, now + self.margin)
         self._recent.append(now)
+        day = self._utc_day()
+        if day != self._day:
+            self._day, self._today = day, 0
+        self._today += 1
+
+    def usage(self) -> tuple[int, int]:
+        """
+        What this process knows of the budget: requests in the current window (its own and the foreign ones
+        the headers revealed), and its own requests this UTC day.
+        """
+        with self._cond:
+            self._prune(self._clock())
+            today = self._today if self._day == self._utc_day() else 0
+            return len(self._arrivals) + len(self._foreign), today
 
     def release(self, started_at: float, answered_at: float | None = None) -> None:
         """

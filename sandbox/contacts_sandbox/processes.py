@@ -78,3 +78,80 @@ def airflow_process(
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()
+
+
+def wait_for_api_server(process: subprocess.Popen[bytes], api_url: str, timeout: float = 180) -> None:
+    """
+    Wait until an ``airflow api-server`` answers its health check; fail at once if its process exits.
+
+    :param process: the server's process (from :func:`airflow_process`).
+    :param api_url: its base URL.
+    :param timeout: seconds before giving up.
+    """
+    import requests
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"airflow api-server exited ({process.returncode}); see its log")
+        try:
+            return requests.get(api_url + "/api/v2/monitor/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_until(healthy, timeout, "airflow api-server to answer")
+
+
+def airflow_env(home: Path, **settings: str) -> dict[str, str]:
+    """
+    The environment of an Airflow of its own in ``home``: a SQLite metadata database, ``home/dags``, no
+    example DAGs, one API worker, out of unit-test mode.
+
+    :param home: its ``AIRFLOW_HOME``.
+    :param settings: more variables (``AIRFLOW__SECTION__KEY`` or connections), added last.
+    """
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__API__WORKERS": "1",
+        **settings,
+    }
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    return env
+
+
+def run_airflow(env: dict[str, str], *args: str, timeout: float = 600) -> str:
+    """
+    Run ``airflow <args>`` to its end; return its output.
+
+    :param env: its environment.
+    :param args: the command, e.g. ``"dags", "test", "my_dag"``.
+    :param timeout: seconds before it is stopped.
+    :raises RuntimeError: it failed (with the end of its output).
+    """
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"airflow {' '.join(args)} failed: {result.stdout[-1500:]} {result.stderr[-2500:]}"
+        )
+    return result.stdout
+
+
+@contextmanager
+def running_api_server(env: dict[str, str], log_dir: Path, timeout: float = 180) -> Iterator[str]:
+    """
+    Run ``airflow api-server`` on a free port of 127.0.0.1 until the block ends; yield its URL once it answers.
+
+    :param env: its environment.
+    :param log_dir: where its log (``api-server.log``) goes.
+    :param timeout: seconds it may take to answer.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with airflow_process(env, log_dir, "api-server", "--host", "127.0.0.1", "--port", str(port)) as process:
+        wait_for_api_server(process, url, timeout)
+        yield url

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from contacts_sandbox.processes import airflow_process, free_port, wait_until
+from contacts_sandbox.processes import airflow_env, airflow_process, free_port, wait_until
 from contacts_sandbox.server import SandboxHandle, running_sandbox
 
 LOCATION = "sbxLoc0000000000000A"
@@ -117,17 +116,7 @@ def running_webhook_world(
     (home / "dags").mkdir()
     (home / "dags" / "on_webhooks.py").write_text(DAG_FILE % (tuple(asset_locations), LOCATION))
     test_key = Ed25519PrivateKey.generate()
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__API__WORKERS": "1",
-        **(env_extra or {}),
-    }
-    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    env = airflow_env(home, AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True", **(env_extra or {}))
     try:
         _airflow(env, "db", "migrate")
     except RuntimeError as exc:

@@ -65,6 +65,8 @@ def test_first_run_creates_reports_and_adds_one_task_per_new_contact(fake_api: F
         "records_per_second": 0,
         "dry_run": False,
         "source": "a list of 4 records",
+        "conn_id": "contacts_default",
+        "location_id": "loc1",
     }
     failed = report["records"][2]
     assert failed["error"] == (

@@ -40,6 +40,7 @@ def _contact(i: int, **fields: Any) -> dict[str, Any]:
 class FakeHook:
     """The reads an extraction makes, from lists; counts one request per call (per page)."""
 
+    contacts_conn_id = "contacts_default"
     location_id = "loc-1"
     log = logging.getLogger("fake-hook")
 
