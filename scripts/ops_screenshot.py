@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from airflow_provider_contacts.sandbox import running_sandbox
     from contacts_sandbox.processes import running_api_server
-    from tests.integration.operations.small_run import add_webhook_outcomes, prepare_home, small_run
+    from tests.integration.operations.small_run import (
+        prepare_home,
+        send_two_webhooks,
+        small_run,
+        webhook_key_and_extra,
+    )
 
     if HOME.exists():
         shutil.rmtree(HOME)
@@ -113,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                     "rate_limit_backend": REDIS,
                     "rate_limit_key_prefix": prefix,
                 }
+            key, webhook_extra = webhook_key_and_extra(connection["extra"]["location_id"])
+            connection["extra"] = {**connection["extra"], **webhook_extra}
             print(
                 f"Small run in {HOME} (sandbox {sandbox.base_url}, budget {'in Redis' if prefix else 'per process'})"
             )
@@ -120,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                 HOME, CONN_ID, connection, AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True"
             )
             small_run(env, HOME)
-            add_webhook_outcomes(HOME / "airflow.db", CONN_ID, datetime.now(timezone.utc))
             with running_api_server(env, HOME) as url:
+                send_two_webhooks(url, CONN_ID, key, connection["extra"]["location_id"])
                 args.output.parent.mkdir(parents=True, exist_ok=True)
                 screenshot(f"{url}/contacts-ops/", args.output, args.width, args.height)
     finally:

@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_contacts.transport.settings import ContactsSettings
-from airflow_provider_contacts.transport.shared import DEFAULT_DAILY_LIMIT, SOCKET_TIMEOUT, redacted
+from airflow_provider_contacts.transport.shared import DEFAULT_DAILY_LIMIT, SOCKET_TIMEOUT
+from airflow_provider_contacts.urls import redacted_url
 
 #: At most this many locations are listed per connection (an agency with many).
 MAX_LOCATIONS = 200
@@ -28,7 +29,7 @@ def budget_state(settings: ContactsSettings) -> dict[str, Any]:
     """
     limits = {"window_limit": settings.requests_per_window, "window_s": settings.rate_limit_window}
     if settings.rate_limit_backend:
-        label = f"shared ({redacted(settings.rate_limit_backend)})"
+        label = f"shared ({redacted_url(settings.rate_limit_backend)})"
         try:
             locations = _from_redis(settings)
         except Exception as error:  # Redis down: say so, never fail the page

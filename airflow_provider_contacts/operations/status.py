@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_provider_contacts.operations import budget, deliveries, runs, tokens, watchers
+from airflow_provider_contacts.operations import budget, runs, tokens, watchers
+from airflow_provider_contacts.webhooks.store import delivery_counts, recent_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +128,15 @@ def webhook_state(engine: Any, conn_id: str, now: datetime) -> dict[str, Any]:
     :param conn_id: the connection.
     :param now: the current time (aware).
     """
-    recent = deliveries.recent_deliveries(engine, conn_id, RECENT_DELIVERIES)
+    recent = [
+        {key: value for key, value in delivery.items() if key not in ("id", "conn_id")}
+        for delivery in recent_deliveries(engine, conn_id, RECENT_DELIVERIES)
+    ]
     for delivery in recent:
-        received = delivery.get("received_at")
-        if isinstance(received, datetime):
-            aware = received if received.tzinfo else received.replace(tzinfo=timezone.utc)
-            delivery["received_at"] = aware.isoformat(timespec="seconds")
+        delivery["received_at"] = delivery["received_at"].isoformat(timespec="seconds")
     return {
-        "last_hour": deliveries.delivery_counts(engine, conn_id, now - timedelta(hours=1)),
-        "last_day": deliveries.delivery_counts(engine, conn_id, now - timedelta(days=1)),
+        "last_hour": delivery_counts(engine, conn_id, now - timedelta(hours=1)),
+        "last_day": delivery_counts(engine, conn_id, now - timedelta(days=1)),
         "recent": recent,
     }
 

@@ -2,7 +2,7 @@
 A real ``airflow api-server`` with the operations plugin, on a fresh SQLite metadata database, after a run made
 here (``small_run``): a sync against the sandbox (``airflow dags test``, which refreshes the OAuth token
 and spends the rate budget in Redis), a watcher started by a real triggerer until it saved its watermark, and
-two webhook outcome rows (one refused) in the receiver's table.
+two webhooks delivered to the plugin's receiver (one recorded, one refused for its signature).
 
 Authorization is Airflow's SimpleAuthManager with two users: ``operator`` (role op: may read connections) and
 ``viewer`` (role viewer: may not).
@@ -15,7 +15,6 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,12 @@ import requests
 
 from contacts_sandbox.processes import run_airflow, running_api_server
 from contacts_sandbox.server import SandboxHandle, running_sandbox
-from tests.integration.operations.small_run import add_webhook_outcomes, prepare_home, small_run
+from tests.integration.operations.small_run import (
+    prepare_home,
+    send_two_webhooks,
+    small_run,
+    webhook_key_and_extra,
+)
 
 CONN_ID = "contacts_ops"
 USERS = {"operator": "op", "viewer": "viewer"}
@@ -91,6 +95,8 @@ def ops_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpsWorld]:
             "rate_limit_backend": "redis://127.0.0.1:6379/0",
             "rate_limit_key_prefix": prefix,
         }
+        webhook_key, webhook_extra = webhook_key_and_extra(connection["extra"]["location_id"])
+        connection["extra"].update(webhook_extra)
         try:
             try:
                 env = prepare_home(
@@ -104,8 +110,11 @@ def ops_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpsWorld]:
             except RuntimeError as exc:
                 pytest.skip(f"cannot create an Airflow metadata database here: {exc}")
             small_run(env, home)
-            add_webhook_outcomes(home / "airflow.db", CONN_ID, datetime.now(timezone.utc))
             with running_api_server(env, home) as api_url:
+                statuses = send_two_webhooks(
+                    api_url, CONN_ID, webhook_key, connection["extra"]["location_id"]
+                )
+                assert statuses == [200, 401], statuses
                 yield OpsWorld(sandbox, api_url, home / "airflow.db", connection, prefix, env)
         finally:
             client = redis.Redis(host="127.0.0.1", port=6379)

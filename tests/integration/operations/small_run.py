@@ -7,11 +7,16 @@ real triggerer until it has saved its watermark.
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contacts_sandbox.processes import airflow_env, airflow_process, run_airflow, wait_until
 
@@ -30,6 +35,7 @@ from datetime import datetime
 
 from airflow.sdk import DAG, Asset, AssetWatcher
 
+from airflow_provider_contacts.assets import contacts_asset
 from airflow_provider_contacts.operators import SyncContactsOperator
 from airflow_provider_contacts.triggers import ContactChangedEventTrigger
 
@@ -52,6 +58,9 @@ with DAG(
     start_date=datetime(2026, 1, 1),
 ):
     pass
+
+with DAG("ops_on_webhooks", schedule=[contacts_asset({location!r})], start_date=datetime(2026, 1, 1)):
+    pass
 """
 
 
@@ -67,7 +76,12 @@ def prepare_home(home: Path, conn_id: str, connection: dict[str, Any], **setting
     (home / "dags").mkdir(parents=True, exist_ok=True)
     (home / "dags" / "ops_dags.py").write_text(
         _DAG_FILE.format(
-            sync=SYNC_DAG_ID, watch=WATCH_DAG_ID, watcher=WATCHER, conn_id=conn_id, records=RECORDS
+            sync=SYNC_DAG_ID,
+            watch=WATCH_DAG_ID,
+            watcher=WATCHER,
+            conn_id=conn_id,
+            records=RECORDS,
+            location=connection["extra"]["location_id"],
         )
     )
     env = airflow_env(
@@ -113,51 +127,51 @@ def small_run(env: dict[str, str], home: Path, timeout: float = 180) -> None:
         wait_until(saved, timeout, "the watcher's first watermark")
 
 
-def add_webhook_outcomes(db_path: Path, conn_id: str, now: datetime) -> None:
+def webhook_key_and_extra(location_id: str) -> tuple[Ed25519PrivateKey, dict[str, str]]:
     """
-    Add deliveries in the webhook receiver's outcome table, as it records them: one recorded, one refused for
-    its signature, and one of another connection.
+    A signing key for the run's webhooks and the connection extra that opts the connection in.
 
-    :param db_path: the SQLite metadata database.
-    :param conn_id: the connection the two deliveries came for.
-    :param now: the time they are placed before.
+    :param location_id: the connection's location.
     """
-    from sqlalchemy import create_engine, insert
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return key, {"webhook_public_key": base64.b64encode(public).decode(), "location_id": location_id}
 
-    from airflow_provider_contacts.operations.deliveries import outcomes
 
-    rows = [
-        {
-            "conn_id": conn_id,
-            "received_at": now - timedelta(minutes=5),
-            "outcome": "recorded",
-            "http_status": 200,
-            "event_type": "ContactCreate",
-            "webhook_id": "wh-recorded-1",
-            "location_id": "sbxLoc0000000000000A",
-            "contact_id": "c-1",
-        },
-        {
-            "conn_id": conn_id,
-            "received_at": now - timedelta(minutes=2),
-            "outcome": "refused",
-            "reason": "bad_signature",
-            "http_status": 401,
-            "webhook_id": "wh-refused-1",
-        },
-        {
-            "conn_id": f"{conn_id}_other",
-            "received_at": now - timedelta(minutes=1),
-            "outcome": "recorded",
-            "http_status": 200,
-            "webhook_id": "wh-other",
-        },
-    ]
-    columns = [c.name for c in outcomes.columns if c.name != "id"]
-    engine = create_engine(f"sqlite:///{db_path}")
-    try:
-        outcomes.create(engine, checkfirst=True)
-        with engine.begin() as db:
-            db.execute(insert(outcomes), [{c: row.get(c) for c in columns} for row in rows])
-    finally:
-        engine.dispose()
+def send_two_webhooks(api_url: str, conn_id: str, key: Ed25519PrivateKey, location_id: str) -> list[int]:
+    """
+    Deliver two ContactCreate webhooks to the receiver of ``api_url`` as HighLevel would: one signed with the
+    connection's key (recorded: a DAG uses the location's contacts asset), one whose signature does not
+    verify (refused). Return the two answers' status codes.
+
+    :param api_url: the API server's base URL.
+    :param conn_id: the opted-in connection.
+    :param key: the key whose public half the connection holds.
+    :param location_id: the connection's location.
+    """
+    statuses = []
+    for webhook_id, signer in (("wh-recorded-1", key), ("wh-refused-1", Ed25519PrivateKey.generate())):
+        body = json.dumps(
+            {
+                "type": "ContactCreate",
+                "locationId": location_id,
+                "id": f"c-{webhook_id}",
+                "timestamp": datetime.now(timezone.utc)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"),
+                "webhookId": webhook_id,
+            }
+        ).encode()
+        answer = requests.post(
+            f"{api_url}/contacts-webhooks/{conn_id}",
+            data=body,
+            headers={
+                "content-type": "application/json",
+                "x-ghl-signature": base64.b64encode(signer.sign(body)).decode(),
+            },
+            timeout=60,
+        )
+        statuses.append(answer.status_code)
+    return statuses

@@ -71,7 +71,7 @@ def test_the_shared_budget_lists_each_location_of_the_app_with_its_window_and_da
 def test_a_redis_password_never_reaches_the_view_and_an_unreachable_redis_is_reported():
     state = budget_state(settings(rate_limit_backend="redis://:s3cret-pass@127.0.0.1:9/0"))
     assert "s3cret-pass" not in json.dumps(state)
-    assert state["source"] == "shared (redis://:***@127.0.0.1:9/0)"
+    assert state["source"] == "shared (redis://***@127.0.0.1:9/0)"
     assert state["locations"] == [] and "ConnectionError" in state["error"]
 
 

@@ -1,54 +1,15 @@
-"""Webhook outcomes read from their table, the runs' reports, and the page that shows them (escaped)."""
+"""The runs' reports and the page that shows them (escaped); the delivery log's readers are the webhook store's."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert
-
-from airflow_provider_contacts.operations.deliveries import delivery_counts, outcomes, recent_deliveries
 from airflow_provider_contacts.operations.page import render
 from airflow_provider_contacts.operations.runs import _audit_run, last_runs
 
 NOW = datetime(2027, 1, 1, 0, 30, tzinfo=timezone.utc)  # just after a year end
-
-
-def test_a_database_without_the_outcome_table_has_no_delivery(tmp_path: Path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-    assert delivery_counts(engine, "c", NOW - timedelta(days=1)) == {}
-    assert recent_deliveries(engine, "c") == []
-
-
-def test_counts_by_outcome_and_refusal_reason_within_the_period(tmp_path: Path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    outcomes.create(engine)
-    columns = [c.name for c in outcomes.columns if c.name != "id"]
-
-    def row(minutes: int, outcome: str, reason: str | None = None, conn_id: str = "c") -> dict:
-        fields = {"conn_id": conn_id, "received_at": NOW - timedelta(minutes=minutes), "outcome": outcome}
-        return {c: fields.get(c) for c in columns} | {"reason": reason, "webhook_id": f"w{minutes}"}
-
-    with engine.begin() as db:
-        db.execute(
-            insert(outcomes),
-            [
-                row(1, "recorded"),
-                row(2, "refused", "bad_signature"),
-                row(3, "refused", "stale"),
-                row(90, "duplicate"),  # 31 December: within the day, not the hour
-                row(2000, "recorded"),  # older than a day
-                row(4, "recorded", conn_id="other"),
-            ],
-        )
-    assert delivery_counts(engine, "c", NOW - timedelta(hours=1)) == {
-        "recorded": 1,
-        "refused:bad_signature": 1,
-        "refused:stale": 1,
-    }
-    assert delivery_counts(engine, "c", NOW - timedelta(days=1))["duplicate"] == 1
-    assert [d["webhook_id"] for d in recent_deliveries(engine, "c", limit=3)] == ["w1", "w2", "w3"]
 
 
 def test_audit_rows_name_their_connection_through_the_push_report():
