@@ -13,19 +13,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-from matplotlib.figure import Figure
-
+from airflow_provider_contacts.extras import require
 from airflow_provider_contacts.reporting.metrics import top_tags_of
 
 TASK_SERIES = (("tasks_open", "open"), ("tasks_overdue", "overdue"), ("tasks_completed", "completed"))
 
 
+#: Every tick of the time axis in one format, whatever the span of the runs (seconds apart in the demo, days
+#: apart on a schedule).
+TIME_FORMAT = "%Y-%m-%d\n%H:%M:%S"
+
+
 def _time_axis(ax: Any, times: Sequence[datetime]) -> None:
-    locator = AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    from matplotlib.dates import AutoDateLocator, DateFormatter
+
+    ax.xaxis.set_major_locator(AutoDateLocator())
+    ax.xaxis.set_major_formatter(DateFormatter(TIME_FORMAT))
     if min(times) == max(times):  # one run: a window around it, not years of empty axis
         ax.set_xlim(min(times) - timedelta(minutes=30), max(times) + timedelta(minutes=30))
 
@@ -40,9 +43,14 @@ def render_chart(
     :param path: the PNG to write; its directory is created if missing.
     :param title: the figure's title.
     :raises ValueError: there are no rows to draw.
+    :raises ContactsMissingExtraError: matplotlib is not installed (the ``reporting`` extra).
     """
     if not rows:
         raise ValueError("No metrics rows to draw")
+    require("matplotlib", extra="reporting", feature="The dashboard chart")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     times = [row["computed_at"] for row in rows]
     figure = Figure(figsize=(12, 8), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
@@ -59,7 +67,7 @@ def render_chart(
             (("contacts_new", "new"), ("contacts_updated", "updated")),
             "Changed in each run's interval",
         ),
-        (tasks_ax, TASK_SERIES, "Tasks of the scanned contacts"),
+        (tasks_ax, TASK_SERIES, "Tasks in the location"),
     )
     for ax, series, heading in panels:
         for column, label in series:

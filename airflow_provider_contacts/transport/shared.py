@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from airflow_provider_contacts.extras import require
 from airflow_provider_contacts.transport.limiter import daily_exhausted_error
 
 DEFAULT_DAILY_LIMIT = 200_000
@@ -100,14 +101,7 @@ class RedisWindow:
         margin: float,
         key_prefix: str = "airflow-provider-contacts",
     ) -> None:
-        try:
-            import redis  # the optional extra "redis": imported only when a backend is configured
-        except ImportError:
-            from airflow_provider_contacts.exceptions import ContactsConfigError
-
-            raise ContactsConfigError(
-                "extra.rate_limit_backend needs the Redis client: pip install 'airflow-provider-contacts[redis]'"
-            ) from None
+        redis = require("redis", extra="redis", feature="extra.rate_limit_backend")
 
         self.url = url
         self.label = redacted(url)
