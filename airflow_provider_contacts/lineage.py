@@ -18,6 +18,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_provider_contacts.assets import SCHEME
 from airflow_provider_contacts.engines.records import TableSpec
 from airflow_provider_contacts.extras import missing_extra
 
@@ -34,7 +35,7 @@ try:
 except ImportError as error:
     _MISSING = error
 
-HIGHLEVEL_SCHEME = "highlevel"
+HIGHLEVEL_SCHEME = SCHEME
 
 
 def _require_openlineage() -> None:
