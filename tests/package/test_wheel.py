@@ -3,7 +3,8 @@ The wheel users install (``scripts/package_check.py``): built from this reposito
 without extras beside Airflow in a cached virtual environment; every module imports, each optional feature names
 its extra when used, ``pip check`` is clean, and the wheel, ``__version__`` and the provider info agree.
 
-The first run in a fresh clone makes the environment (about three minutes); later runs reinstall only the wheel.
+The first run in a fresh clone makes the environment (96 s here, with pip's cache warm; 2 minutes with the build);
+later runs reinstall only the wheel (20-40 s in all).
 """
 
 from __future__ import annotations
