@@ -2,13 +2,78 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset
 
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
+
+#: The URI scheme of HighLevel data: ``highlevel://<location id>/<kind>``, registered by the provider so Airflow
+#: validates a hand-written ``Asset("highlevel://...")`` and OpenLineage names it like the operators' datasets.
+SCHEME = "highlevel"
 #: The families of events an asset can stand for.
 KINDS = ("contacts", "tasks", "notes", "appointments")
+#: A location id: letters, digits, ``_`` and ``-`` (HighLevel's are 20 alphanumerics; the sandbox's shorter).
+LOCATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def check_location_and_kind(location_id: str, kind: str) -> None:
+    """
+    Check a HighLevel asset's location id and kind.
+
+    :param location_id: the HighLevel location (sub-account) id.
+    :param kind: ``contacts``, ``tasks``, ``notes`` or ``appointments``.
+    :raises ValueError: an unknown kind, or a location id that is empty or has other characters.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"HighLevel asset kind must be one of {list(KINDS)}, not {kind!r}")
+    if not isinstance(location_id, str) or not LOCATION_ID.fullmatch(location_id):
+        raise ValueError(
+            f"HighLevel asset location_id must be a location id (letters, digits, _ and -), not {location_id!r}"
+        )
+
+
+def sanitize_uri(uri: SplitResult) -> SplitResult:
+    """
+    Airflow's normaliser of ``highlevel://`` URIs: check the location (the host part) and the kind (the path).
+
+    :param uri: the URI, split and already normalised by Airflow (no trailing slash, no fragment).
+    :raises ValueError: a bad location id or kind, or a query, user, password or port.
+    """
+    if uri.query or "@" in uri.netloc:
+        raise ValueError(f"A HighLevel asset URI is highlevel://<location id>/<kind>, not {uri.geturl()!r}")
+    check_location_and_kind(uri.netloc, uri.path.removeprefix("/"))
+    return uri
+
+
+def create_asset(*, location_id: str, kind: str = "contacts", extra: dict[str, Any] | None = None) -> Asset:
+    """
+    Airflow's factory of ``highlevel`` assets (hook-level lineage): the asset of :func:`contacts_asset`.
+
+    :param location_id: the HighLevel location (sub-account) id.
+    :param kind: ``contacts``, ``tasks``, ``notes`` or ``appointments``.
+    :param extra: the asset's extra.
+    """
+    asset = contacts_asset(location_id, kind)
+    return Asset(name=asset.name, uri=asset.uri, group=asset.group, extra=extra)
+
+
+def convert_asset_to_openlineage(asset: Asset, lineage_context: Any) -> Any:
+    """
+    Airflow's OpenLineage converter of ``highlevel`` assets: the dataset the provider's operators report.
+
+    :param asset: an asset with a ``highlevel://`` URI.
+    :param lineage_context: OpenLineage's context (unused).
+    """
+    from urllib.parse import urlsplit
+
+    from airflow_provider_contacts.lineage import highlevel_datasets
+
+    parsed = urlsplit(asset.uri)
+    return highlevel_datasets(parsed.netloc, [parsed.path.removeprefix("/")])[0]
 
 
 def contacts_asset(location_id: str, kind: str = "contacts") -> Asset:
@@ -20,13 +85,10 @@ def contacts_asset(location_id: str, kind: str = "contacts") -> Asset:
 
     :param location_id: the HighLevel location (sub-account) id.
     :param kind: ``contacts``, ``tasks``, ``notes`` or ``appointments``.
-    :raises ValueError: an unknown kind or an empty location id.
+    :raises ValueError: an unknown kind or a bad location id.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {list(KINDS)}, not {kind!r}")
-    if not location_id or "/" in location_id:
-        raise ValueError(f"location_id must be a HighLevel location id, not {location_id!r}")
-    return Asset(name=f"highlevel_{kind}_{location_id}", uri=f"highlevel://{location_id}/{kind}", group=kind)
+    check_location_and_kind(location_id, kind)
+    return Asset(name=f"highlevel_{kind}_{location_id}", uri=f"{SCHEME}://{location_id}/{kind}", group=kind)
 
 
 def held_back_asset_events(

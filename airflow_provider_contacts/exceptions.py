@@ -21,6 +21,19 @@ class ContactsConfigError(ContactsError, ValueError):
     """The connection or an argument is unusable; raised before any request is sent."""
 
 
+class ContactsMissingExtraError(ContactsConfigError):
+    """
+    A feature was used whose optional dependencies are not installed; the message names the extra.
+
+    :param message: what is missing and the ``pip install`` line that adds it.
+    :param extra: the provider's extra that installs it (``reporting``, ``redis`` ...).
+    """
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        super().__init__(message)
+        self.extra = extra
+
+
 class ContactsApiError(ContactsError):
     """
     The Contacts API answered with an error, or could not be reached after all retries.

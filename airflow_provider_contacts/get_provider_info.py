@@ -29,7 +29,8 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": _modules("hooks.contacts", "hooks.auth"),
+        # Modules that define a hook (reporting.sql: the MySQL/MariaDB hook used without the MySQL provider).
+        "hooks": _modules("hooks.contacts", "reporting.sql"),
         "operators": _modules(
             "operators.contacts",
             "operators.tasks",
@@ -51,6 +52,15 @@ def get_provider_info() -> dict[str, Any]:
             )
         ],
         "triggers": _modules("triggers.contacts"),
+        "asset-uris": [
+            {
+                "schemes": ["highlevel"],
+                "handler": "airflow_provider_contacts.assets.sanitize_uri",
+                "factory": "airflow_provider_contacts.assets.create_asset",
+                "to_openlineage_converter": "airflow_provider_contacts.assets.convert_asset_to_openlineage",
+            }
+        ],
+        "extra-links": ["airflow_provider_contacts.links.HighLevelContactLink"],
         "connection-types": [
             {
                 "connection-type": "contacts",

@@ -1,6 +1,7 @@
 """
-OpenLineage datasets of the provider's operators. The OpenLineage provider is optional: only the operators'
-``get_openlineage_facets_on_complete`` methods import this module, and it imports OpenLineage itself.
+OpenLineage datasets of the provider's operators. The OpenLineage provider is optional (the ``openlineage``
+extra): this module imports without it, and a function that builds a dataset says which extra to install.
+Airflow calls the operators' ``get_openlineage_facets_on_complete`` methods only where it is installed.
 
 Naming (see the README):
 
@@ -17,18 +18,29 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow.providers.common.compat.openlineage.facet import (
-    Dataset,
-    OutputDataset,
-    OutputStatisticsOutputDatasetFacet,
-    SchemaDatasetFacet,
-    SchemaDatasetFacetFields,
-)
-from airflow.providers.openlineage.extractors import OperatorLineage
-
+from airflow_provider_contacts.assets import SCHEME
 from airflow_provider_contacts.engines.records import TableSpec
+from airflow_provider_contacts.extras import missing_extra
 
-HIGHLEVEL_SCHEME = "highlevel"
+_MISSING: ImportError | None = None
+try:
+    from airflow.providers.common.compat.openlineage.facet import (
+        Dataset,
+        OutputDataset,
+        OutputStatisticsOutputDatasetFacet,
+        SchemaDatasetFacet,
+        SchemaDatasetFacetFields,
+    )
+    from airflow.providers.openlineage.extractors import OperatorLineage
+except ImportError as error:
+    _MISSING = error
+
+HIGHLEVEL_SCHEME = SCHEME
+
+
+def _require_openlineage() -> None:
+    if _MISSING is not None:
+        raise missing_extra("Lineage", "openlineage", _MISSING)
 
 
 def highlevel_namespace(location_id: str) -> str:
@@ -57,6 +69,7 @@ def highlevel_datasets(location_id: str, entities: Sequence[str]) -> list[Datase
     :param location_id: the location.
     :param entities: ``contacts``, ``tasks``, ``notes``, ``appointments``.
     """
+    _require_openlineage()
     return [Dataset(namespace=highlevel_namespace(location_id), name=entity) for entity in entities]
 
 
@@ -98,6 +111,7 @@ def output(
     :param rows: rows written by the run.
     :param types: column kind -> the target's type name (default: the kind).
     """
+    _require_openlineage()
     output_facets: dict[str, Any] = {}
     if rows is not None:
         output_facets["outputStatistics"] = OutputStatisticsOutputDatasetFacet(rowCount=rows)
@@ -126,6 +140,7 @@ def file_dataset(path: str) -> Dataset:
 
     :param path: a path or a URL.
     """
+    _require_openlineage()
     if "://" in path and not path.startswith("file://"):
         scheme, rest = path.split("://", 1)
         bucket, _, key = rest.partition("/")
@@ -143,4 +158,5 @@ def lineage(
     :param outputs: datasets written.
     :param run_facets: facets of the run.
     """
+    _require_openlineage()
     return OperatorLineage(inputs=list(inputs), outputs=list(outputs), run_facets=dict(run_facets or {}))

@@ -45,9 +45,10 @@ def alert_notifier(subject: str, body: str) -> Any:
     :param subject: the message's subject.
     :param body: the message's HTML body.
     """
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+    from airflow_provider_contacts.extras import require
 
-    return SmtpNotifier(
+    smtp = require("airflow.providers.smtp.notifications.smtp", extra="alerts", feature="contacts_alerts")
+    return smtp.SmtpNotifier(
         to=ALERT_EMAIL, from_email=ALERT_FROM, smtp_conn_id=SMTP_CONN_ID, subject=subject, html_content=body
     )
 

@@ -27,6 +27,7 @@ from airflow_provider_contacts.engines.records import (
     TableSpec,
 )
 from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.extras import require
 
 FORMATS = ("ndjson", "parquet")
 #: Target-side bookkeeping that files leave out, so a rerun writes the same bytes.
@@ -123,12 +124,7 @@ class FileSink:
         if file_format not in FORMATS:
             raise ContactsConfigError(f"file_format must be one of {list(FORMATS)}, got {file_format!r}")
         if file_format == "parquet":
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                raise ContactsConfigError(
-                    "file_format 'parquet' needs pyarrow: pip install 'airflow-provider-contacts[parquet]'"
-                ) from None
+            require("pyarrow", extra="parquet", feature="file_format 'parquet'")
         self.base = base
         self.window = window
         self.file_format = file_format

@@ -9,7 +9,7 @@ from airflow_provider_contacts.operators.automation import (
     RemoveContactFromCampaignOperator,
     RemoveContactFromWorkflowOperator,
 )
-from airflow_provider_contacts.operators.base import BaseContactsOperator
+from airflow_provider_contacts.operators.base import BaseContactsOperator, ContactOperator
 from airflow_provider_contacts.operators.contacts import (
     AddContactFollowersOperator,
     AddContactTagsOperator,
@@ -43,6 +43,7 @@ __all__ = [
     "BaseContactsOperator",
     "BulkUpdateContactTagsOperator",
     "CompleteContactTaskOperator",
+    "ContactOperator",
     "CreateContactNoteOperator",
     "CreateContactOperator",
     "CreateContactTaskOperator",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_contacts.operators.base import BaseContactsOperator
+from airflow_provider_contacts.operators.base import ContactOperator
 
 
-class AddContactToCampaignOperator(BaseContactsOperator):
+class AddContactToCampaignOperator(ContactOperator):
     """
     Add a contact to a campaign.
 
@@ -25,7 +25,7 @@ class AddContactToCampaignOperator(BaseContactsOperator):
         self.campaign_id = campaign_id
 
 
-class RemoveContactFromCampaignOperator(BaseContactsOperator):
+class RemoveContactFromCampaignOperator(ContactOperator):
     """
     Remove a contact from a campaign.
 
@@ -43,7 +43,7 @@ class RemoveContactFromCampaignOperator(BaseContactsOperator):
         self.campaign_id = campaign_id
 
 
-class RemoveContactFromAllCampaignsOperator(BaseContactsOperator):
+class RemoveContactFromAllCampaignsOperator(ContactOperator):
     """
     Remove a contact from every campaign it is in.
 
@@ -59,7 +59,7 @@ class RemoveContactFromAllCampaignsOperator(BaseContactsOperator):
         self.contact_id = contact_id
 
 
-class AddContactToWorkflowOperator(BaseContactsOperator):
+class AddContactToWorkflowOperator(ContactOperator):
     """
     Add a contact to a workflow.
 
@@ -82,7 +82,7 @@ class AddContactToWorkflowOperator(BaseContactsOperator):
         self.event_start_time = event_start_time
 
 
-class RemoveContactFromWorkflowOperator(BaseContactsOperator):
+class RemoveContactFromWorkflowOperator(ContactOperator):
     """
     Remove a contact from a workflow.
 

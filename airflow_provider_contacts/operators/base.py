@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_contacts.coercion import to_bool
 from airflow_provider_contacts.hooks.contacts import ContactsHook
+from airflow_provider_contacts.links import HighLevelContactLink, link_contact
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -96,6 +97,34 @@ class BaseContactsOperator(BaseOperator):
         ids = {name: value for name, value in arguments.items() if name.endswith("_id") and value is not None}
         self.log.info("Calling ContactsHook.%s(%s)", self.hook_method, _describe(ids))
         return getattr(self.hook, self.hook_method)(**arguments)
+
+
+class ContactOperator(BaseContactsOperator):
+    """
+    An operator that acts on one contact: its task instance links to the contact in the HighLevel app (the
+    "HighLevel contact" extra link).
+
+    The contact is the ``contact_id`` argument, or the one the call returned (:meth:`returned_contact_id`).
+    """
+
+    operator_extra_links = (HighLevelContactLink(),)
+
+    def returned_contact_id(self, result: Any) -> str | None:
+        """
+        The id of the contact a call returned, for operators that have no ``contact_id`` argument.
+
+        :param result: what the hook method returned.
+        """
+        return None
+
+    def execute(self, context: Context) -> Any:
+        contact_id = getattr(self, "contact_id", None)
+        if contact_id:  # known before the call: the link is there even when the call fails
+            link_contact(self, self.hook.location_id, contact_id)
+        result = super().execute(context)
+        if not contact_id:
+            link_contact(self, self.hook.location_id, self.returned_contact_id(result))
+        return result
 
 
 def _typed(name: str, value: Any, task_id: str) -> Any:

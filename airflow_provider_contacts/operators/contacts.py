@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_contacts.operators.base import BaseContactsOperator
+from airflow_provider_contacts.operators.base import BaseContactsOperator, ContactOperator
 
 
-class CreateContactOperator(BaseContactsOperator):
+class CreateContactOperator(ContactOperator):
     """
     Create a contact (``POST /contacts/``) and return it.
 
@@ -27,8 +27,12 @@ class CreateContactOperator(BaseContactsOperator):
         super().__init__(**kwargs)
         self.fields = fields
 
+    def returned_contact_id(self, result: Any) -> str | None:
+        """The created contact's id. :param result: the contact."""
+        return result.get("id") if isinstance(result, dict) else None
 
-class UpdateContactOperator(BaseContactsOperator):
+
+class UpdateContactOperator(ContactOperator):
     """
     Update a contact (``PUT /contacts/{contact_id}``) and return it.
 
@@ -49,7 +53,7 @@ class UpdateContactOperator(BaseContactsOperator):
         self.fields = fields
 
 
-class UpsertContactOperator(BaseContactsOperator):
+class UpsertContactOperator(ContactOperator):
     """
     Create a contact, or update the one that matches by the location's duplicate rules (email, then phone).
 
@@ -66,6 +70,11 @@ class UpsertContactOperator(BaseContactsOperator):
     def __init__(self, *, fields: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fields = fields
+
+    def returned_contact_id(self, result: Any) -> str | None:
+        """The created or updated contact's id. :param result: ``{"contact", "new"}``."""
+        contact = result.get("contact") if isinstance(result, dict) else None
+        return contact.get("id") if isinstance(contact, dict) else None
 
 
 class DeleteContactOperator(BaseContactsOperator):
@@ -84,7 +93,7 @@ class DeleteContactOperator(BaseContactsOperator):
         self.contact_id = contact_id
 
 
-class AddContactTagsOperator(BaseContactsOperator):
+class AddContactTagsOperator(ContactOperator):
     """
     Add tags to a contact, keeping the ones it has; returns the API's answer (the contact's tags).
 
@@ -102,7 +111,7 @@ class AddContactTagsOperator(BaseContactsOperator):
         self.tags = tags
 
 
-class RemoveContactTagsOperator(BaseContactsOperator):
+class RemoveContactTagsOperator(ContactOperator):
     """
     Remove tags from a contact; returns the API's answer (the contact's tags).
 
@@ -152,7 +161,7 @@ class BulkUpdateContactTagsOperator(BaseContactsOperator):
         self.remove_all = remove_all
 
 
-class AddContactFollowersOperator(BaseContactsOperator):
+class AddContactFollowersOperator(ContactOperator):
     """
     Add followers (user ids) to a contact.
 
@@ -170,7 +179,7 @@ class AddContactFollowersOperator(BaseContactsOperator):
         self.followers = followers
 
 
-class RemoveContactFollowersOperator(BaseContactsOperator):
+class RemoveContactFollowersOperator(ContactOperator):
     """
     Remove followers (user ids) from a contact.
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_contacts.operators.base import BaseContactsOperator
+from airflow_provider_contacts.operators.base import ContactOperator
 
 
-class CreateContactNoteOperator(BaseContactsOperator):
+class CreateContactNoteOperator(ContactOperator):
     """
     Add a note to a contact and return it.
 
@@ -30,7 +30,7 @@ class CreateContactNoteOperator(BaseContactsOperator):
         self.fields = fields
 
 
-class UpdateContactNoteOperator(BaseContactsOperator):
+class UpdateContactNoteOperator(ContactOperator):
     """
     Update a contact's note and return it.
 
@@ -60,7 +60,7 @@ class UpdateContactNoteOperator(BaseContactsOperator):
         self.fields = fields
 
 
-class DeleteContactNoteOperator(BaseContactsOperator):
+class DeleteContactNoteOperator(ContactOperator):
     """
     Delete a contact's note.
 

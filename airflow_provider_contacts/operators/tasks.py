@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_contacts.operators.base import BaseContactsOperator
+from airflow_provider_contacts.operators.base import ContactOperator
 
 
-class CreateContactTaskOperator(BaseContactsOperator):
+class CreateContactTaskOperator(ContactOperator):
     """
     Create a task on a contact and return it.
 
@@ -43,7 +43,7 @@ class CreateContactTaskOperator(BaseContactsOperator):
         self.completed = completed
 
 
-class UpdateContactTaskOperator(BaseContactsOperator):
+class UpdateContactTaskOperator(ContactOperator):
     """
     Update a contact's task and return it; parameters left at ``None`` are not changed.
 
@@ -82,7 +82,7 @@ class UpdateContactTaskOperator(BaseContactsOperator):
         self.completed = completed
 
 
-class CompleteContactTaskOperator(BaseContactsOperator):
+class CompleteContactTaskOperator(ContactOperator):
     """
     Mark a contact's task completed (or open again) and return it.
 
@@ -104,7 +104,7 @@ class CompleteContactTaskOperator(BaseContactsOperator):
         self.completed = completed
 
 
-class DeleteContactTaskOperator(BaseContactsOperator):
+class DeleteContactTaskOperator(ContactOperator):
     """
     Delete a contact's task.
 

@@ -16,10 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-from matplotlib.figure import Figure
-
+from airflow_provider_contacts.extras import require
 from airflow_provider_contacts.reporting.metrics import top_tags_of
 
 TASK_SERIES = (("tasks_open", "open"), ("tasks_overdue", "overdue"), ("tasks_completed", "completed"))
@@ -28,10 +25,16 @@ TAGS_TITLE = "Top tags (latest run)"
 PLAIN_TEXT = {"parse_math": False, "usetex": False}
 
 
+#: Every tick of the time axis in one format, whatever the span of the runs (seconds apart in the demo, days
+#: apart on a schedule).
+TIME_FORMAT = "%Y-%m-%d\n%H:%M:%S"
+
+
 def _time_axis(ax: Any, times: Sequence[datetime]) -> None:
-    locator = AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    from matplotlib.dates import AutoDateLocator, DateFormatter
+
+    ax.xaxis.set_major_locator(AutoDateLocator())
+    ax.xaxis.set_major_formatter(DateFormatter(TIME_FORMAT))
     if min(times) == max(times):  # one run: a window around it, not years of empty axis
         ax.set_xlim(min(times) - timedelta(minutes=30), max(times) + timedelta(minutes=30))
 
@@ -43,9 +46,14 @@ def draw_chart(rows: Sequence[Mapping[str, Any]], title: str = "Contacts") -> Fi
     :param rows: ``contacts_metrics`` rows, oldest first (``computed_at`` and the figures).
     :param title: the figure's title.
     :raises ValueError: there are no rows to draw.
+    :raises ContactsMissingExtraError: matplotlib is not installed (the ``reporting`` extra).
     """
     if not rows:
         raise ValueError("No metrics rows to draw")
+    require("matplotlib", extra="reporting", feature="The dashboard chart")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     times = [row["computed_at"] for row in rows]
     figure = Figure(figsize=(12, 8), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
@@ -62,7 +70,7 @@ def draw_chart(rows: Sequence[Mapping[str, Any]], title: str = "Contacts") -> Fi
             (("contacts_new", "new"), ("contacts_updated", "updated")),
             "Changed in each run's interval",
         ),
-        (tasks_ax, TASK_SERIES, "Tasks of the scanned contacts"),
+        (tasks_ax, TASK_SERIES, "Tasks in the location"),
     )
     for ax, series, heading in panels:
         for column, label in series:

@@ -17,6 +17,8 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow.sdk import Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from airflow_provider_contacts.extras import require
+
 log = logging.getLogger(__name__)
 
 DEFAULT_REPORTING_CONN_ID = "contacts_reporting"
@@ -43,10 +45,9 @@ class MySqlConnectorHook(DbApiHook):
         return "mysql"
 
     def get_conn(self) -> Any:
-        import mysql.connector
-
+        connector = require("mysql.connector", extra="mysql", feature="A MySQL/MariaDB target")
         conn = self.get_connection(getattr(self, self.conn_name_attr))
-        return mysql.connector.connect(
+        return connector.connect(
             host=conn.host or "localhost",
             port=int(conn.port or 3306),
             user=conn.login,
@@ -70,6 +71,7 @@ def sqlite_connection(conn_id: str, path: str | os.PathLike[str]) -> Connection:
 
 def _preset_sqlite_hook(connection: Connection) -> DbApiHook:
     """Return a ``SqliteHook`` bound to a connection that exists only in memory."""
+    require("airflow.providers.sqlite.hooks.sqlite", extra="reporting", feature="The SQLite reporting file")
     from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
     class _PresetSqliteHook(SqliteHook):
@@ -103,6 +105,8 @@ def get_sql_hook(
     try:
         hook = connection.get_hook()
     except Exception:
+        if connection.conn_type == "sqlite":
+            require("airflow.providers.sqlite.hooks.sqlite", extra="reporting", feature="A SQLite target")
         if connection.conn_type not in MYSQL_CONN_TYPES:
             raise
         # The official MySQL provider is not installed (it needs mysqlclient, built against C headers).

@@ -25,6 +25,7 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError
+from airflow_provider_contacts.links import HighLevelContactLink, link_contact
 from airflow_provider_contacts.triggers.checks import CheckResult, ContactsCheck, to_datetime
 from airflow_provider_contacts.triggers.contacts import (
     DEFAULT_CONN_ID,
@@ -324,6 +325,7 @@ class DuplicateContactSensor(ContactsBaseSensor):
 
     template_fields: Sequence[str] = ("email", "phone", "contacts_conn_id", "location_id")
     trigger_class = DuplicateContactTrigger
+    operator_extra_links = (HighLevelContactLink(),)
 
     def __init__(self, *, email: str | None = None, phone: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -335,6 +337,12 @@ class DuplicateContactSensor(ContactsBaseSensor):
     def check_kwargs(self, context: Context) -> dict[str, Any]:
         """The email and phone. :param context: the task's context."""
         return {"email": self.email, "phone": self.phone}
+
+    def outcome(self, result: CheckResult) -> PokeReturnValue:
+        """The verdict; the contact found is the task's "HighLevel contact" link. :param result: the check's."""
+        if result.status == "success" and isinstance(result.xcom, dict):
+            link_contact(self, self.hook.location_id, result.xcom.get("contact_id"))
+        return super().outcome(result)
 
 
 class ContactTaskSensor(ContactsBaseSensor):

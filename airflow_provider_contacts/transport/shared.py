@@ -30,6 +30,7 @@ import weakref
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow_provider_contacts.extras import require
 from airflow_provider_contacts.transport.limiter import daily_exhausted_error
 from airflow_provider_contacts.urls import redacted_url
 
@@ -90,14 +91,7 @@ class RedisWindow:
         margin: float,
         key_prefix: str = "airflow-provider-contacts",
     ) -> None:
-        try:
-            import redis  # the optional extra "redis": imported only when a backend is configured
-        except ImportError:
-            from airflow_provider_contacts.exceptions import ContactsConfigError
-
-            raise ContactsConfigError(
-                "extra.rate_limit_backend needs the Redis client: pip install 'airflow-provider-contacts[redis]'"
-            ) from None
+        redis = require("redis", extra="redis", feature="extra.rate_limit_backend")
 
         self._url = url  # may hold the password: never shown
         #: The URL for messages: no user information, no query value.

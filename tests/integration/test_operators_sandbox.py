@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, chain, task
 
+from airflow_provider_contacts.links import contact_url
 from airflow_provider_contacts.operators import (
     AddContactFollowersOperator,
     AddContactTagsOperator,
@@ -20,6 +21,7 @@ from airflow_provider_contacts.operators import (
     AddContactToWorkflowOperator,
     BulkUpdateContactTagsOperator,
     CompleteContactTaskOperator,
+    ContactOperator,
     CreateContactNoteOperator,
     CreateContactOperator,
     CreateContactTaskOperator,
@@ -39,6 +41,7 @@ from airflow_provider_contacts.operators import (
     UpsertContactOperator,
 )
 from airflow_provider_contacts.sandbox import SandboxHandle
+from tests.integration.test_extra_links import extra_links
 from tests.unit.operators.dags import use_dag_bundle
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow_db]
@@ -298,6 +301,13 @@ def test_every_operator_in_a_dag_run(
         ("Call back", True, conf["user_id"])
     ]
     assert all(c["email"] != conf["email"] for c in sb.all_contacts())  # deleted at the end
+    # Every operator that acts on the one contact links to its page (the UI's "HighLevel contact" button).
+    links = {task.task_id: extra_links(run, task.task_id) for task in every_operator_dag().tasks}
+    linking = {task.task_id for task in every_operator_dag().tasks if isinstance(task, ContactOperator)}
+    assert len(linking) == 19 and {task_id for task_id, link in links.items() if link} == linking
+    assert {task_id: links[task_id] for task_id in linking} == {
+        task_id: {"HighLevel contact": contact_url(sb.location_id, contact["id"])} for task_id in linking
+    }
     routes = sb.stats()["requests_by_route"]
     for route in (
         "POST /contacts/",

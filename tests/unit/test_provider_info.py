@@ -84,3 +84,88 @@ def test_the_rate_budget_url_is_sensitive_and_agency_is_an_authentication():
     widgets = ProvidersManager().connection_form_widgets
     assert widgets["extra__contacts__rate_limit_backend"].is_sensitive
     assert "agency" in widgets["extra__contacts__auth_type"].field["schema"]["enum"]
+
+
+def _classes_by_module(base: type) -> dict[str, set[type]]:
+    """The provider's classes derived from ``base`` that nothing in the provider derives from, by module."""
+    import inspect
+    import pkgutil
+
+    import airflow_provider_contacts
+
+    found: set[type] = set()
+    for info in pkgutil.walk_packages(airflow_provider_contacts.__path__, "airflow_provider_contacts."):
+        module = importlib.import_module(info.name)
+        found.update(
+            obj
+            for obj in vars(module).values()
+            if inspect.isclass(obj) and obj.__module__ == module.__name__ and issubclass(obj, base)
+        )
+    leaves = {cls for cls in found if not any(other is not cls and issubclass(other, cls) for other in found)}
+    by_module: dict[str, set[type]] = {}
+    for cls in leaves:
+        by_module.setdefault(cls.__module__, set()).add(cls)
+    return by_module
+
+
+def _listed(kind: str) -> set[str]:
+    return {module for entry in get_provider_info()[kind] for module in entry["python-modules"]}
+
+
+def test_every_list_of_modules_is_what_the_code_defines():
+    """``hooks`` lists hook modules only (it listed ``hooks.auth``, which holds no hook), and none is left out."""
+    from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator
+    from airflow.triggers.base import BaseTrigger
+
+    info = get_provider_info()
+    transfers = {entry["python-module"] for entry in info["transfers"]}
+    operators = {m for m in _classes_by_module(BaseOperator) if "sandbox" not in m}
+    sensors = set(_classes_by_module(BaseSensorOperator))
+    assert _listed("hooks") == set(_classes_by_module(BaseHook))
+    assert _listed("sensors") == sensors
+    assert _listed("operators") == operators - sensors - transfers
+    assert transfers <= operators
+    assert _listed("triggers") == set(_classes_by_module(BaseTrigger))
+
+
+def test_extra_links_are_the_ones_the_operators_carry():
+    from airflow.sdk import BaseOperator, BaseOperatorLink
+
+    carried = {
+        f"{type(link).__module__}.{type(link).__qualname__}"
+        for classes in _classes_by_module(BaseOperator).values()
+        for cls in classes
+        for link in cls.operator_extra_links
+    }
+    assert (
+        carried
+        == set(get_provider_info()["extra-links"])
+        == {"airflow_provider_contacts.links.HighLevelContactLink"}
+    )
+    for path in carried:
+        module, _, name = path.rpartition(".")
+        assert issubclass(getattr(importlib.import_module(module), name), BaseOperatorLink)
+
+
+def test_asset_uri_entries_import():
+    (entry,) = get_provider_info()["asset-uris"]
+    assert entry["schemes"] == ["highlevel"]
+    for key in ("handler", "factory", "to_openlineage_converter"):
+        module, _, name = entry[key].rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name))
+
+
+def test_the_version_lives_in_one_place():
+    """pyproject reads ``__version__``; the provider info reports it (the package check compares the wheel)."""
+    import tomllib
+
+    import airflow_provider_contacts
+
+    pyproject = tomllib.loads(
+        (Path(airflow_provider_contacts.__file__).parent.parent / "pyproject.toml").read_text()
+    )
+    assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "airflow_provider_contacts.__version__"
+    }
+    assert get_provider_info()["versions"] == [airflow_provider_contacts.__version__]
