@@ -23,7 +23,7 @@ demo: $(STAMP)
 # workers, each taking whole files (module fixtures such as the deployment tier stay in one process).
 PYTEST_WORKERS ?= 2
 
-# The suite includes the package check (tests/package/test_wheel.py).
+# The suite includes the package check (tests/packaging/test_wheel.py).
 test: $(STAMP) pyfloor
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
@@ -36,12 +36,12 @@ lint: $(STAMP) pyfloor
 # requires-python says 3.10: nothing the package, its scripts or the example DAGs use may need a newer Python.
 # (Only 3.11 runs; see the README's "Tested with".)
 pyfloor: $(STAMP)
-	$(BIN)/vermin --target=3.10- --violations --no-tips --eval-annotations --quiet airflow_provider_contacts example_dags scripts
+	$(BIN)/vermin --target=3.10- --violations --no-tips --eval-annotations --quiet airflow_provider_contacts sandbox/contacts_sandbox example_dags scripts
 
 # The wheel users install: built, checked by twine, installed without extras beside Airflow (a virtual
 # environment cached in .package-check/ by a hash of the dependencies), every module imported, pip check.
 package-check: $(STAMP)
-	$(BIN)/python -m pytest tests/package -q -p no:cacheprovider
+	$(BIN)/python -m pytest tests/packaging -q -p no:cacheprovider
 
 format: $(STAMP)
 	$(BIN)/ruff format .

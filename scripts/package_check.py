@@ -151,11 +151,10 @@ def problems_of(probe: dict[str, Any], pip_check: str) -> list[str]:
 def describe(sdist: Path, wheel: Path, files: list[tuple[str, int]], probe: dict[str, Any]) -> list[str]:
     """The report's lines."""
     unpacked = sum(size for _, size in files)
-    sandbox_specs = sum(s for n, s in files if "/sandbox/" in n and n.endswith(".json"))
     lines = [
         f"sdist {sdist.name}: {sdist.stat().st_size / 1024:.0f} KiB",
         f"wheel {wheel.name}: {wheel.stat().st_size / 1024:.0f} KiB packed, {unpacked / 1024:.0f} KiB "
-        f"unpacked, {len(files)} files (sandbox OpenAPI files {sandbox_specs / 1024:.0f} KiB)",
+        f"unpacked, {len(files)} files",
         "  " + ", ".join(sorted({n.split("/")[0] for n, _ in files})),
         f"python {probe['python']}, apache-airflow {probe['versions']['apache-airflow']}, "
         f"version {probe['package_version']} (wheel {probe['versions']['airflow-provider-contacts']}, "

@@ -179,15 +179,19 @@ async def _read_body(request: Request, max_body: int, timeout: float) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > max_body:
         raise WebhookRefused(413, f"body over {max_body} bytes", "too_large")
     chunks: list[bytes] = []
-    size = 0
+
+    async def read() -> None:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                raise WebhookRefused(413, f"body over {max_body} bytes", "too_large")
+            chunks.append(chunk)
+
+    # asyncio.wait_for rather than asyncio.timeout (Python 3.11+): the package supports 3.10.
     try:
-        async with asyncio.timeout(timeout):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > max_body:
-                    raise WebhookRefused(413, f"body over {max_body} bytes", "too_large")
-                chunks.append(chunk)
-    except TimeoutError:
+        await asyncio.wait_for(read(), timeout)
+    except asyncio.TimeoutError:
         raise WebhookRefused(408, f"body not received within {timeout:g} s", "slow_body") from None
     return b"".join(chunks)
 
