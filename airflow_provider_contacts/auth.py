@@ -41,7 +41,7 @@ from airflow_provider_contacts.exceptions import (
     api_messages,
     json_object,
 )
-from airflow_provider_contacts.hooks.api_versions import (
+from airflow_provider_contacts.api_versions import (
     API_VERSIONS,
     V2,
     ApiVersion,

@@ -29,7 +29,7 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": _modules("hooks.contacts", "hooks.auth"),
+        "hooks": _modules("hooks.contacts", "hooks.sql"),
         "operators": _modules(
             "operators.contacts",
             "operators.tasks",

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
-from contacts_settings import CONTACTS_CONN_ID, REPORTING_CONN_ID
+from dag_support.settings import CONTACTS_CONN_ID, REPORTING_CONN_ID
 
 from airflow_provider_contacts.reporting.tables import SHORT_TEXT, TEXT, TIMESTAMP, TableSpec
 
@@ -82,9 +82,9 @@ def contacts_archive() -> None:
         import logging
         from functools import partial
 
-        from contacts_settings import reporting_hook
-        from location_directory import workflow_ids
-        from run_report import Fixes
+        from dag_support.settings import reporting_hook
+        from dag_support.location_directory import workflow_ids
+        from dag_support.run_report import Fixes
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
         from airflow_provider_contacts.progress import ProgressLogger
@@ -151,7 +151,7 @@ def contacts_archive() -> None:
         import logging
 
         from airflow.sdk.exceptions import AirflowFailException
-        from contacts_settings import reporting_hook
+        from dag_support.settings import reporting_hook
 
         from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, append_row
 

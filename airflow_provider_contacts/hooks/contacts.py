@@ -26,8 +26,8 @@ from airflow_provider_contacts.exceptions import (
     ContactsError,
     ContactsPermissionError,
 )
-from airflow_provider_contacts.hooks.api_versions import V2, ApiVersion, for_connection
-from airflow_provider_contacts.hooks.auth import (
+from airflow_provider_contacts.api_versions import V2, ApiVersion, for_connection
+from airflow_provider_contacts.auth import (
     OAuthTokenProvider,
     TokenProvider,
     TokenStore,

@@ -22,8 +22,8 @@ import tenacity
 from requests.adapters import HTTPAdapter
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.hooks.api_versions import for_connection
-from airflow_provider_contacts.hooks.auth import (
+from airflow_provider_contacts.api_versions import for_connection
+from airflow_provider_contacts.auth import (
     FileTokenStore,
     LocationTokenProvider,
     OAuthTokenProvider,

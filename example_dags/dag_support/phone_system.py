@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
-from contacts_settings import SOURCE_CONN_ID, demo_dir
+from dag_support.settings import SOURCE_CONN_ID, demo_dir
 
-from airflow_provider_contacts.reporting.sql import get_sql_hook
+from airflow_provider_contacts.hooks.sql import get_sql_hook
 from airflow_provider_contacts.reporting.tables import (
     INTEGER,
     SHORT_TEXT,

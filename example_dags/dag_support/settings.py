@@ -31,7 +31,7 @@ from typing import Any
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow.sdk import Asset
 
-from airflow_provider_contacts.reporting.sql import DEFAULT_REPORTING_CONN_ID, get_sql_hook
+from airflow_provider_contacts.hooks.sql import DEFAULT_REPORTING_CONN_ID, get_sql_hook
 
 CONTACTS_CONN_ID = os.environ.get("CONTACTS_CONN_ID", "contacts_default")
 AGENCY_CONN_ID = os.environ.get("CONTACTS_AGENCY_CONN_ID", "contacts_agency")

@@ -21,7 +21,7 @@ from airflow_provider_contacts.exceptions import (
     ContactsNotFoundError,
     ContactsPermissionError,
 )
-from airflow_provider_contacts.hooks.auth import MemoryTokenStore
+from airflow_provider_contacts.auth import MemoryTokenStore
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.sandbox import SandboxHandle
 from airflow_provider_contacts.sandbox.spec import operations

@@ -37,7 +37,7 @@ def _run(start: datetime, end: datetime, custom_fields: str, **kwargs: Any) -> d
 
 
 def _rows(table: str) -> dict[str, dict[str, Any]]:
-    from airflow_provider_contacts.reporting.sql import get_sql_hook
+    from airflow_provider_contacts.hooks.sql import get_sql_hook
 
     conn = get_sql_hook("warehouse").get_conn()
     try:

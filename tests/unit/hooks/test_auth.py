@@ -13,7 +13,7 @@ import requests
 import requests_mock as rm
 
 from airflow_provider_contacts.exceptions import ContactsAuthError
-from airflow_provider_contacts.hooks.auth import (
+from airflow_provider_contacts.auth import (
     FileTokenStore,
     MemoryTokenStore,
     OAuthTokenProvider,
@@ -239,7 +239,7 @@ def test_a_refresh_whose_answer_was_lost_is_not_retried(requests_mock: rm.Mocker
 
 
 def test_a_refresh_that_could_not_connect_or_got_503_is_retried(requests_mock: rm.Mocker, monkeypatch):
-    monkeypatch.setattr("airflow_provider_contacts.hooks.auth.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("airflow_provider_contacts.auth.time.sleep", lambda seconds: None)
     requests_mock.post(
         TOKEN_URL,
         [
@@ -262,7 +262,7 @@ def test_other_token_errors_are_auth_errors_with_the_api_message(requests_mock: 
 
 
 def test_a_store_that_cannot_save_fails_loudly(requests_mock: rm.Mocker, monkeypatch):
-    monkeypatch.setattr("airflow_provider_contacts.hooks.auth.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("airflow_provider_contacts.auth.time.sleep", lambda seconds: None)
 
     class BrokenStore(MemoryTokenStore):
         def save(self, tokens):
@@ -324,7 +324,7 @@ def test_file_store_lock_excludes_other_holders(tmp_path: Path):
 def test_a_lock_held_too_long_is_an_error_naming_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ):
-    from airflow_provider_contacts.hooks import auth
+    from airflow_provider_contacts import auth
 
     monkeypatch.setattr(auth, "TOKEN_LOCK_TIMEOUT", 0.05)
     monkeypatch.setattr(auth.tempfile, "gettempdir", lambda: str(tmp_path))

@@ -17,7 +17,7 @@ from airflow_provider_contacts.exceptions import (
     ContactsRateLimitError,
     ContactsValidationError,
 )
-from airflow_provider_contacts.hooks.auth import MemoryTokenStore
+from airflow_provider_contacts.auth import MemoryTokenStore
 
 from .conftest import BASE, token_answer
 

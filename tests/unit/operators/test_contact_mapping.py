@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.operators._contact_mapping import (
+from airflow_provider_contacts.engines.contact_mapping import (
     ContactMapper,
     InvalidSourceRecord,
     RecordError,
