@@ -35,18 +35,18 @@ from urllib.parse import urlsplit
 import requests
 from filelock import FileLock, Timeout
 
-from airflow_provider_contacts.exceptions import (
-    ContactsAuthError,
-    ContactsConfigError,
-    api_messages,
-    json_object,
-)
 from airflow_provider_contacts.api_versions import (
     API_VERSIONS,
     V2,
     ApiVersion,
     is_invalid_grant,
     token_answer,
+)
+from airflow_provider_contacts.exceptions import (
+    ContactsAuthError,
+    ContactsConfigError,
+    api_messages,
+    json_object,
 )
 
 log = logging.getLogger(__name__)

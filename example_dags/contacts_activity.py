@@ -48,8 +48,7 @@ def _for_each_linked_contact(contact_ids: list[str], work: str) -> dict[str, Any
     """Run one ``activity_feed`` function over the changed contacts the phone system knows."""
     import logging
 
-    from dag_support import activity_feed
-    from dag_support import phone_system
+    from dag_support import activity_feed, phone_system
     from dag_support.location_directory import Agents
     from dag_support.run_report import Fixes
 

@@ -82,9 +82,9 @@ def contacts_archive() -> None:
         import logging
         from functools import partial
 
-        from dag_support.settings import reporting_hook
         from dag_support.location_directory import workflow_ids
         from dag_support.run_report import Fixes
+        from dag_support.settings import reporting_hook
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
         from airflow_provider_contacts.progress import ProgressLogger

@@ -28,8 +28,8 @@ from functools import partial
 from typing import Any
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
-from dag_support.settings import CONTACTS_CONN_ID, REPORTING_CONN_ID, SOURCE_CONN_ID
 from dag_support.run_report import Fixes
+from dag_support.settings import CONTACTS_CONN_ID, REPORTING_CONN_ID, SOURCE_CONN_ID
 
 #: phone-system column -> contact field, for the fields the reconciliation compares.
 COMPARED = {"first_name": "firstName", "last_name": "lastName", "email": "email", "phone": "phone"}

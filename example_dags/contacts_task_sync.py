@@ -43,8 +43,7 @@ def contacts_task_sync() -> None:
         """Follow-ups and tasks of every linked contact, kept in step both ways; the report to XCom."""
         import logging
 
-        from dag_support import activity_feed
-        from dag_support import phone_system
+        from dag_support import activity_feed, phone_system
         from dag_support.location_directory import Agents
         from dag_support.run_report import Fixes
 

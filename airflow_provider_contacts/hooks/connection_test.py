@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, api_messages, json_object
 from airflow_provider_contacts.auth import (
     FileTokenStore,
     TokenData,
@@ -31,6 +30,7 @@ from airflow_provider_contacts.auth import (
     fingerprint,
     mask,
 )
+from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, api_messages, json_object
 
 if TYPE_CHECKING:
     from airflow_provider_contacts.hooks.contacts import ContactsHook

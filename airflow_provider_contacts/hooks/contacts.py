@@ -20,18 +20,18 @@ import greenback
 import requests
 from airflow.sdk import BaseHook
 
-from airflow_provider_contacts.exceptions import (
-    ContactsApiError,
-    ContactsConfigError,
-    ContactsError,
-    ContactsPermissionError,
-)
 from airflow_provider_contacts.api_versions import V2, ApiVersion, for_connection
 from airflow_provider_contacts.auth import (
     OAuthTokenProvider,
     TokenProvider,
     TokenStore,
     describe_tokens,
+)
+from airflow_provider_contacts.exceptions import (
+    ContactsApiError,
+    ContactsConfigError,
+    ContactsError,
+    ContactsPermissionError,
 )
 from airflow_provider_contacts.progress import ProgressLogger
 from airflow_provider_contacts.transport.core import WRITE_SCOPE, Call

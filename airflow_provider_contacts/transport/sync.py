@@ -21,7 +21,6 @@ import requests
 import tenacity
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.api_versions import for_connection
 from airflow_provider_contacts.auth import (
     FileTokenStore,
@@ -33,6 +32,7 @@ from airflow_provider_contacts.auth import (
     VariableTokenStore,
     never_sent,
 )
+from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.transport.core import (
     Answer,
     Call,

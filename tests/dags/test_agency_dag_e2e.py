@@ -57,8 +57,8 @@ def _states(run: Any) -> dict[tuple[str, int], str]:
 
 
 def test_agency_sync_maps_over_every_location(agency_world: tuple[SandboxHandle, Any, Path]) -> None:
-    from dag_support import phone_system
     from airflow.utils.state import DagRunState
+    from dag_support import phone_system
     from dag_support.settings import reporting_hook
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook

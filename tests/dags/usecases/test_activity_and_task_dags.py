@@ -46,8 +46,8 @@ def _rows(spec: Any, source_id: str) -> list[dict[str, Any]]:
 
 
 def test_activity_pulls_notes_appointments_and_tasks_of_changed_contacts(world: World) -> None:
-    from dag_support import phone_system
     from airflow.utils.state import DagRunState
+    from dag_support import phone_system
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
@@ -114,8 +114,8 @@ def test_activity_pulls_notes_appointments_and_tasks_of_changed_contacts(world: 
 
 
 def test_task_sync_both_ways_newer_change_wins(world: World) -> None:
-    from dag_support import phone_system
     from airflow.utils.state import DagRunState
+    from dag_support import phone_system
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 

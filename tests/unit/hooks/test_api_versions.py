@@ -8,7 +8,6 @@ import pytest
 import requests
 import requests_mock as rm
 
-from airflow_provider_contacts.exceptions import ContactsConfigError, api_messages
 from airflow_provider_contacts.api_versions import (
     API_VERSIONS,
     for_connection,
@@ -16,6 +15,7 @@ from airflow_provider_contacts.api_versions import (
     token_answer,
 )
 from airflow_provider_contacts.auth import MemoryTokenStore, OAuthTokenProvider
+from airflow_provider_contacts.exceptions import ContactsConfigError, api_messages
 
 V2, V3 = API_VERSIONS["2021-07-28"], API_VERSIONS["v3"]
 

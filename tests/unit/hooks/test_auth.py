@@ -12,7 +12,6 @@ import pytest
 import requests
 import requests_mock as rm
 
-from airflow_provider_contacts.exceptions import ContactsAuthError
 from airflow_provider_contacts.auth import (
     FileTokenStore,
     MemoryTokenStore,
@@ -22,6 +21,7 @@ from airflow_provider_contacts.auth import (
     describe_tokens,
     fingerprint,
 )
+from airflow_provider_contacts.exceptions import ContactsAuthError
 
 from .conftest import BASE, CLIENT_SECRET, SEED_REFRESH_TOKEN, token_answer
 

@@ -8,6 +8,7 @@ import pytest
 import requests
 import requests_mock as rm
 
+from airflow_provider_contacts.auth import MemoryTokenStore
 from airflow_provider_contacts.exceptions import (
     ContactsApiError,
     ContactsAuthError,
@@ -17,7 +18,6 @@ from airflow_provider_contacts.exceptions import (
     ContactsRateLimitError,
     ContactsValidationError,
 )
-from airflow_provider_contacts.auth import MemoryTokenStore
 
 from .conftest import BASE, token_answer
 

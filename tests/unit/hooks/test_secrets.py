@@ -8,8 +8,8 @@ import pytest
 import requests
 import requests_mock as rm
 
-from airflow_provider_contacts.exceptions import ContactsError
 from airflow_provider_contacts.auth import MemoryTokenStore
+from airflow_provider_contacts.exceptions import ContactsError
 
 from .conftest import BASE, CLIENT_SECRET, PRIVATE_TOKEN, SEED_REFRESH_TOKEN, token_answer
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.engines.contact_mapping import (
     ContactMapper,
     InvalidSourceRecord,
@@ -17,6 +16,7 @@ from airflow_provider_contacts.engines.contact_mapping import (
     normalize_email,
     normalize_phone,
 )
+from airflow_provider_contacts.exceptions import ContactsConfigError
 
 from .conftest import FakeContactsApi
 

@@ -8,8 +8,8 @@ import json
 import pytest
 import requests_mock as rm
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.auth import MemoryTokenStore
+from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 from tests.unit.hooks.conftest import BASE, connection, token_answer
 
