@@ -185,7 +185,7 @@ def run(args: Any, target: dict[str, Any], started: float) -> bool:
         common.use_sandbox(sb)
         os.environ["AIRFLOW_CONN_WAREHOUSE"] = json.dumps(target)
         from airflow_provider_contacts.hooks.contacts import ContactsHook
-        from airflow_provider_contacts.reporting.metrics import count_contacts
+        from airflow_provider_contacts.hooks.search import count_contacts
 
         hook = ContactsHook()
         hook.auth.access_token()

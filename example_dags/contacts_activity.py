@@ -108,7 +108,7 @@ def contacts_activity() -> None:
         """
         from airflow_provider_contacts.assets import held_back_asset_events
         from airflow_provider_contacts.hooks.contacts import ContactsHook
-        from airflow_provider_contacts.reporting.metrics import range_filter
+        from airflow_provider_contacts.hooks.search import range_filter
         from airflow_provider_contacts.reporting.tables import from_db_timestamp
 
         ids = list(params.get("contact_ids") or [])

@@ -82,7 +82,7 @@ def contacts_alerts() -> None:
         from dag_support.settings import reporting_hook
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
-        from airflow_provider_contacts.reporting.metrics import count_contacts
+        from airflow_provider_contacts.hooks.search import count_contacts
         from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, METRICS_TABLE, read_rows
 
         sql = reporting_hook(REPORTING_CONN_ID)

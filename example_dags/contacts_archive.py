@@ -87,8 +87,8 @@ def contacts_archive() -> None:
         from dag_support.settings import reporting_hook
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
+        from airflow_provider_contacts.hooks.search import range_filter
         from airflow_provider_contacts.progress import ProgressLogger
-        from airflow_provider_contacts.reporting.metrics import range_filter
         from airflow_provider_contacts.reporting.tables import append_row, ensure_table
 
         dry_run, delete = params["dry_run"], params["delete"]

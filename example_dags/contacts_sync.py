@@ -199,7 +199,7 @@ def contacts_sync() -> None:
         from dag_support import phone_system
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
-        from airflow_provider_contacts.reporting.metrics import range_filter
+        from airflow_provider_contacts.hooks.search import range_filter
 
         hook = ContactsHook(contacts_conn_id=CONTACTS_CONN_ID)
         changed = hook.search_contacts(

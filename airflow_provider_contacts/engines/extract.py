@@ -34,8 +34,8 @@ from airflow_provider_contacts.engines.records import (
     table_specs,
 )
 from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.hooks.search import count_contacts, range_filter
 from airflow_provider_contacts.progress import ProgressLogger
-from airflow_provider_contacts.reporting.metrics import count_contacts, range_filter
 
 if TYPE_CHECKING:
     from airflow_provider_contacts.hooks.contacts import ContactsHook

@@ -24,8 +24,9 @@ from itertools import islice
 from typing import Any, Protocol
 
 from airflow_provider_contacts.coercion import to_datetime
+from airflow_provider_contacts.hooks.contacts import SEARCH_MAX_PAGE_LIMIT
+from airflow_provider_contacts.hooks.search import count_contacts, range_filter
 
-SEARCH_PAGE_LIMIT = 500
 DEFAULT_TAG_SCAN_LIMIT = 10_000
 DEFAULT_TASK_CONTACT_LIMIT = 200
 DEFAULT_TOP_TAGS = 10
@@ -49,7 +50,7 @@ class ContactsReader(Protocol):
         filters: Sequence[Mapping[str, Any]] | None = None,
         query: str | None = None,
         sort: Sequence[Mapping[str, Any]] | None = None,
-        page_limit: int = 500,
+        page_limit: int = SEARCH_MAX_PAGE_LIMIT,
     ) -> Iterable[dict[str, Any]]: ...
 
     def search_location_tasks(self, contact_ids: Sequence[str] | None = None) -> Iterable[dict[str, Any]]: ...
@@ -135,48 +136,6 @@ def top_tags_of(row: Mapping[str, Any]) -> dict[str, int]:
     """
     value = row.get("top_tags") or {}
     return dict(json.loads(value)) if isinstance(value, str) else dict(value)
-
-
-def iso_ms(moment: datetime) -> str:
-    """
-    Format a moment as the API's filters want it: ISO-8601 UTC with milliseconds and ``Z``.
-
-    :param moment: an aware datetime (a naive one is taken as UTC).
-    """
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def range_filter(field_name: str, gte: datetime | None = None, lt: datetime | None = None) -> dict[str, Any]:
-    """
-    Return a search ``range`` filter on a date field.
-
-    :param field_name: ``dateAdded`` or ``dateUpdated``.
-    :param gte: inclusive lower bound.
-    :param lt: exclusive upper bound.
-    """
-    value: dict[str, str] = {}
-    if gte is not None:
-        value["gte"] = iso_ms(gte)
-    if lt is not None:
-        value["lt"] = iso_ms(lt)
-    return {"field": field_name, "operator": "range", "value": value}
-
-
-def count_contacts(hook: ContactsReader, filters: Sequence[Mapping[str, Any]] | None = None) -> int:
-    """
-    Return how many contacts match ``filters``, from one search answer's ``total`` (one request).
-
-    :param hook: the Contacts hook.
-    :param filters: search filters in the API's shape; all contacts when None.
-    """
-    body: dict[str, Any] = {"locationId": hook.location_id, "pageLimit": 1, "page": 1}
-    if filters:
-        body["filters"] = list(filters)
-    answer = hook.request("POST", "/contacts/search", json=body)
-    return int(answer["total"])
 
 
 @dataclass
@@ -266,7 +225,7 @@ def compute_metrics(
     )
 
     sort = [{"field": "dateUpdated", "direction": "desc"}]
-    scanned = _take(hook.search_contacts(sort=sort, page_limit=SEARCH_PAGE_LIMIT), tag_scan_limit)
+    scanned = _take(hook.search_contacts(sort=sort, page_limit=SEARCH_MAX_PAGE_LIMIT), tag_scan_limit)
     tags: Counter[str] = Counter()
     for contact in scanned:
         tags.update(set(contact.get("tags") or ()))
@@ -274,7 +233,7 @@ def compute_metrics(
         tasks = count_tasks(hook.search_location_tasks(), as_of=interval_end)
         task_contacts_scanned = total
     else:
-        page_limit = max(1, min(SEARCH_PAGE_LIMIT, task_contact_limit))
+        page_limit = max(1, min(SEARCH_MAX_PAGE_LIMIT, task_contact_limit))
         found = hook.search_contacts(filters=list(task_filters), sort=sort, page_limit=page_limit)
         task_ids = [contact["id"] for contact in _take(found, task_contact_limit)]
         tasks = count_tasks(hook.search_location_tasks(contact_ids=task_ids), as_of=interval_end)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_contacts.engines.sql import MergeCounts, SqlMerger
+from airflow_provider_contacts.hooks.search import count_contacts
 from airflow_provider_contacts.hooks.sql import get_sql_hook
-from airflow_provider_contacts.reporting.metrics import count_contacts
 from airflow_provider_contacts.transfers.base import BaseContactsTransferOperator, as_bool
 
 if TYPE_CHECKING:
