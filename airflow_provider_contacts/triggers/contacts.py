@@ -13,7 +13,7 @@ Two triggers watch contact changes: :class:`ContactChangedPollTrigger` defers
 :class:`~airflow_provider_contacts.sensors.ContactChangedSensor`, and :class:`ContactChangedEventTrigger`
 watches for an asset (``AssetWatcher``), any number of them on one location sharing one search per poll
 through Airflow 3.3's shared streams. :class:`ContactChangedTrigger`, the name DAGs already use in their
-asset watchers, is the event trigger still (and runs a deferral it was serialised for, deprecated).
+asset watchers, is the event trigger under that name.
 
 Events of a deferred trigger (the sensor's ``execute_complete`` reads them):
 
@@ -32,7 +32,6 @@ import asyncio
 import json
 import random
 import time
-import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from datetime import datetime, timedelta
@@ -539,45 +538,7 @@ class ContactChangedTrigger(ContactChangedEventTrigger):
     """
     The asset-watcher trigger under the name DAGs already use: a :class:`ContactChangedEventTrigger`.
 
-    It also still runs the one-event deferral it served before :class:`ContactChangedPollTrigger` took that
-    role (``watch=False``, or ``watch=None`` with a task instance), so that sensors deferred by an older
-    version resume; building one for a deferral is deprecated.
+    Sensors defer with :class:`ContactChangedPollTrigger`.
 
-    :param watch: ``True`` watch, ``False`` one deferred event (deprecated), ``None`` detect (a trigger
-        that belongs to no task instance is a watcher).
     :param kwargs: :class:`ContactChangedEventTrigger`'s arguments.
     """
-
-    def __init__(self, *, watch: bool | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.watch = watch
-        if watch is False:
-            warnings.warn(
-                "ContactChangedTrigger(watch=False) is deprecated: sensors defer with ContactChangedPollTrigger; "
-                "asset watchers can use ContactChangedEventTrigger",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Return the classpath and the keyword arguments that rebuild this trigger."""
-        classpath, kwargs = super().serialize()
-        kwargs.update(watch=self.watch)
-        return classpath, kwargs
-
-    @property
-    def watching(self) -> bool:
-        """Whether this trigger watches for an asset (rather than serving one deferred sensor)."""
-        if self.watch is not None:
-            return self.watch
-        return self.task_instance is None
-
-    def shared_stream_key(self) -> Hashable | None:
-        """The watcher's key; a deferral shares nothing."""
-        return super().shared_stream_key() if self.watching else None
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Watch, or (a deferral) yield the one event of :class:`ContactChangedPollTrigger`."""
-        inner = super().run() if self.watching else ContactsPollTrigger.run(self)
-        async for event in inner:
-            yield event

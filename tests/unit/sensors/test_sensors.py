@@ -28,7 +28,6 @@ from airflow_provider_contacts.sensors import (
     ContactSearchSensor,
     ContactTaskSensor,
     DuplicateContactSensor,
-    run_window,
 )
 from airflow_provider_contacts.triggers import (
     BusinessContactsTrigger,
@@ -40,6 +39,7 @@ from airflow_provider_contacts.triggers import (
     DuplicateContactTrigger,
 )
 from airflow_provider_contacts.triggers.checks import to_api_time
+from airflow_provider_contacts.windows import run_window
 
 BASE = "https://api.test"
 SEARCH = f"{BASE}/contacts/search"
@@ -398,3 +398,9 @@ def test_business_sensor(requests_mock):
     sensor = BusinessContactsSensor(**sensor_kwargs(business_id="b1", min_count=2, exclude_contact_ids="c0"))
     assert sensor.poke(context()).xcom_value["contact_ids"] == ["c1", "c2"]
     assert requests_mock.last_request.qs["locationid"] == ["loc1"]
+
+
+def test_the_sensors_package_exports_sensors_only():
+    import airflow_provider_contacts.sensors as sensors
+
+    assert "run_window" not in sensors.__all__ and not hasattr(sensors, "run_window")
