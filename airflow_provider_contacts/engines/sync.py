@@ -36,8 +36,6 @@ from airflow_provider_contacts.hooks.contacts import SEARCH_MAX_PAGE_LIMIT, Cont
 from airflow_provider_contacts.progress import ProgressLogger
 
 if TYPE_CHECKING:
-    from logging import Logger
-
     from airflow.sdk import Context
 
 
@@ -63,8 +61,6 @@ class SyncOptions(Protocol):
     """What a sync run reads from its operator (``SyncContactsOperator``'s arguments)."""
 
     task_id: str
-    log: Logger
-    hook: ContactsHook
     records: Any
     field_mapping: Mapping[str, str] | None
     transforms: Mapping[str, Transform | Sequence[Transform]] | None
@@ -72,11 +68,19 @@ class SyncOptions(Protocol):
     tags: Sequence[str] | None
     task_template: Mapping[str, Any] | None
     key_field: str | None
-    dry_run: Any
     max_failed_ratio: Any
     max_workers: int
     batch_size: int
     progress_interval: float
+
+    @property
+    def log(self) -> Any: ...
+
+    @property
+    def hook(self) -> ContactsHook: ...
+
+    @property
+    def dry_run(self) -> Any: ...
 
 
 class SyncRun:

@@ -39,7 +39,6 @@ from airflow_provider_contacts.triggers import (
     DuplicateContactTrigger,
 )
 from airflow_provider_contacts.triggers.checks import to_api_time
-from airflow_provider_contacts.windows import run_window
 
 BASE = "https://api.test"
 SEARCH = f"{BASE}/contacts/search"
@@ -85,23 +84,6 @@ def sensor_kwargs(**kwargs: Any) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------------- run window
-
-
-def test_run_window_defaults():
-    assert run_window({"data_interval_start": START, "data_interval_end": END}) == (START, END)
-    # A zero-length interval (trigger timetables) chains from the previous successful run ...
-    zero = {"data_interval_start": END, "data_interval_end": END}
-    assert run_window({**zero, "prev_data_interval_end_success": START}) == (START, END)
-    # ... and with none, it is open-ended from the run's date, like a run without any interval.
-    assert run_window(zero) == (END, None)
-    run = SimpleNamespace(run_after=START)
-    assert run_window({"data_interval_start": None, "data_interval_end": None, "dag_run": run}) == (
-        START,
-        None,
-    )
-
-
-# ----------------------------------------------------------------------------------- changed sensor
 
 
 def test_changed_sensor_pokes_one_ranged_search_and_returns_ids(requests_mock):
