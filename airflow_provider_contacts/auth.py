@@ -42,6 +42,7 @@ from airflow_provider_contacts.api_versions import (
     is_invalid_grant,
     token_answer,
 )
+from airflow_provider_contacts.coercion import retry_after
 from airflow_provider_contacts.exceptions import (
     ContactsAuthError,
     ContactsConfigError,
@@ -628,7 +629,7 @@ class OAuthTokenProvider(CachedTokenProvider):
                     path="/oauth/token",
                 ) from None
             if response.status_code in _TOKEN_RETRY_STATUSES and attempt + 1 < _TOKEN_ATTEMPTS:
-                wait = retry_after_seconds(response, 0.5 * 2**attempt)
+                wait = retry_after(response.headers, 0.5 * 2**attempt)
                 log.warning(
                     "token endpoint of connection %r answered %s; trying again in %.1f s",
                     self.conn_id,
@@ -785,7 +786,7 @@ class LocationTokenProvider(CachedTokenProvider):
                 company_token = self.company.access_token()
                 continue
             if (response.status_code == 429 or response.status_code >= 500) and attempt + 1 < _TOKEN_ATTEMPTS:
-                time.sleep(retry_after_seconds(response, 0.5 * 2**attempt))
+                time.sleep(retry_after(response.headers, 0.5 * 2**attempt))
                 continue
             return self._parse(response)
         raise self._error("was refused on every try", None)
@@ -838,14 +839,6 @@ def never_sent(error: requests.exceptions.RequestException) -> bool:
     return "Connection refused" in text or "NewConnectionError" in text or "Name or service" in text
 
 
-def retry_after_seconds(response: requests.Response, default: float) -> float:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else default
-    except ValueError:
-        return default
-
-
 def describe_tokens(tokens: TokenData | None) -> dict[str, Any]:
     """A summary of a token set that is safe to log or push to XCom: no token, only when and what."""
     tokens = tokens or {}
@@ -873,5 +866,4 @@ __all__ = [
     "location_key",
     "mask",
     "never_sent",
-    "retry_after_seconds",
 ]

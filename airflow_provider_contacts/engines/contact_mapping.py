@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_contacts.coercion import to_bool
+from airflow_provider_contacts.coercion import read_number, to_bool
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
 CUSTOM_PREFIX = "customFields."
@@ -619,18 +618,9 @@ def _option(name: Any, options: Mapping[str, str], value: str) -> str:
 
 
 def _as_number(value: Any) -> int | float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number: float = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.replace(",", "").strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    if math.isnan(number) or math.isinf(number):
+    # Source files write thousands with separators ("1,234.5"): the only leniency of a record's number.
+    number = read_number(value.replace(",", "") if isinstance(value, str) else value)
+    if number is None:
         return None
     return int(number) if number.is_integer() else number
 

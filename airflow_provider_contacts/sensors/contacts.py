@@ -24,6 +24,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
+from airflow_provider_contacts.coercion import to_float
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError
 from airflow_provider_contacts.triggers.checks import CheckResult, ContactsCheck
 from airflow_provider_contacts.triggers.contacts import (
@@ -235,7 +236,9 @@ class ContactChangedSensor(ContactsBaseSensor):
         self.filters = filters
         self.tags = tags
         self.lag_margin = (
-            lag_margin.total_seconds() if isinstance(lag_margin, timedelta) else float(lag_margin)
+            lag_margin.total_seconds()
+            if isinstance(lag_margin, timedelta)
+            else to_float(lag_margin, "lag_margin")
         )
         self.min_count = min_count
         self.on_empty = on_empty

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_contacts.coercion import retry_after
 from airflow_provider_contacts.exceptions import (
     ContactsApiError,
     ContactsAuthError,
@@ -203,14 +204,6 @@ def no_answer(call: Call, kind: str, never_sent: bool) -> Exception:
     )
 
 
-def _retry_after(headers: Mapping[str, str], default: float) -> float:
-    value = headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else default
-    except ValueError:
-        return default
-
-
 def api_error(answer: Answer, call: Call) -> ContactsApiError:
     """The typed error of an answer of 400 or more."""
     body = answer.json_object()
@@ -275,7 +268,7 @@ def classify(answer: Answer, call: Call, *, can_refresh: bool, window: float) ->
                 trace_id=final.trace_id,
             )
         # The paused limiter does the waiting, for every thread and coroutine.
-        raise Retry(final, wait=0, pause=_retry_after(answer.headers, window))
+        raise Retry(final, wait=0, pause=retry_after(answer.headers, window))
     if status >= 500 and call.idempotent:
         call.maybe_applied = True
         raise Retry(final)

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import greenback
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
+from airflow_provider_contacts.coercion import to_float, to_int
 from airflow_provider_contacts.triggers.checks import (
     BusinessContactsCheck,
     CheckResult,
@@ -142,10 +143,10 @@ class ContactsPollTrigger(BaseTrigger):
         super().__init__()
         self.contacts_conn_id = contacts_conn_id
         self.location_id = location_id
-        self.poll_interval = float(poll_interval)
-        self.end_time = None if end_time is None else float(end_time)
+        self.poll_interval = to_float(poll_interval, "poll_interval", minimum=0)
+        self.end_time = None if end_time is None else to_float(end_time, "end_time")
         self.exponential_backoff = bool(exponential_backoff)
-        self.max_wait = None if max_wait is None else float(max_wait)
+        self.max_wait = None if max_wait is None else to_float(max_wait, "max_wait", minimum=0)
         self.check = self.check_class(**check_kwargs)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -329,9 +330,9 @@ class ContactChangedEventTrigger(ContactsPollTrigger, BaseEventTrigger):
 
     def __init__(self, *, max_consecutive_failures: int = 10, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if max_consecutive_failures < 1:
-            raise ValueError("max_consecutive_failures must be at least 1")
-        self.max_consecutive_failures = int(max_consecutive_failures)
+        self.max_consecutive_failures = to_int(
+            max_consecutive_failures, "max_consecutive_failures", minimum=1
+        )
         self._memory_watermark: dict[str, Any] | None = None
         self._saved_at = float("-inf")
 

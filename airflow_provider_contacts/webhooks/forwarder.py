@@ -31,6 +31,7 @@ import requests
 from fastapi import FastAPI
 from sqlalchemy import create_engine
 
+from airflow_provider_contacts.coercion import to_float
 from airflow_provider_contacts.webhooks.receiver import ReceiverSettings, create_receiver_app
 from airflow_provider_contacts.webhooks.store import ReplayStore
 from airflow_provider_contacts.webhooks.verify import (
@@ -197,5 +198,7 @@ def app_from_env() -> FastAPI:
         keys,
         store_url=env.get("CONTACTS_WEBHOOK_STORE_URL") or DEFAULT_STORE_URL,
         name=env.get("CONTACTS_WEBHOOK_NAME") or "contacts_default",
-        max_age=float(env.get("CONTACTS_WEBHOOK_MAX_AGE") or DEFAULT_MAX_AGE),
+        max_age=to_float(
+            env.get("CONTACTS_WEBHOOK_MAX_AGE") or DEFAULT_MAX_AGE, "CONTACTS_WEBHOOK_MAX_AGE", minimum=1
+        ),
     )

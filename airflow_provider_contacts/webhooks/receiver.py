@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from airflow_provider_contacts.coercion import to_float
 from airflow_provider_contacts.webhooks.verify import (
     DEFAULT_MAX_AGE,
     HIGHLEVEL_LEGACY_PUBLIC_KEY,
@@ -75,7 +76,7 @@ class ReceiverSettings:
                 str(extra.get("webhook_public_key") or "") or None,
                 str(extra.get("webhook_legacy_public_key") or HIGHLEVEL_LEGACY_PUBLIC_KEY),
             )
-            max_age = float(extra.get("webhook_max_age") or DEFAULT_MAX_AGE)  # type: ignore[arg-type]
+            max_age = to_float(extra.get("webhook_max_age") or DEFAULT_MAX_AGE, "webhook_max_age", minimum=1)
         except ValueError as exc:
             log.error("Webhook settings of the connection are unusable: %s", exc)
             raise WebhookRefused(401, "the receiver's webhook settings are unusable") from exc
