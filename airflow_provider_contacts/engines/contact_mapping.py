@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_contacts.api_versions import custom_field_types
 from airflow_provider_contacts.coercion import read_number, to_bool
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
@@ -51,10 +52,10 @@ STANDARD_FIELDS: dict[str, str] = {
 # Longest accepted value per field kind; longer values fail the record before any request.
 MAX_LENGTH: dict[str, int] = {"str": 255, "email": 254, "tag": 100, "custom": 5000}
 MAX_LENGTH_BY_FIELD: dict[str, int] = {"website": 2048}
-LIST_CUSTOM_TYPES = frozenset({"CHECKBOX", "MULTIPLE_OPTIONS", "TEXTBOX_LIST"})
-NUMBER_CUSTOM_TYPES = frozenset({"NUMERICAL", "MONETORY", "MONETARY", "FLOAT"})
-OPTION_CUSTOM_TYPES = frozenset({"SINGLE_OPTIONS", "RADIO"})
-UNSUPPORTED_CUSTOM_TYPES = frozenset({"FILE_UPLOAD", "SIGNATURE"})
+LIST_CUSTOM_TYPES = custom_field_types("list")
+NUMBER_CUSTOM_TYPES = custom_field_types("number")
+OPTION_CUSTOM_TYPES = custom_field_types("option")
+UNSUPPORTED_CUSTOM_TYPES = custom_field_types("unsupported")
 
 _EMAIL = re.compile(r"^[^@\s\"'<>,;]+@[^@\s\"'<>,;]+\.[A-Za-z]{2,}$")
 _PHONE_NOISE = re.compile(r"[\s\-.()/]")

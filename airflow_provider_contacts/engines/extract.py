@@ -20,11 +20,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_contacts.api_versions import SEARCH_PAGE_LIMIT
+from airflow_provider_contacts.concurrency import bounded_map
 from airflow_provider_contacts.engines.records import (
     CHILD_ENTITIES,
     CustomFields,
@@ -41,7 +42,6 @@ from airflow_provider_contacts.windows import Window
 if TYPE_CHECKING:
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
-SEARCH_PAGE_LIMIT = 500
 #: Bad records logged one by one, and kept for the report; beyond them they are only counted.
 LOGGED_ERRORS = 20
 KEPT_ERRORS = 100
@@ -164,17 +164,16 @@ class ContactsExtractor:
         self.counts = dict.fromkeys(("contacts", *self.include), 0)
         progress = ProgressLogger(self.log, "contacts extracted", interval=self.progress_interval)
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="contacts-extract") as pool:
-            chunk: list[dict[str, Any]] = []
-            for contact in self.changed_contacts():
-                chunk.append(contact)
-                if len(chunk) == SEARCH_PAGE_LIMIT:
-                    if progress.total is None and progress.done == 0:
-                        progress.total = self._window_total()
-                    yield self._batch(chunk, pool, progress)
-                    chunk = []
-            if chunk:
-                yield self._batch(chunk, pool, progress)
+        chunk: list[dict[str, Any]] = []
+        for contact in self.changed_contacts():
+            chunk.append(contact)
+            if len(chunk) == SEARCH_PAGE_LIMIT:
+                if progress.total is None and progress.done == 0:
+                    progress.total = self._window_total()
+                yield self._batch(chunk, progress)
+                chunk = []
+        if chunk:
+            yield self._batch(chunk, progress)
         progress.finish()
         self.log.info(
             "extracted %s in %.1fs with %d API requests; %d bad records",
@@ -188,9 +187,7 @@ class ContactsExtractor:
         filters = [range_filter("dateUpdated", self.window.start, self.window.end)]
         return count_contacts(self.hook, filters)
 
-    def _batch(
-        self, contacts: list[dict[str, Any]], pool: ThreadPoolExecutor, progress: ProgressLogger
-    ) -> Batch:
+    def _batch(self, contacts: list[dict[str, Any]], progress: ProgressLogger) -> Batch:
         specs = self.specs
         ids = [str(c.get("id")) for c in contacts if isinstance(c, Mapping) and c.get("id")]
         rows = {"contacts": rows_of(specs["contacts"], contacts, self.loaded_at, self.bad_record)}
@@ -199,7 +196,12 @@ class ContactsExtractor:
             related["tasks"] = [(None, list(self.hook.search_location_tasks(contact_ids=ids)))]
         for entity, method in (("notes", "get_notes"), ("appointments", "get_appointments")):
             if entity in specs:
-                related[entity] = list(zip(ids, pool.map(getattr(self.hook, method), ids), strict=True))
+                done = dict(
+                    bounded_map(
+                        getattr(self.hook, method), ids, workers=self.max_workers, name="contacts-extract"
+                    )
+                )
+                related[entity] = [(contact_id, done[contact_id]) for contact_id in ids]
         seen: dict[str, list[str]] = {}
         for entity, groups in related.items():
             rows[entity] = [

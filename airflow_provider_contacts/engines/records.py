@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from airflow_provider_contacts.api_versions import CUSTOM_FIELD_TYPES
 from airflow_provider_contacts.coercion import parse_time, read_number
 
 #: Column kinds; each target maps them onto its own types.
@@ -31,11 +32,9 @@ CUSTOM_FIELDS_COLUMN = "custom_fields"
 CUSTOM_FIELD_PREFIX = "cf_"
 #: Custom field data types (the API's ``dataType``) that get a column other than text.
 _CUSTOM_KINDS = {
-    "NUMERICAL": NUMBER,
-    "MONETORY": NUMBER,
-    "MONETARY": NUMBER,
-    "CHECKBOX": JSON,
-    "MULTIPLE_OPTIONS": JSON,
+    name: NUMBER if holding == "number" else JSON
+    for name, holding in CUSTOM_FIELD_TYPES.items()
+    if holding in ("number", "list")
 }
 
 
@@ -144,10 +143,14 @@ class CustomFields:
             key = str(definition.get("fieldKey") or definition["id"])
             kind = _CUSTOM_KINDS.get(str(definition.get("dataType") or "").upper(), TEXT)
             short = key.split(".", 1)[1] if key.startswith("contact.") else key
-            self.by_id[str(definition["id"])] = (
-                short,
-                Column(column_name(key), kind, f"customFields.{short}"),
-            )
+            column = Column(column_name(key), kind, f"customFields.{short}")
+            taken = next((k for k, c in self.by_id.values() if c.name == column.name), None)
+            if self.mode == "columns" and taken is not None:
+                raise ValueError(
+                    f"custom fields {taken!r} and {short!r} would share the column {column.name}; "
+                    "use custom_fields='json'"
+                )
+            self.by_id[str(definition["id"])] = (short, column)
 
     def columns(self) -> list[Column]:
         """The columns the custom fields take."""

@@ -10,11 +10,12 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
+from airflow_provider_contacts.api_versions import SEARCH_PAGE_LIMIT
 from airflow_provider_contacts.coercion import read_time, to_bool, to_datetime, to_float
+from airflow_provider_contacts.concurrency import bounded_map
 from airflow_provider_contacts.engines.contact_mapping import (
     STANDARD_FIELDS,
     ContactMapper,
@@ -32,7 +33,7 @@ from airflow_provider_contacts.exceptions import (
     ContactsRateLimitError,
     ContactsValidationError,
 )
-from airflow_provider_contacts.hooks.contacts import SEARCH_MAX_PAGE_LIMIT, ContactsHook
+from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.progress import ProgressLogger
 
 if TYPE_CHECKING:
@@ -215,34 +216,25 @@ class SyncRun:
             yield batch
 
     def write_all(self) -> None:
-        in_flight: set[Future[dict[str, Any]]] = set()
-        limit = self.op.max_workers * 2
+        def writes() -> Iterator[tuple[MappedContact, dict[str, Any] | None, list[str] | None]]:
+            for batch in self.batches():
+                existing = self.prefetch(batch)
+                for contact in batch:
+                    match = self.match(contact, existing)
+                    changes = self.mapper.changes(contact, match) if match else None
+                    if match and not changes and not self.needs_task_check(match):
+                        self.record(self.entry(contact, "unchanged", match))
+                        continue
+                    yield contact, match, changes
 
-        def collect(done: set[Future[dict[str, Any]]]) -> None:
-            for future in done:
-                in_flight.discard(future)
-                self.record(future.result())  # a run-stopping error is raised here
-
-        with ThreadPoolExecutor(max_workers=self.op.max_workers, thread_name_prefix="contacts-sync") as pool:
-            try:
-                for batch in self.batches():
-                    existing = self.prefetch(batch)
-                    for contact in batch:
-                        match = self.match(contact, existing)
-                        changes = self.mapper.changes(contact, match) if match else None
-                        if match and not changes and not self.needs_task_check(match):
-                            self.record(self.entry(contact, "unchanged", match))
-                            continue
-                        while len(in_flight) >= limit:
-                            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                            collect(done)
-                        in_flight.add(pool.submit(self.write, contact, match, changes))
-                    collect({f for f in in_flight if f.done()})
-                collect(set(wait(in_flight).done))
-            except BaseException:
-                for future in in_flight:
-                    future.cancel()
-                raise
+        for _, entry in bounded_map(  # a run-stopping error is raised here, and the rest is cancelled
+            lambda write: self.write(*write),
+            writes(),
+            workers=self.op.max_workers,
+            in_flight=self.op.max_workers * 2,
+            name="contacts-sync",
+        ):
+            self.record(entry)
 
     # -------------------------------------------------------------------------------------- lookup
 
@@ -281,7 +273,7 @@ class SyncRun:
         if not filters:
             return []
         query = [{"group": "OR", "filters": filters}]
-        return list(self.hook.search_contacts(filters=query, page_limit=SEARCH_MAX_PAGE_LIMIT))
+        return list(self.hook.search_contacts(filters=query, page_limit=SEARCH_PAGE_LIMIT))
 
     @staticmethod
     def match(contact: MappedContact, existing: Mapping[str, dict[str, Any]]) -> dict[str, Any] | None:

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_contacts.api_versions import SEARCH_PAGE_LIMIT
 from airflow_provider_contacts.engines.contact_mapping import Transform
 from airflow_provider_contacts.engines.sync import SyncRun, summary_line
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.hooks.contacts import SEARCH_MAX_PAGE_LIMIT
 from airflow_provider_contacts.operators.base import BaseContactsOperator
 
 if TYPE_CHECKING:
@@ -95,8 +95,8 @@ class SyncContactsOperator(BaseContactsOperator):
         super().__init__(**kwargs)
         if max_workers < 1:
             raise ContactsConfigError("max_workers must be at least 1")
-        if not 1 <= batch_size <= SEARCH_MAX_PAGE_LIMIT:
-            raise ContactsConfigError(f"batch_size must be between 1 and {SEARCH_MAX_PAGE_LIMIT}")
+        if not 1 <= batch_size <= SEARCH_PAGE_LIMIT:
+            raise ContactsConfigError(f"batch_size must be between 1 and {SEARCH_PAGE_LIMIT}")
         self.records = records
         self.field_mapping = field_mapping
         self.transforms = transforms

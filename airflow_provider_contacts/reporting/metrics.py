@@ -23,8 +23,8 @@ from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import Any, Protocol
 
+from airflow_provider_contacts.api_versions import SEARCH_PAGE_LIMIT
 from airflow_provider_contacts.coercion import to_datetime
-from airflow_provider_contacts.hooks.contacts import SEARCH_MAX_PAGE_LIMIT
 from airflow_provider_contacts.hooks.search import count_contacts, range_filter
 
 DEFAULT_TAG_SCAN_LIMIT = 10_000
@@ -50,7 +50,7 @@ class ContactsReader(Protocol):
         filters: Sequence[Mapping[str, Any]] | None = None,
         query: str | None = None,
         sort: Sequence[Mapping[str, Any]] | None = None,
-        page_limit: int = SEARCH_MAX_PAGE_LIMIT,
+        page_limit: int = SEARCH_PAGE_LIMIT,
     ) -> Iterable[dict[str, Any]]: ...
 
     def search_location_tasks(self, contact_ids: Sequence[str] | None = None) -> Iterable[dict[str, Any]]: ...
@@ -225,7 +225,7 @@ def compute_metrics(
     )
 
     sort = [{"field": "dateUpdated", "direction": "desc"}]
-    scanned = _take(hook.search_contacts(sort=sort, page_limit=SEARCH_MAX_PAGE_LIMIT), tag_scan_limit)
+    scanned = _take(hook.search_contacts(sort=sort, page_limit=SEARCH_PAGE_LIMIT), tag_scan_limit)
     tags: Counter[str] = Counter()
     for contact in scanned:
         tags.update(set(contact.get("tags") or ()))
@@ -233,7 +233,7 @@ def compute_metrics(
         tasks = count_tasks(hook.search_location_tasks(), as_of=interval_end)
         task_contacts_scanned = total
     else:
-        page_limit = max(1, min(SEARCH_MAX_PAGE_LIMIT, task_contact_limit))
+        page_limit = max(1, min(SEARCH_PAGE_LIMIT, task_contact_limit))
         found = hook.search_contacts(filters=list(task_filters), sort=sort, page_limit=page_limit)
         task_ids = [contact["id"] for contact in _take(found, task_contact_limit)]
         tasks = count_tasks(hook.search_location_tasks(contact_ids=task_ids), as_of=interval_end)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from airflow_provider_contacts.api_versions import SEARCH_PAGE_LIMIT
 from airflow_provider_contacts.coercion import to_datetime, to_float, to_int, to_list
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 Status = Literal["success", "waiting", "skip", "fail"]
 
 #: Page size of every search: the API's maximum, so a poke costs one request per 500 matches.
-SEARCH_PAGE_LIMIT = 500
 
 CONTACT_FIELDS = ("id", "name", "firstName", "lastName", "email", "phone", "tags", "businessId")
 TASK_FIELDS = ("id", "contactId", "title", "dueDate", "completed", "assignedTo", "dateAdded")
