@@ -809,7 +809,7 @@ class LocationTokenProvider(CachedTokenProvider):
             "location_id": self.location_id,
             "obtained_at": now,
         }
-        # A refresh token may come with it (NOTES §4); it is not kept: the company's chain mints anew.
+        # A refresh token may come with it (docs/api-behaviour.md, OAuth tokens); it is not kept: the company's chain mints anew.
         mask(body.get("refresh_token"), "refresh_token")
         self._register(tokens)
         self.mints += 1
