@@ -17,8 +17,7 @@ from airflow_provider_contacts.engines.contact_mapping import (
     normalize_phone,
 )
 from airflow_provider_contacts.exceptions import ContactsConfigError
-
-from .conftest import FakeContactsApi
+from tests.unit.operators.conftest import FakeContactsApi
 
 DEFINITIONS = FakeContactsApi.CUSTOM_FIELDS
 

@@ -18,8 +18,7 @@ from airflow_provider_contacts.exceptions import (
     ContactsRateLimitError,
     ContactsValidationError,
 )
-
-from .conftest import BASE, token_answer
+from tests.unit.conftest import BASE, token_answer
 
 GET_URL = f"{BASE}/contacts/c1"
 OK = {"json": {"contact": {"id": "c1"}}}

@@ -41,8 +41,8 @@ from airflow_provider_contacts.operators import (
     UpdateContactTaskOperator,
     UpsertContactOperator,
 )
-
-from .conftest import BASE, TOKEN
+from tests.unit.conftest import BASE
+from tests.unit.conftest import PRIVATE_TOKEN as TOKEN
 
 CONTACT = {"id": "c1", "email": "ada@example.com", "tags": ["vip"]}
 TASK = {"id": "t1", "title": "Call", "dueDate": "2026-12-01T09:00:00.000Z", "completed": False}

@@ -25,7 +25,7 @@ from airflow_provider_contacts.triggers import (
 from airflow_provider_contacts.triggers import contacts as module
 
 from .fakes import T0, FakeHook, at
-from .test_triggers import MemoryStore
+from .test_contacts import MemoryStore
 
 
 @pytest.fixture
