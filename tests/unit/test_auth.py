@@ -378,3 +378,22 @@ def test_a_lock_out_fails_fast_until_a_newer_token_is_saved(requests_mock: rm.Mo
     assert requests_mock.call_count == 1, "the refused token is not sent again"
     store.save(stored(7, clock))  # another worker (or a person) saved a working pair
     assert auth.access_token() == token_answer(7)["access_token"]
+
+
+def test_a_provider_whose_store_failed_to_save_keeps_refusing(requests_mock: rm.Mocker, monkeypatch):
+    """Tokens that were not saved are never used: the next call refuses again instead of using them."""
+    monkeypatch.setattr("airflow_provider_contacts.auth.time.sleep", lambda seconds: None)
+
+    class BrokenStore(MemoryTokenStore):
+        def save(self, tokens):
+            raise OSError("disk full")
+
+    requests_mock.post(
+        TOKEN_URL, [{"json": token_answer(1)}, {"json": token_answer(2)}, {"json": token_answer(3)}]
+    )
+    auth = provider(BrokenStore())
+    for _ in range(3):
+        with pytest.raises(ContactsAuthError, match="failed"):
+            auth.access_token()
+        assert auth.ready_token() is None
+        assert auth.expires_at is None
