@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+import tenacity
 from filelock import FileLock, Timeout
 
 from airflow_provider_contacts.api_versions import (
@@ -49,6 +50,7 @@ from airflow_provider_contacts.exceptions import (
     api_messages,
     json_object,
 )
+from airflow_provider_contacts.retries import Retry, retry_policy
 
 log = logging.getLogger(__name__)
 
@@ -360,6 +362,14 @@ def _process_lock(identity: str) -> threading.Lock:
         return _process_locks.setdefault(identity, threading.Lock())
 
 
+class _LastAnswer(Exception):
+    """A token endpoint's answer worth another try (429, 5xx); parsed as it is when no try is left."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
 class _InvalidGrant(Exception):
     """The token endpoint refused the refresh token (used, revoked or expired)."""
 
@@ -411,6 +421,24 @@ class CachedTokenProvider:
     def _register(tokens: TokenData) -> None:
         mask(tokens.get("access_token"), "access_token")
         mask(tokens.get("refresh_token"), "refresh_token")
+
+    def _with_retries(self, attempt: Callable[[], requests.Response]) -> requests.Response:
+        """
+        Send a token request with the retry policy of every request (``retries.retry_policy``).
+
+        :param attempt: one try: the answer, or :class:`~airflow_provider_contacts.retries.Retry`.
+        :return: the answer; the last one when every try answered 429 or 5xx.
+        """
+        conn_id = getattr(self, "conn_id", None)
+        policy = retry_policy(
+            retries=_TOKEN_ATTEMPTS - 1, base=0.5, cap=4.0, what=f"token request of connection {conn_id!r}"
+        )
+        try:
+            return tenacity.Retrying(**policy)(attempt)
+        except Retry as exhausted:
+            if isinstance(exhausted.final, _LastAnswer):
+                return exhausted.final.response
+            raise exhausted.final from None
 
     def access_token(self) -> str:
         """Return an access token that is valid for a while yet, refreshing it first when needed."""
@@ -602,44 +630,28 @@ class OAuthTokenProvider(CachedTokenProvider):
         headers = {"Accept": "application/json"}
         if self._api.token_header:
             headers["Version"] = self._api.token_header
-        for attempt in range(_TOKEN_ATTEMPTS):
+
+        def attempt() -> requests.Response:
             try:
                 response = self._session.post(
-                    self.token_url,
-                    data=form,
-                    headers=headers,
-                    timeout=self._timeout,
+                    self.token_url, data=form, headers=headers, timeout=self._timeout
                 )
             except requests.exceptions.RequestException as error:
-                # Only a failure to connect proves the request was never processed.
-                if never_sent(error) and attempt + 1 < _TOKEN_ATTEMPTS:
-                    log.warning(
-                        "token endpoint of connection %r not reached (%s: %s); trying again in %.1f s",
-                        self.conn_id,
-                        type(error).__name__,
-                        error,
-                        0.5 * 2**attempt,
-                    )
-                    time.sleep(0.5 * 2**attempt)
-                    continue
-                raise ContactsAuthError(
+                unanswered = ContactsAuthError(
                     f"token refresh for connection {self.conn_id!r} got no answer ({type(error).__name__}); "
                     "it is not retried, since the server may have rotated the refresh token already",
                     method="POST",
                     path="/oauth/token",
-                ) from None
-            if response.status_code in _TOKEN_RETRY_STATUSES and attempt + 1 < _TOKEN_ATTEMPTS:
-                wait = retry_after(response.headers, 0.5 * 2**attempt)
-                log.warning(
-                    "token endpoint of connection %r answered %s; trying again in %.1f s",
-                    self.conn_id,
-                    response.status_code,
-                    wait,
                 )
-                time.sleep(wait)
-                continue
-            return self._parse_token_response(response)
-        raise AssertionError("unreachable")  # pragma: no cover
+                # Only a failure to connect proves the request was never processed.
+                if never_sent(error):
+                    raise Retry(unanswered) from None
+                raise unanswered from None
+            if response.status_code in _TOKEN_RETRY_STATUSES:
+                raise Retry(_LastAnswer(response), wait=retry_after(response.headers, None))
+            return response
+
+        return self._parse_token_response(self._with_retries(attempt))
 
     def _parse_token_response(self, response: requests.Response) -> TokenData:
         body = token_answer(json_object(response))
@@ -764,11 +776,11 @@ class LocationTokenProvider(CachedTokenProvider):
 
     def _mint(self) -> TokenData:
         form = {"companyId": self.company_id, "locationId": self.location_id}
-        company_token = self.company.access_token()
-        refreshed = False
-        for attempt in range(_TOKEN_ATTEMPTS):
+        company = {"token": self.company.access_token(), "refreshed": False}
+
+        def attempt() -> requests.Response:
             headers = {
-                "Authorization": f"Bearer {company_token}",
+                "Authorization": f"Bearer {company['token']}",
                 "Version": self._version,
                 "Accept": "application/json",
             }
@@ -776,20 +788,17 @@ class LocationTokenProvider(CachedTokenProvider):
                 response = self._session.post(self.url, data=form, headers=headers, timeout=self._timeout)
             except requests.exceptions.RequestException as error:
                 # Minting twice does no harm (nothing rotates), so any failure to get an answer is retried.
-                if attempt + 1 < _TOKEN_ATTEMPTS:
-                    time.sleep(0.5 * 2**attempt)
-                    continue
-                raise self._error(f"got no answer ({type(error).__name__})", None) from None
-            if response.status_code == 401 and not refreshed:
-                refreshed = True
-                self.company.refresh(stale_access_token=company_token)
-                company_token = self.company.access_token()
-                continue
-            if (response.status_code == 429 or response.status_code >= 500) and attempt + 1 < _TOKEN_ATTEMPTS:
-                time.sleep(retry_after(response.headers, 0.5 * 2**attempt))
-                continue
-            return self._parse(response)
-        raise self._error("was refused on every try", None)
+                raise Retry(self._error(f"got no answer ({type(error).__name__})", None)) from None
+            if response.status_code == 401 and not company["refreshed"]:
+                company["refreshed"] = True
+                self.company.refresh(stale_access_token=str(company["token"]))
+                company["token"] = self.company.access_token()
+                raise Retry(self._error("was refused on every try", None), wait=0)
+            if response.status_code == 429 or response.status_code >= 500:
+                raise Retry(_LastAnswer(response), wait=retry_after(response.headers, None))
+            return response
+
+        return self._parse(self._with_retries(attempt))
 
     def _parse(self, response: requests.Response) -> TokenData:
         body = token_answer(json_object(response))

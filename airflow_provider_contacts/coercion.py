@@ -229,14 +229,14 @@ def header_number(headers: Mapping[str, str], name: str) -> float | None:
     return read_number(headers.get(name))
 
 
-def retry_after(headers: Mapping[str, str], default: float) -> float:
+def retry_after(headers: Mapping[str, str], default: float | None) -> float | None:
     """
     How long an answer asks the client to wait: its ``Retry-After`` in seconds, else ``default``.
 
     HighLevel sends seconds (``docs/api-behaviour.md``); an HTTP date or an unreadable value gives ``default``.
 
     :param headers: the response's headers.
-    :param default: the wait when the answer says nothing.
+    :param default: the wait when the answer says nothing (None: let the caller's backoff decide).
     """
     seconds = header_number(headers, "Retry-After")
     return default if seconds is None else max(0.0, seconds)

@@ -397,3 +397,23 @@ def test_a_provider_whose_store_failed_to_save_keeps_refusing(requests_mock: rm.
             auth.access_token()
         assert auth.ready_token() is None
         assert auth.expires_at is None
+
+
+def test_the_token_endpoint_retries_on_the_shared_policy(requests_mock: rm.Mocker, monkeypatch, caplog):
+    """Retry-After when the answer gives one, the policy's backoff otherwise; the last answer is the error."""
+    waits: list[float] = []
+    monkeypatch.setattr("airflow_provider_contacts.auth.time.sleep", waits.append)
+    requests_mock.post(
+        TOKEN_URL,
+        [
+            {"status_code": 429, "json": {}, "headers": {"Retry-After": "3"}},
+            {"status_code": 503, "json": {"message": "down"}},
+            {"status_code": 503, "json": {"message": "down"}},
+            {"status_code": 503, "json": {"message": "still down"}},
+        ],
+    )
+    with caplog.at_level("WARNING"), pytest.raises(ContactsAuthError, match="still down"):
+        provider(MemoryTokenStore()).access_token()
+    assert requests_mock.call_count == 4  # the policy's tries, then the last answer's error
+    assert waits[0] == 3.0 and all(0 <= wait <= 4.0 for wait in waits[1:]) and len(waits) == 3
+    assert "Retrying the token request of connection" in caplog.text
