@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_provider_contacts.coercion import to_float, to_int
 from airflow_provider_contacts.engines.extract import ContactsExtractor, check_settings
 from airflow_provider_contacts.engines.records import CHILD_ENTITIES
 from airflow_provider_contacts.exceptions import ContactsConfigError
@@ -61,10 +62,12 @@ class BaseContactsTransferOperator(BaseContactsOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        owner = f"task {kwargs.get('task_id')!r}"
+        max_workers = to_int(max_workers, "max_workers", owner=owner, minimum=1)
         check_settings(include, custom_fields, max_workers)
-        if lookback_seconds < 0:
-            raise ContactsConfigError(f"lookback_seconds must not be negative, got {lookback_seconds}")
-        if not 0.0 <= max_bad_ratio <= 1.0:
+        lookback_seconds = to_float(lookback_seconds, "lookback_seconds", owner=owner, minimum=0)
+        max_bad_ratio = to_float(max_bad_ratio, "max_bad_ratio", owner=owner, minimum=0)
+        if max_bad_ratio > 1.0:
             raise ContactsConfigError(f"max_bad_ratio must be between 0 and 1, got {max_bad_ratio}")
         self.since = since
         self.until = until

@@ -199,7 +199,7 @@ def test_lookback_starts_the_window_earlier() -> None:
 
     window = run_window({"data_interval_start": T0, "data_interval_end": T1}, lookback=timedelta(minutes=5))
     assert (window.start, window.end) == (T0 - timedelta(minutes=5), T1)
-    with pytest.raises(ContactsConfigError, match="lookback_seconds must not be negative"):
+    with pytest.raises(ContactsConfigError, match="lookback_seconds must be a number of at least 0"):
         ContactsToSqlOperator(task_id="x", sql_conn_id="wh", lookback_seconds=-1)
 
 
