@@ -26,12 +26,14 @@ PYTEST_WORKERS ?= 2
 # The suite includes the package check (tests/packaging/test_wheel.py).
 test: $(STAMP) pyfloor
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP) pyfloor
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # requires-python says 3.10: nothing the package, its scripts or the example DAGs use may need a newer Python.
 # (Only 3.11 runs; see the README's "Tested with".)

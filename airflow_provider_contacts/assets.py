@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset
 
+from airflow_provider_contacts.lineage import SCHEME
+
 if TYPE_CHECKING:
     from urllib.parse import SplitResult
 
-#: The URI scheme of HighLevel data: ``highlevel://<location id>/<kind>``, registered by the provider so Airflow
-#: validates a hand-written ``Asset("highlevel://...")`` and OpenLineage names it like the operators' datasets.
-SCHEME = "highlevel"
+# SCHEME (``highlevel://<location id>/<kind>``) is registered by the provider so Airflow validates a
+# hand-written ``Asset("highlevel://...")`` and OpenLineage names it like the operators' datasets.
 #: The families of events an asset can stand for.
 KINDS = ("contacts", "tasks", "notes", "appointments")
 #: A location id: letters, digits, ``_`` and ``-`` (HighLevel's are 20 alphanumerics; the sandbox's shorter).

@@ -29,8 +29,8 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        # Modules that define a hook (reporting.sql: the MySQL/MariaDB hook used without the MySQL provider).
-        "hooks": _modules("hooks.contacts", "reporting.sql"),
+        # Modules that define a hook (hooks.sql: the MySQL/MariaDB hook used without the MySQL provider).
+        "hooks": _modules("hooks.contacts", "hooks.sql"),
         "operators": _modules(
             "operators.contacts",
             "operators.tasks",

@@ -18,9 +18,11 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_contacts.assets import SCHEME
 from airflow_provider_contacts.engines.records import TableSpec
 from airflow_provider_contacts.extras import missing_extra
+
+#: The URI scheme of HighLevel's datasets and of the provider's assets (``assets`` registers it).
+SCHEME = "highlevel"
 
 _MISSING: ImportError | None = None
 try:

@@ -11,7 +11,10 @@ install (importing the module itself always works, like every module of the prov
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from contacts_sandbox import FAULT_KINDS, SandboxHandle, SandboxOptions, running_sandbox
 
 DISTRIBUTION = "airflow-provider-contacts-sandbox"
 

@@ -26,8 +26,8 @@ HUGE = 10**9
 #: Where a profiled function's own time is counted: the first matching fragment of its file path.
 AREAS = (
     ("tenacity", "tenacity (Retrying object, retry state, wait/stop per call)"),
-    ("hooks/rate_limit", "RollingWindowLimiter (acquire, update_from_headers)"),
-    ("hooks/auth", "token provider (access_token, expiry check)"),
+    ("transport/limiter", "RollingWindowLimiter (acquire, update_from_headers)"),
+    ("airflow_provider_contacts/auth", "token provider (access_token, expiry check)"),
     ("hooks/contacts", "ContactsHook request path (request, _attempt, _Call, headers)"),
     ("requests/", "requests (Session.request, prepare, merge settings)"),
     ("urllib3/", "urllib3 (connection pool, HTTP response)"),

@@ -116,7 +116,7 @@ def meltano_load(start: datetime, end: datetime) -> Callable[[], int]:
         from airflow_provider_contacts.engines.records import CustomFields, TableSpec, table_specs
         from airflow_provider_contacts.engines.sql import SqlMerger
         from airflow_provider_contacts.hooks.contacts import ContactsHook
-        from airflow_provider_contacts.reporting.sql import get_sql_hook
+        from airflow_provider_contacts.hooks.sql import get_sql_hook
 
         hook = ContactsHook()
         specs: dict[str, TableSpec] = table_specs(CustomFields("json", tuple(hook.get_custom_fields())), ())
@@ -185,7 +185,7 @@ def run(args: Any, target: dict[str, Any], started: float) -> bool:
         common.use_sandbox(sb)
         os.environ["AIRFLOW_CONN_WAREHOUSE"] = json.dumps(target)
         from airflow_provider_contacts.hooks.contacts import ContactsHook
-        from airflow_provider_contacts.reporting.metrics import count_contacts
+        from airflow_provider_contacts.hooks.search import count_contacts
 
         hook = ContactsHook()
         hook.auth.access_token()

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import Asset, AssetWatcher, Param, dag, task
-from contacts_settings import CONTACTS_CONN_ID, SOURCE_CONN_ID
+from dag_support.settings import CONTACTS_CONN_ID, SOURCE_CONN_ID
 
 from airflow_provider_contacts.triggers.contacts import ContactChangedTrigger
 
@@ -45,13 +45,12 @@ CONTACTS_UPDATED = Asset(
 
 
 def _for_each_linked_contact(contact_ids: list[str], work: str) -> dict[str, Any]:
-    """Run one ``contact_activity`` function over the changed contacts the phone system knows."""
+    """Run one ``activity_feed`` function over the changed contacts the phone system knows."""
     import logging
 
-    import contact_activity
-    import phone_system
-    from location_directory import Agents
-    from run_report import Fixes
+    from dag_support import activity_feed, phone_system
+    from dag_support.location_directory import Agents
+    from dag_support.run_report import Fixes
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
     from airflow_provider_contacts.progress import ProgressLogger
@@ -59,19 +58,19 @@ def _for_each_linked_contact(contact_ids: list[str], work: str) -> dict[str, Any
     hook = ContactsHook(contacts_conn_id=CONTACTS_CONN_ID)
     source = phone_system.source_hook(SOURCE_CONN_ID)
     report = Fixes()
-    rows = list(contact_activity.linked_contacts(source, contact_ids))
+    rows = list(activity_feed.linked_contacts(source, contact_ids))
     for missing in sorted(set(contact_ids) - {row["contact_id"] for row in rows}):
         report.add("not_in_source", missing)
     agents = Agents(hook) if rows and work == "tasks" else None
     progress = ProgressLogger(logging.getLogger(__name__), f"contacts ({work})", total=len(rows))
     for row in rows:
         if work == "notes":
-            contact_activity.pull_notes(hook, source, row, report)
+            activity_feed.pull_notes(hook, source, row, report)
         elif work == "appointments":
-            contact_activity.pull_appointments(hook, source, row, report)
+            activity_feed.pull_appointments(hook, source, row, report)
         else:
             assert agents is not None
-            contact_activity.sync_tasks(hook, source, row, agents, report, push=False)
+            activity_feed.sync_tasks(hook, source, row, agents, report, push=False)
         progress.advance()
     progress.finish()
     return report.as_dict()
@@ -109,7 +108,7 @@ def contacts_activity() -> None:
         """
         from airflow_provider_contacts.assets import held_back_asset_events
         from airflow_provider_contacts.hooks.contacts import ContactsHook
-        from airflow_provider_contacts.reporting.metrics import range_filter
+        from airflow_provider_contacts.hooks.search import range_filter
         from airflow_provider_contacts.reporting.tables import from_db_timestamp
 
         ids = list(params.get("contact_ids") or [])

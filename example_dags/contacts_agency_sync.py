@@ -16,7 +16,7 @@ Shows:
 - **audit**: one row per run and location in ``contacts_agency_sync_audit``, written even when a step of that
   location failed.
 
-Nothing is looked up at parse time; connection ids come from ``contacts_settings.py``.
+Nothing is looked up at parse time; connection ids come from ``dag_support/settings.py``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from airflow.sdk import (
     task,
     task_group,
 )
-from contacts_settings import AGENCY_CONN_ID, REPORTING_CONN_ID, SOURCE_CONN_ID, sync_window
+from dag_support.settings import AGENCY_CONN_ID, REPORTING_CONN_ID, SOURCE_CONN_ID, sync_window
 
 from airflow_provider_contacts.operators import SyncContactsOperator
 from airflow_provider_contacts.operators.agency import InstalledLocationsOperator
@@ -53,7 +53,7 @@ METRICS_TASK_ID = "per_location.metrics"
 
 def agency_window(context: Any) -> tuple[datetime, datetime]:
     """
-    The run's window (``contacts_settings.sync_window`` on this DAG's audit table): the data interval, or
+    The run's window (``dag_support.settings.sync_window`` on this DAG's audit table): the data interval, or
     for a manual run from ``since`` or from where the location furthest behind last synced.
 
     :param context: the task's context.
@@ -86,7 +86,7 @@ def contacts_agency_sync() -> None:
     @task
     def extract_changes() -> list[dict[str, Any]]:
         """The phone system's rows changed in the run's window, as sync records (the same for every location)."""
-        import phone_system
+        from dag_support import phone_system
 
         start, end = agency_window(get_current_context())
         rows = phone_system.changed_contacts(phone_system.source_hook(SOURCE_CONN_ID), start, end)
@@ -111,7 +111,7 @@ def contacts_agency_sync() -> None:
         @task
         def metrics(location_id: str) -> dict[str, Any]:
             """The location's dashboard figures, appended to ``contacts_metrics``."""
-            from contacts_settings import reporting_hook
+            from dag_support.settings import reporting_hook
 
             from airflow_provider_contacts.hooks.contacts import ContactsHook
             from airflow_provider_contacts.reporting.metrics import compute_metrics
@@ -133,7 +133,7 @@ def contacts_agency_sync() -> None:
             import json
 
             from airflow.sdk.exceptions import AirflowFailException
-            from contacts_settings import reporting_hook
+            from dag_support.settings import reporting_hook
 
             from airflow_provider_contacts.reporting.tables import AGENCY_AUDIT_TABLE, append_row
 

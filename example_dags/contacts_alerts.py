@@ -17,7 +17,7 @@ a notifier (``SmtpNotifier`` of the SMTP provider: any ``BaseNotifier``, e.g. Sl
 its end once (a drop is measured against the previous check, so it ends at the next check unless contacts
 keep going). The state is saved after each message: a retried run sends again only what it had not sent.
 A rule with nothing to judge (no metrics row, no sync yet) keeps its previous state. Recipient, sender and
-SMTP connection come from the environment (``contacts_settings.py``); nothing is looked up at parse time.
+SMTP connection come from the environment (``dag_support/settings.py``); nothing is looked up at parse time.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
-from contacts_settings import (
+from dag_support.settings import (
     ALERT_EMAIL,
     ALERT_FROM,
     CONTACTS_CONN_ID,
@@ -80,10 +80,10 @@ def contacts_alerts() -> None:
     @task
     def evaluate_rules(params: dict[str, Any]) -> dict[str, Any]:
         """Each rule's verdict: ``{"firing": bool or None (nothing to judge), "text": ...}``."""
-        from contacts_settings import reporting_hook
+        from dag_support.settings import reporting_hook
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
-        from airflow_provider_contacts.reporting.metrics import count_contacts
+        from airflow_provider_contacts.hooks.search import count_contacts
         from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, METRICS_TABLE, read_rows
 
         sql = reporting_hook(REPORTING_CONN_ID)

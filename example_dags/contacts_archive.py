@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
-from contacts_settings import CONTACTS_CONN_ID, REPORTING_CONN_ID
+from dag_support.settings import CONTACTS_CONN_ID, REPORTING_CONN_ID
 
 from airflow_provider_contacts.reporting.tables import SHORT_TEXT, TEXT, TIMESTAMP, TableSpec
 
@@ -82,13 +82,13 @@ def contacts_archive() -> None:
         import logging
         from functools import partial
 
-        from contacts_settings import reporting_hook
-        from location_directory import workflow_ids
-        from run_report import Fixes
+        from dag_support.location_directory import workflow_ids
+        from dag_support.run_report import Fixes
+        from dag_support.settings import reporting_hook
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
+        from airflow_provider_contacts.hooks.search import range_filter
         from airflow_provider_contacts.progress import ProgressLogger
-        from airflow_provider_contacts.reporting.metrics import range_filter
         from airflow_provider_contacts.reporting.tables import append_row, ensure_table
 
         dry_run, delete = params["dry_run"], params["delete"]
@@ -151,7 +151,7 @@ def contacts_archive() -> None:
         import logging
 
         from airflow.sdk.exceptions import AirflowFailException
-        from contacts_settings import reporting_hook
+        from dag_support.settings import reporting_hook
 
         from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, append_row
 

@@ -9,7 +9,7 @@ PostgreSQL in production); emitting Airflow ``Stats`` gauges; rendering a PNG ch
 
 Each run reports on the interval since the previous run's ``interval_end`` (the first run: the last day),
 so runs triggered by syncs, by hand or by a backfill never count a change twice. Configuration: connection ids
-and paths from the environment (``contacts_settings.py``), run options as params. Nothing is looked up at parse time.
+and paths from the environment (``dag_support/settings.py``), run options as params. Nothing is looked up at parse time.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
-from contacts_settings import (
+from dag_support.settings import (
     CONTACTS_CONN_ID,
     CONTACTS_METRICS,
     CONTACTS_SYNCED,

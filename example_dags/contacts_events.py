@@ -23,7 +23,7 @@ Per contact to onboard (dynamic task mapping):
 - and logs a note saying so (``CreateContactNoteOperator``).
 
 Trigger it by hand with ``{"contact_ids": [...]}`` as conf to onboard given contacts (the tag check applies).
-The connection id and location come from the environment (``contacts_settings.py``); nothing is looked up
+The connection id and location come from the environment (``dag_support/settings.py``); nothing is looked up
 at parse time.
 """
 
@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import Asset, AssetWatcher, Param, dag, task
-from contacts_settings import CONTACTS_CONN_ID, LOCATION_ID, WATCH_POLL_INTERVAL
+from dag_support.settings import CONTACTS_CONN_ID, LOCATION_ID, WATCH_POLL_INTERVAL
 
 from airflow_provider_contacts.assets import contacts_asset, held_back_asset_events
 from airflow_provider_contacts.operators import (

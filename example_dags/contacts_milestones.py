@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
-from contacts_settings import CONTACTS_CONN_ID
+from dag_support.settings import CONTACTS_CONN_ID
 
 from airflow_provider_contacts.operators import CreateContactNoteOperator, UpdateContactOperator
 
@@ -76,7 +76,7 @@ def contacts_milestones() -> None:
         """The events that name a known contact, with its id; the others reported (XCom ``report``)."""
         import logging
 
-        from run_report import Fixes
+        from dag_support.run_report import Fixes
 
         from airflow_provider_contacts.exceptions import ContactsNotFoundError, ContactsValidationError
         from airflow_provider_contacts.hooks.contacts import ContactsHook

@@ -16,7 +16,7 @@ for (the API keeps them per contact, one request each).
 - **report**: the counts per kind of fix go to XCom and to ``contacts_sync_audit`` (``status`` is
   ``reconciled``, ``details`` lists the first fixes); with ``dry_run`` nothing is written but the report.
 
-Connection ids and paths come from the environment (``contacts_settings.py``). Nothing is looked up at
+Connection ids and paths come from the environment (``dag_support/settings.py``). Nothing is looked up at
 parse time.
 """
 
@@ -28,8 +28,8 @@ from functools import partial
 from typing import Any
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
-from contacts_settings import CONTACTS_CONN_ID, REPORTING_CONN_ID, SOURCE_CONN_ID
-from run_report import Fixes
+from dag_support.run_report import Fixes
+from dag_support.settings import CONTACTS_CONN_ID, REPORTING_CONN_ID, SOURCE_CONN_ID
 
 #: phone-system column -> contact field, for the fields the reconciliation compares.
 COMPARED = {"first_name": "firstName", "last_name": "lastName", "email": "email", "phone": "phone"}
@@ -60,7 +60,7 @@ def contacts_reconcile() -> None:
     @task
     def reconcile_contacts(params: dict[str, Any]) -> dict[str, Any]:
         """Contacts and lifecycle tags, both ways."""
-        import phone_system
+        from dag_support import phone_system
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
         from airflow_provider_contacts.reporting.tables import from_db_timestamp
@@ -129,7 +129,7 @@ def contacts_reconcile() -> None:
     @task
     def reconcile_notes_and_tasks(params: dict[str, Any]) -> dict[str, Any]:
         """Call notes as notes, follow-ups as tasks, for the contacts the phone system has them for."""
-        import phone_system
+        from dag_support import phone_system
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
 
@@ -184,7 +184,7 @@ def contacts_reconcile() -> None:
         import logging
 
         from airflow.sdk.exceptions import AirflowFailException
-        from contacts_settings import reporting_hook
+        from dag_support.settings import reporting_hook
 
         from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, append_row
 

@@ -8,7 +8,7 @@ Shows:
   follow-up task for every contact the sync creates; upserts, so a retried run makes no duplicates);
 - **business associations** (touchSMS "bulk create/update; apply tags and business associations"): the
   pushed contacts are grouped by their phone-system ``company``; each company is the location's business of
-  that name (created when missing, ``location_directory.business_ids``) and its contacts are associated in
+  that name (created when missing, ``dag_support.location_directory.business_ids``) and its contacts are associated in
   one ``POST /contacts/bulk/business`` (``UpdateContactsBusinessOperator``, mapped over the companies);
 - **lead conversion**: a phone-system lead that became a customer in the interval gets the ``customer``
   tag, loses ``lead`` and gets a welcome-call task, through the single-action operators mapped over the
@@ -19,10 +19,10 @@ Shows:
   connection, written even when a step failed; a successful run updates the ``contacts_synced`` asset,
   which schedules ``contacts_dashboard``.
 
-The phone system is a stand-in (``phone_system.py``: three SQL tables); swap its functions for your own.
+The phone system is a stand-in (``dag_support/phone_system.py``: three SQL tables); swap its functions for your own.
 The schedule is a ``CronDataIntervalTimetable``, so each run has a real 15-minute data interval (a plain
 cron string in Airflow 3 gives zero-length intervals). Connection ids and paths come from the environment
-(``contacts_settings.py``); the ``dry_run`` param reports what would change and writes nothing. Nothing is
+(``dag_support/settings.py``); the ``dry_run`` param reports what would change and writes nothing. Nothing is
 looked up at parse time. A run triggered by hand (no data interval in Airflow 3) syncs from where the last
 successful sync stopped up to the moment it was triggered; the ``since`` param sets another start.
 """
@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, get_current_context, task
-from contacts_settings import (
+from dag_support.settings import (
     CONTACTS_CONN_ID,
     CONTACTS_SYNCED,
     REPORTING_CONN_ID,
@@ -92,7 +92,7 @@ def contacts_sync() -> None:
     @task(multiple_outputs=True)
     def extract_changes() -> dict:
         """The phone system's rows changed in the run's window, as sync records, and the conversions."""
-        import phone_system
+        from dag_support import phone_system
 
         start, end = sync_window(get_current_context())
         rows = phone_system.changed_contacts(phone_system.source_hook(SOURCE_CONN_ID), start, end)
@@ -134,7 +134,7 @@ def contacts_sync() -> None:
         """Store each pushed row's contact id in the phone system; return the converted contacts' ids."""
         import logging
 
-        import phone_system
+        from dag_support import phone_system
 
         if report["summary"]["dry_run"]:
             return []
@@ -154,7 +154,7 @@ def contacts_sync() -> None:
     @task
     def group_by_business(report: dict, records: list) -> list[dict[str, Any]]:
         """The pushed contacts of each company, with the company's business id (made when missing)."""
-        from location_directory import business_ids
+        from dag_support.location_directory import business_ids
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
 
@@ -196,10 +196,10 @@ def contacts_sync() -> None:
     @task
     def pull_changes(report: dict) -> dict[str, int]:
         """Bring the contacts changed on the Contacts side in the run's window into the phone system."""
-        import phone_system
+        from dag_support import phone_system
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
-        from airflow_provider_contacts.reporting.metrics import range_filter
+        from airflow_provider_contacts.hooks.search import range_filter
 
         hook = ContactsHook(contacts_conn_id=CONTACTS_CONN_ID)
         changed = hook.search_contacts(
@@ -221,7 +221,7 @@ def contacts_sync() -> None:
         import json
 
         from airflow.sdk.exceptions import AirflowFailException
-        from contacts_settings import reporting_hook
+        from dag_support.settings import reporting_hook
 
         from airflow_provider_contacts.coercion import to_datetime
         from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, append_row

@@ -9,13 +9,13 @@ update tasks, set status, due dates and assignees" (``PUT /contacts/:contactId/t
 - a task the phone system does not have becomes a follow-up of the right contact;
 - a pair that differs in status (completed), due date or assignee is brought in step by the side that
   changed last: the phone system's ``updated_at`` against the task's ``dateUpdated``
-  (``contact_activity.sync_tasks``);
+  (``activity_feed.sync_tasks``);
 - a follow-up with no due date or an agent the location does not know is reported, the others go through.
 
 Every phone-system contact with a Contacts id is read (one request each: the API keeps tasks per contact),
 plus one request for the location's users (``GET /users/``, scope ``users.readonly``). ``dry_run`` reports
 what would change and writes nothing. The report goes to XCom. Connection ids come from the environment
-(``contacts_settings.py``); nothing is looked up at parse time.
+(``dag_support/settings.py``); nothing is looked up at parse time.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import Param, dag, task
-from contacts_settings import CONTACTS_CONN_ID, SOURCE_CONN_ID
+from dag_support.settings import CONTACTS_CONN_ID, SOURCE_CONN_ID
 
 
 @dag(
@@ -43,10 +43,9 @@ def contacts_task_sync() -> None:
         """Follow-ups and tasks of every linked contact, kept in step both ways; the report to XCom."""
         import logging
 
-        import contact_activity
-        import phone_system
-        from location_directory import Agents
-        from run_report import Fixes
+        from dag_support import activity_feed, phone_system
+        from dag_support.location_directory import Agents
+        from dag_support.run_report import Fixes
 
         from airflow_provider_contacts.hooks.contacts import ContactsHook
         from airflow_provider_contacts.progress import ProgressLogger
@@ -56,8 +55,8 @@ def contacts_task_sync() -> None:
         agents, report = Agents(hook), Fixes()
         progress = ProgressLogger(logging.getLogger(__name__), "contacts")
         now = datetime.now(timezone.utc)
-        for row in contact_activity.linked_contacts(source):
-            contact_activity.sync_tasks(hook, source, row, agents, report, dry_run=params["dry_run"], now=now)
+        for row in activity_feed.linked_contacts(source):
+            activity_feed.sync_tasks(hook, source, row, agents, report, dry_run=params["dry_run"], now=now)
             progress.advance()
         progress.finish()
         return report.as_dict()

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import dag, task
-from contacts_settings import CONTACTS_CONN_ID
+from dag_support.settings import CONTACTS_CONN_ID
 
 
 @dag(
@@ -37,7 +37,7 @@ def contacts_token_refresh() -> None:
         """Refresh now and save the rotated tokens; return the token-free summary."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from airflow_provider_contacts.hooks.auth import OAuthTokenProvider
+        from airflow_provider_contacts.auth import OAuthTokenProvider
         from airflow_provider_contacts.hooks.contacts import ContactsHook
 
         hook = ContactsHook(contacts_conn_id=CONTACTS_CONN_ID)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag
-from contacts_settings import CONTACTS_CONN_ID, REPORTING_CONN_ID, demo_dir
+from dag_support.settings import CONTACTS_CONN_ID, REPORTING_CONN_ID, demo_dir
 
 from airflow_provider_contacts.transfers import ContactsToSqlOperator
 

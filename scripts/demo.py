@@ -104,7 +104,7 @@ def airflow(*args: str) -> list[str]:
 def seed_activity() -> tuple[dict[str, int], datetime]:
     """Give the phone system and the Contacts side a day's changes (``phone_system.simulate_activity``)."""
     sys.path.insert(0, str(DAGS))
-    import phone_system
+    from dag_support import phone_system
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
@@ -115,7 +115,7 @@ def seed_activity() -> tuple[dict[str, int], datetime]:
 
 def figures() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The metrics rows and the last audit row, read back from the reporting database."""
-    from airflow_provider_contacts.reporting.sql import get_sql_hook
+    from airflow_provider_contacts.hooks.sql import get_sql_hook
     from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, METRICS_TABLE, read_rows
 
     sql = get_sql_hook("contacts_reporting")

@@ -20,11 +20,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_contacts.api_versions import SEARCH_PAGE_LIMIT
+from airflow_provider_contacts.concurrency import bounded_map
 from airflow_provider_contacts.engines.records import (
     CHILD_ENTITIES,
     MAPPING_ENTITY,
@@ -35,77 +36,16 @@ from airflow_provider_contacts.engines.records import (
     table_specs,
 )
 from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.hooks.search import count_contacts, range_filter
 from airflow_provider_contacts.progress import ProgressLogger
-from airflow_provider_contacts.reporting.metrics import count_contacts, range_filter
+from airflow_provider_contacts.windows import Window
 
 if TYPE_CHECKING:
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
-SEARCH_PAGE_LIMIT = 500
 #: Bad records logged one by one, and kept for the report; beyond them they are only counted.
 LOGGED_ERRORS = 20
 KEPT_ERRORS = 100
-
-
-@dataclass(frozen=True)
-class Window:
-    """
-    The contacts a run extracts: ``dateUpdated`` from ``start`` (inclusive) to ``end`` (exclusive).
-
-    :param start: inclusive lower bound (UTC).
-    :param end: exclusive upper bound (UTC).
-    """
-
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        if self.end <= self.start:
-            raise ContactsConfigError(f"empty window: {self.start.isoformat()} .. {self.end.isoformat()}")
-
-    def as_dict(self) -> dict[str, str]:
-        """The window as ISO strings."""
-        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
-
-
-def _utc(value: datetime | str, name: str) -> datetime:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ContactsConfigError(f"{name} must be an ISO-8601 date-time, got {value!r}") from None
-    if not isinstance(value, datetime):
-        raise ContactsConfigError(f"{name} must be a date-time, got {type(value).__name__}")
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-def run_window(
-    context: Mapping[str, Any],
-    since: datetime | str | None = None,
-    until: datetime | str | None = None,
-    lookback: timedelta = timedelta(0),
-) -> Window:
-    """
-    The window of a run: its data interval; from ``since`` for a manual run or a backfill (up to the
-    interval's end, or now when the run has none).
-
-    :param context: the task's context.
-    :param since: overrides the start (a manual run has no data interval: it needs ``since``).
-    :param until: overrides the end.
-    :param lookback: moves the start this much earlier (changes the search index showed late).
-    """
-    start = context.get("data_interval_start")
-    end = context.get("data_interval_end")
-    if since not in (None, ""):
-        start = _utc(since, "since")  # type: ignore[arg-type]
-    if until not in (None, ""):
-        end = _utc(until, "until")  # type: ignore[arg-type]
-    if start is None:
-        raise ContactsConfigError(
-            "the run has no data interval (a manual run): pass since (ISO-8601) to say where the window starts"
-        )
-    start = _utc(start, "data_interval_start") - lookback
-    return Window(start, _utc(end or datetime.now(timezone.utc), "until"))
 
 
 def check_settings(include: Sequence[str], custom_fields: str, max_workers: int) -> None:
@@ -226,17 +166,16 @@ class ContactsExtractor:
         self.counts = dict.fromkeys(("contacts", *self.include), 0)
         progress = ProgressLogger(self.log, "contacts extracted", interval=self.progress_interval)
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="contacts-extract") as pool:
-            chunk: list[dict[str, Any]] = []
-            for contact in self.changed_contacts():
-                chunk.append(contact)
-                if len(chunk) == SEARCH_PAGE_LIMIT:
-                    if progress.total is None and progress.done == 0:
-                        progress.total = self._window_total()
-                    yield self._batch(chunk, pool, progress)
-                    chunk = []
-            if chunk:
-                yield self._batch(chunk, pool, progress)
+        chunk: list[dict[str, Any]] = []
+        for contact in self.changed_contacts():
+            chunk.append(contact)
+            if len(chunk) == SEARCH_PAGE_LIMIT:
+                if progress.total is None and progress.done == 0:
+                    progress.total = self._window_total()
+                yield self._batch(chunk, progress)
+                chunk = []
+        if chunk:
+            yield self._batch(chunk, progress)
         progress.finish()
         self.log.info(
             "extracted %s in %.1fs with %d API requests; %d bad records",
@@ -250,9 +189,7 @@ class ContactsExtractor:
         filters = [range_filter("dateUpdated", self.window.start, self.window.end)]
         return count_contacts(self.hook, filters)
 
-    def _batch(
-        self, contacts: list[dict[str, Any]], pool: ThreadPoolExecutor, progress: ProgressLogger
-    ) -> Batch:
+    def _batch(self, contacts: list[dict[str, Any]], progress: ProgressLogger) -> Batch:
         specs = self.specs
         ids = [str(c.get("id")) for c in contacts if isinstance(c, Mapping) and c.get("id")]
         rows = {"contacts": rows_of(specs["contacts"], contacts, self.loaded_at, self.bad_record)}
@@ -261,7 +198,12 @@ class ContactsExtractor:
             related["tasks"] = [(None, list(self.hook.search_location_tasks(contact_ids=ids)))]
         for entity, method in (("notes", "get_notes"), ("appointments", "get_appointments")):
             if entity in specs:
-                related[entity] = list(zip(ids, pool.map(getattr(self.hook, method), ids), strict=True))
+                done = dict(
+                    bounded_map(
+                        getattr(self.hook, method), ids, workers=self.max_workers, name="contacts-extract"
+                    )
+                )
+                related[entity] = [(contact_id, done[contact_id]) for contact_id in ids]
         seen: dict[str, list[str]] = {}
         for entity, groups in related.items():
             rows[entity] = [

@@ -19,8 +19,11 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
+
+from airflow_provider_contacts.api_versions import CUSTOM_FIELD_TYPES
+from airflow_provider_contacts.coercion import parse_time, read_number
 
 #: Column kinds; each target maps them onto its own types.
 KEY, TEXT, BOOL, TIMESTAMP, JSON, NUMBER = "key", "text", "bool", "timestamp", "json", "number"
@@ -30,11 +33,9 @@ CUSTOM_FIELDS_COLUMN = "custom_fields"
 CUSTOM_FIELD_PREFIX = "cf_"
 #: Custom field data types (the API's ``dataType``) that get a column other than text.
 _CUSTOM_KINDS = {
-    "NUMERICAL": NUMBER,
-    "MONETORY": NUMBER,
-    "MONETARY": NUMBER,
-    "CHECKBOX": JSON,
-    "MULTIPLE_OPTIONS": JSON,
+    name: NUMBER if holding == "number" else JSON
+    for name, holding in CUSTOM_FIELD_TYPES.items()
+    if holding in ("number", "list")
 }
 
 
@@ -67,21 +68,6 @@ class Column:
     source: str = ""
 
 
-def _parse_time(value: Any) -> datetime:
-    if isinstance(value, bool):
-        raise ValueError
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        # ISO-8601 with Z, or the appointments' "2021-07-16 11:00:00".
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    else:
-        raise ValueError
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
-
-
 def convert(kind: str, value: Any, field_name: str) -> Any:
     """
     Check one API value against its column's kind and return it as the rows carry it.
@@ -105,18 +91,13 @@ def convert(kind: str, value: Any, field_name: str) -> Any:
         return value
     if kind == TIMESTAMP:
         try:
-            return _parse_time(value)
+            return parse_time(value)
         except (ValueError, TypeError, OverflowError, OSError):
             raise FieldError(field_name, f"expected an ISO-8601 date-time, got {value!r:.60}") from None
     if kind == NUMBER:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+        number = read_number(value) if isinstance(value, int | float | str) else None
+        if number is None:
             raise FieldError(field_name, f"expected a number, got {value!r:.60}")
-        try:
-            number = float(value)
-        except ValueError:
-            raise FieldError(field_name, f"expected a number, got {value!r:.60}") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise FieldError(field_name, f"expected a finite number, got {value!r:.60}")
         return number
     if kind == JSON:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

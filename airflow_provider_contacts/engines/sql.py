@@ -27,6 +27,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
+from airflow_provider_contacts.coercion import to_datetime
 from airflow_provider_contacts.engines.records import (
     BOOL,
     CHILD_ENTITIES,
@@ -349,6 +350,23 @@ class SqlMerger:
                         )
                         self.hook.log.info("added column %s.%s", table, column.name)
             self.conn.commit()
+
+    def newest(self, entity: str, column: str = "date_updated") -> datetime | None:
+        """
+        The newest value of a timestamp column of an entity's table: where the table stands.
+
+        :param entity: the entity (``contacts``).
+        :param column: the column.
+        :return: the value (UTC), or None when the table or the column is missing or the table is empty.
+        """
+        table = self.tables[entity]
+        existing = self._existing_columns(table)
+        if existing is None or column not in existing:
+            return None
+        cursor = self._execute(f"SELECT MAX({self.dialect.ident(column)}) FROM {self.dialect.ident(table)}")
+        (value,) = cursor.fetchone()
+        cursor.close()
+        return to_datetime(value, column, owner=f"table {table}")
 
     def _select_in(
         self, select: str, column: str, values: Sequence[str], condition: str = ""

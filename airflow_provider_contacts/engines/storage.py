@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_contacts.engines.extract import Window
 from airflow_provider_contacts.engines.records import (
     BOOL,
     DELETED,
@@ -28,6 +27,7 @@ from airflow_provider_contacts.engines.records import (
 )
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.extras import require
+from airflow_provider_contacts.windows import Window
 
 FORMATS = ("ndjson", "parquet")
 #: Target-side bookkeeping that files leave out, so a rerun writes the same bytes.
@@ -56,6 +56,8 @@ def window_file(base: Any, entity: str, window: Window, file_format: str) -> Any
     :param window: the run's window.
     :param file_format: ``ndjson`` or ``parquet``.
     """
+    if window.end is None:
+        raise ContactsConfigError("files are named after a closed window: the run needs an end")
     return base / entity / f"{_stamp(window.start)}_{_stamp(window.end)}.{file_format}"
 
 

@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, api_messages, json_object
-from airflow_provider_contacts.hooks.auth import (
+from airflow_provider_contacts.auth import (
     FileTokenStore,
     TokenData,
     VariableTokenStore,
     fingerprint,
     mask,
 )
+from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, api_messages, json_object
 from airflow_provider_contacts.urls import origin
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
@@ -20,18 +19,19 @@ import greenback
 import requests
 from airflow.sdk import BaseHook
 
+from airflow_provider_contacts.api_versions import SEARCH_PAGE_LIMIT, V2, ApiVersion, for_connection
+from airflow_provider_contacts.auth import (
+    OAuthTokenProvider,
+    TokenProvider,
+    TokenStore,
+    describe_tokens,
+)
+from airflow_provider_contacts.concurrency import bounded_map
 from airflow_provider_contacts.exceptions import (
     ContactsApiError,
     ContactsConfigError,
     ContactsError,
     ContactsPermissionError,
-)
-from airflow_provider_contacts.hooks.api_versions import V2, ApiVersion, for_connection
-from airflow_provider_contacts.hooks.auth import (
-    OAuthTokenProvider,
-    TokenProvider,
-    TokenStore,
-    describe_tokens,
 )
 from airflow_provider_contacts.progress import ProgressLogger
 from airflow_provider_contacts.transport.core import WRITE_SCOPE, Call
@@ -45,7 +45,6 @@ from airflow_provider_contacts.transport.settings import (
 )
 from airflow_provider_contacts.transport.sync import Transport
 
-SEARCH_MAX_PAGE_LIMIT = 500
 # The search API serves ``page`` numbers over the first 10,000 rows only; ``searchAfter`` goes beyond.
 SEARCH_PAGE_WINDOW = 10_000
 LIST_MAX_PAGE_SIZE = 100
@@ -169,6 +168,19 @@ class ContactsHook(BaseHook):
                 "sub-account whose contacts to use), or pass location_id to the hook, operator or sensor"
             )
         return location_id
+
+    def report_origin(self) -> dict[str, Any]:
+        """
+        The connection and location a sync or load report belongs to (the operations view groups by them).
+
+        The location is None when the connection names none or cannot be read: the report still names the
+        connection.
+        """
+        try:
+            location = self.location_id
+        except ContactsError:
+            location = None
+        return {"conn_id": self.contacts_conn_id, "location_id": location}
 
     def check_write_access(self, method: str | None = None, path: str | None = None) -> None:
         """
@@ -340,7 +352,7 @@ class ContactsHook(BaseHook):
         filters: Sequence[Mapping[str, Any]] | None = None,
         query: str | None = None,
         sort: Sequence[Mapping[str, Any]] | None = None,
-        page_limit: int = SEARCH_MAX_PAGE_LIMIT,
+        page_limit: int = SEARCH_PAGE_LIMIT,
     ) -> Iterator[dict[str, Any]]:
         """
         Search contacts, yielding them one by one while fetching page after page.
@@ -353,9 +365,9 @@ class ContactsHook(BaseHook):
         :param sort: e.g. ``[{"field": "dateUpdated", "direction": "asc"}]``.
         :param page_limit: rows per request, at most 500.
         """
-        if not 1 <= int(page_limit) <= SEARCH_MAX_PAGE_LIMIT:
+        if not 1 <= int(page_limit) <= SEARCH_PAGE_LIMIT:
             raise ContactsConfigError(
-                f"page_limit must be between 1 and {SEARCH_MAX_PAGE_LIMIT}, got {page_limit}"
+                f"page_limit must be between 1 and {SEARCH_PAGE_LIMIT}, got {page_limit}"
             )
         base: dict[str, Any] = {"locationId": self.location_id, "pageLimit": int(page_limit)}
         if filters:
@@ -875,30 +887,19 @@ class ContactsHook(BaseHook):
         total = len(records) if isinstance(records, Sized) else None
         progress = ProgressLogger(self.log, "contacts upserted", total=total)
         results: dict[int, dict[str, Any]] = {}
-        in_flight: dict[Future[dict[str, Any]], int] = {}
         transport = self.transport
         # A token that cannot be had fails the batch once, not each record: an agency location whose token
         # is refused must not send a mint per record.
         transport.auth.access_token()
-
-        def collect(done: Iterable[Future[dict[str, Any]]]) -> None:
-            for future in done:
-                index = in_flight.pop(future)
-                result = future.result()
-                results[index] = result
-                progress.advance(failed=0 if result["ok"] else 1)
-
-        def slots() -> int:
-            return max_workers or transport.concurrency(AUTO_WORKERS_CEILING)
-
-        pool_size = max_workers or AUTO_WORKERS_CEILING
-        with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="contacts-upsert") as pool:
-            for index, record in enumerate(records):
-                while len(in_flight) >= slots():
-                    finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                    collect(finished)
-                in_flight[pool.submit(self._upsert_one, index, record)] = index
-            collect(list(in_flight))
+        for _, result in bounded_map(
+            lambda pair: self._upsert_one(*pair),
+            enumerate(records),
+            workers=max_workers or AUTO_WORKERS_CEILING,
+            in_flight=max_workers or (lambda: transport.concurrency(AUTO_WORKERS_CEILING)),
+            name="contacts-upsert",
+        ):
+            results[result["index"]] = result
+            progress.advance(failed=0 if result["ok"] else 1)
         progress.finish()
         return [results[index] for index in sorted(results)]
 

@@ -2,7 +2,7 @@
 The last runs of the syncs and loads, per connection and location.
 
 Two sources: the reports the sync and transfer operators return (their XCom ``return_value`` in the metadata
-database, which names the connection and location through :func:`report_origin`), and, when a reporting
+database, which names the connection and location through :meth:`ContactsHook.report_origin`), and, when a reporting
 connection is configured (``[contacts] ops_audit_conn_id``), the sync audit tables the example DAGs write
 (``contacts_sync_audit``, ``contacts_agency_sync_audit``: one row per run, whose ``details`` carry the push
 report). Both are read, never written.
@@ -16,8 +16,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_contacts.exceptions import ContactsError
-
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -28,19 +26,6 @@ SYNC_OPERATORS = ("SyncContactsOperator",)
 LOAD_OPERATORS = ("ContactsToSqlOperator", "ContactsToObjectStorageOperator")
 #: How many of the newest reports are scanned.
 SCAN_LIMIT = 500
-
-
-def report_origin(hook: Any) -> dict[str, Any]:
-    """
-    The connection and location a sync or load report belongs to (for the operations view).
-
-    :param hook: the run's ``ContactsHook``.
-    """
-    try:
-        location = hook.location_id
-    except ContactsError:  # no location, or the connection could not be read: the report names the connection
-        location = None
-    return {"conn_id": hook.contacts_conn_id, "location_id": location}
 
 
 def _time(value: Any) -> str | None:

@@ -1,8 +1,6 @@
 """
-A token store's state for the operations view, and the refresh counters the token providers keep in it.
-
-The counters travel inside the saved token set under :data:`STATS_KEY`: times and counts only, never a token
-or any part of one. They count per UTC day; a new day starts from zero.
+A token store's state for the operations view, read from the refresh counters the token providers keep in it
+(:func:`airflow_provider_contacts.auth.count_refresh`): times and counts only, never a token.
 """
 
 from __future__ import annotations
@@ -10,33 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-#: The key of the token set that holds the refresh counters.
-STATS_KEY = "refresh_stats"
-
-
-def _day(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).date().isoformat()
-
-
-def count_refresh(previous: dict[str, Any] | None, now: float, *, refused: bool = False) -> dict[str, Any]:
-    """
-    The refresh counters after one more refresh (or refused refresh) at ``now``.
-
-    :param previous: the token set saved before (its counters are carried on), or None.
-    :param now: the refresh's time in epoch seconds.
-    :param refused: the token endpoint refused the refresh.
-    """
-    stats = dict((previous or {}).get(STATS_KEY) or {})
-    day = _day(now)
-    if stats.get("day") != day:
-        stats = {"day": day, "refreshes": 0, "refused": 0, **{k: v for k, v in stats.items() if "_at" in k}}
-    if refused:
-        stats["refused"] = int(stats.get("refused") or 0) + 1
-        stats["last_refused_at"] = now
-    else:
-        stats["refreshes"] = int(stats.get("refreshes") or 0) + 1
-        stats["last_refresh_at"] = now
-    return stats
+from airflow_provider_contacts.auth import STATS_KEY, utc_day_of
 
 
 def token_state(tokens: dict[str, Any] | None, now: float) -> dict[str, Any]:
@@ -48,7 +20,7 @@ def token_state(tokens: dict[str, Any] | None, now: float) -> dict[str, Any]:
     """
     tokens = tokens or {}
     stats = tokens.get(STATS_KEY) or {}
-    today = stats.get("day") == _day(now)
+    today = stats.get("day") == utc_day_of(now)
     expires_at = _number(tokens.get("expires_at")) if tokens.get("access_token") else None
     return {
         "stored": bool(tokens.get("access_token")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_provider_contacts.operators.agency import InstalledLocationsOperator, installed_location_ids
 from airflow_provider_contacts.operators.automation import (
     AddContactToCampaignOperator,
     AddContactToWorkflowOperator,
@@ -50,6 +51,7 @@ __all__ = [
     "DeleteContactNoteOperator",
     "DeleteContactOperator",
     "DeleteContactTaskOperator",
+    "InstalledLocationsOperator",
     "RemoveContactFollowersOperator",
     "RemoveContactFromAllCampaignsOperator",
     "RemoveContactFromCampaignOperator",
@@ -61,4 +63,5 @@ __all__ = [
     "UpdateContactTaskOperator",
     "UpdateContactsBusinessOperator",
     "UpsertContactOperator",
+    "installed_location_ids",
 ]

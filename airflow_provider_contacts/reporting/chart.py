@@ -14,10 +14,13 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_contacts.extras import require
 from airflow_provider_contacts.reporting.metrics import top_tags_of
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TASK_SERIES = (("tasks_open", "open"), ("tasks_overdue", "overdue"), ("tasks_completed", "completed"))
 TAGS_TITLE = "Top tags (latest run)"

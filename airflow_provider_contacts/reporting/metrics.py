@@ -23,9 +23,10 @@ from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import Any, Protocol
 
+from airflow_provider_contacts.api_versions import SEARCH_PAGE_LIMIT
 from airflow_provider_contacts.coercion import to_datetime
+from airflow_provider_contacts.hooks.search import count_contacts, range_filter
 
-SEARCH_PAGE_LIMIT = 500
 DEFAULT_TAG_SCAN_LIMIT = 10_000
 DEFAULT_TASK_CONTACT_LIMIT = 200
 DEFAULT_TOP_TAGS = 10
@@ -49,7 +50,7 @@ class ContactsReader(Protocol):
         filters: Sequence[Mapping[str, Any]] | None = None,
         query: str | None = None,
         sort: Sequence[Mapping[str, Any]] | None = None,
-        page_limit: int = 500,
+        page_limit: int = SEARCH_PAGE_LIMIT,
     ) -> Iterable[dict[str, Any]]: ...
 
     def search_location_tasks(self, contact_ids: Sequence[str] | None = None) -> Iterable[dict[str, Any]]: ...
@@ -135,48 +136,6 @@ def top_tags_of(row: Mapping[str, Any]) -> dict[str, int]:
     """
     value = row.get("top_tags") or {}
     return dict(json.loads(value)) if isinstance(value, str) else dict(value)
-
-
-def iso_ms(moment: datetime) -> str:
-    """
-    Format a moment as the API's filters want it: ISO-8601 UTC with milliseconds and ``Z``.
-
-    :param moment: an aware datetime (a naive one is taken as UTC).
-    """
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def range_filter(field_name: str, gte: datetime | None = None, lt: datetime | None = None) -> dict[str, Any]:
-    """
-    Return a search ``range`` filter on a date field.
-
-    :param field_name: ``dateAdded`` or ``dateUpdated``.
-    :param gte: inclusive lower bound.
-    :param lt: exclusive upper bound.
-    """
-    value: dict[str, str] = {}
-    if gte is not None:
-        value["gte"] = iso_ms(gte)
-    if lt is not None:
-        value["lt"] = iso_ms(lt)
-    return {"field": field_name, "operator": "range", "value": value}
-
-
-def count_contacts(hook: ContactsReader, filters: Sequence[Mapping[str, Any]] | None = None) -> int:
-    """
-    Return how many contacts match ``filters``, from one search answer's ``total`` (one request).
-
-    :param hook: the Contacts hook.
-    :param filters: search filters in the API's shape; all contacts when None.
-    """
-    body: dict[str, Any] = {"locationId": hook.location_id, "pageLimit": 1, "page": 1}
-    if filters:
-        body["filters"] = list(filters)
-    answer = hook.request("POST", "/contacts/search", json=body)
-    return int(answer["total"])
 
 
 @dataclass

@@ -11,7 +11,6 @@ from airflow_provider_contacts.sensors.contacts import (
     ContactSearchSensor,
     ContactTaskSensor,
     DuplicateContactSensor,
-    run_window,
 )
 
 __all__ = [
@@ -23,5 +22,4 @@ __all__ = [
     "ContactTaskSensor",
     "ContactsBaseSensor",
     "DuplicateContactSensor",
-    "run_window",
 ]

@@ -24,9 +24,10 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
+from airflow_provider_contacts.coercion import to_float
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError
 from airflow_provider_contacts.links import HighLevelContactLink, link_contact
-from airflow_provider_contacts.triggers.checks import CheckResult, ContactsCheck, to_datetime
+from airflow_provider_contacts.triggers.checks import CheckResult, ContactsCheck
 from airflow_provider_contacts.triggers.contacts import (
     DEFAULT_CONN_ID,
     BusinessContactsTrigger,
@@ -236,7 +237,9 @@ class ContactChangedSensor(ContactsBaseSensor):
         self.filters = filters
         self.tags = tags
         self.lag_margin = (
-            lag_margin.total_seconds() if isinstance(lag_margin, timedelta) else float(lag_margin)
+            lag_margin.total_seconds()
+            if isinstance(lag_margin, timedelta)
+            else to_float(lag_margin, "lag_margin")
         )
         self.min_count = min_count
         self.on_empty = on_empty
@@ -249,13 +252,10 @@ class ContactChangedSensor(ContactsBaseSensor):
 
         :param context: the task's context.
         """
-        since, until = to_datetime(self.since), to_datetime(self.until)
-        if since is None and until is None:
-            since, until = run_window(context)
-        elif since is None:
-            since = run_window(context)[0]
-        if since is None:  # no run date at all: refuse to scan the whole location's history
-            raise ContactsConfigError(f"{self.task_id}: give `since`; this run has no date to start from")
+        try:
+            since, until = run_window(context, since=self.since, until=self.until, open_end=True)
+        except ContactsConfigError as error:  # e.g. no run date at all: never scan the location's history
+            raise ContactsConfigError(f"{self.task_id}: {error}") from None
         return {
             "event": self.event,
             "since": since,
@@ -397,7 +397,7 @@ class ContactTaskSensor(ContactsBaseSensor):
         """The contacts and the condition. :param context: the task's context."""
         since = self.since
         if since is None and self.condition == "new":
-            since = run_window(context)[0]
+            since = run_window(context, open_end=True).start
         return {
             "contact_ids": self.contact_ids,
             "condition": self.condition,
@@ -450,7 +450,7 @@ class ContactNoteSensor(ContactsBaseSensor):
         """The contacts and the time. :param context: the task's context."""
         return {
             "contact_ids": self.contact_ids,
-            "since": self.since if self.since is not None else run_window(context)[0],
+            "since": self.since if self.since is not None else run_window(context, open_end=True).start,
             "exclude_ids": self.exclude_note_ids,
             "min_count": self.min_count,
         }

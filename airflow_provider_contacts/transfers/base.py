@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_contacts.engines.extract import ContactsExtractor, check_settings, run_window
+from airflow_provider_contacts.coercion import to_float, to_int
+from airflow_provider_contacts.engines.extract import ContactsExtractor, check_settings
 from airflow_provider_contacts.engines.records import CHILD_ENTITIES
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.operations.runs import report_origin
 from airflow_provider_contacts.operators.base import BaseContactsOperator
+from airflow_provider_contacts.windows import run_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-
-def as_bool(name: str, value: Any) -> bool:
-    """A flag that may come rendered from a template as text."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text not in ("true", "false"):
-            raise ContactsConfigError(f"{name} must be true or false, got {value!r}")
-        return text == "true"
-    return bool(value)
 
 
 class BaseContactsTransferOperator(BaseContactsOperator):
@@ -34,7 +25,9 @@ class BaseContactsTransferOperator(BaseContactsOperator):
     Base of the transfers: extract the contacts changed in the run's window, with their related records.
 
     :param since: start of the window instead of the data interval's start (a manual run or a backfill:
-        a manual run has no data interval). ISO-8601. Templated.
+        a manual run has no data interval). ISO-8601. Templated. A manual run without it starts where the
+        target stands (the SQL table's newest ``date_updated``) or where the last successful run stopped,
+        minus ``lookback_seconds``; with neither it is an error.
     :param until: end of the window instead of the data interval's end (default: the interval's end, or
         now). Templated.
     :param lookback_seconds: start the window this much earlier than the data interval: the API's search is
@@ -69,10 +62,12 @@ class BaseContactsTransferOperator(BaseContactsOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        owner = f"task {kwargs.get('task_id')!r}"
+        max_workers = to_int(max_workers, "max_workers", owner=owner, minimum=1)
         check_settings(include, custom_fields, max_workers)
-        if lookback_seconds < 0:
-            raise ContactsConfigError(f"lookback_seconds must not be negative, got {lookback_seconds}")
-        if not 0.0 <= max_bad_ratio <= 1.0:
+        lookback_seconds = to_float(lookback_seconds, "lookback_seconds", owner=owner, minimum=0)
+        max_bad_ratio = to_float(max_bad_ratio, "max_bad_ratio", owner=owner, minimum=0)
+        if max_bad_ratio > 1.0:
             raise ContactsConfigError(f"max_bad_ratio must be between 0 and 1, got {max_bad_ratio}")
         self.since = since
         self.until = until
@@ -85,9 +80,24 @@ class BaseContactsTransferOperator(BaseContactsOperator):
         self.report: dict[str, Any] | None = None
         self.table_specs: dict[str, Any] = {}
 
-    def extractor(self, context: Context) -> ContactsExtractor:
-        """The extraction of this run's window."""
-        window = run_window(context, self.since, self.until, timedelta(seconds=self.lookback_seconds))
+    def extractor(
+        self, context: Context, previous_end: Callable[[], datetime | None] | None = None
+    ) -> ContactsExtractor:
+        """
+        The extraction of this run's window (:func:`~airflow_provider_contacts.windows.run_window`).
+
+        :param context: the task's context.
+        :param previous_end: where the target stands (for a manual run without ``since``), when it knows.
+        """
+        window = run_window(
+            context,
+            since=self.since,
+            until=self.until,
+            lookback=timedelta(seconds=self.lookback_seconds),
+            previous_end=previous_end,
+            default_lookback=None,
+        )
+        assert window.end is not None  # a catching-up window always ends
         self.log.info("window: dateUpdated from %s to %s", window.start.isoformat(), window.end.isoformat())
         return ContactsExtractor(
             self.hook,
@@ -106,7 +116,7 @@ class BaseContactsTransferOperator(BaseContactsOperator):
         bad_contacts = extractor.bad_counts["contacts"]
         contacts = extractor.counts.get("contacts", 0) + bad_contacts
         self.report = {
-            **report_origin(self.hook),
+            **self.hook.report_origin(),
             "window": extractor.window.as_dict(),
             "extracted": dict(extractor.counts),
             **more,

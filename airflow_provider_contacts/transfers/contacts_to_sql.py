@@ -6,11 +6,12 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_contacts.coercion import to_bool
 from airflow_provider_contacts.engines.records import MAPPING_ENTITY
 from airflow_provider_contacts.engines.sql import MergeCounts, SqlMerger
-from airflow_provider_contacts.reporting.metrics import count_contacts
-from airflow_provider_contacts.reporting.sql import get_sql_hook
-from airflow_provider_contacts.transfers.base import BaseContactsTransferOperator, as_bool
+from airflow_provider_contacts.hooks.search import count_contacts
+from airflow_provider_contacts.hooks.sql import get_sql_hook
+from airflow_provider_contacts.transfers.base import BaseContactsTransferOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -70,9 +71,10 @@ class ContactsToSqlOperator(BaseContactsTransferOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         started = time.monotonic()
-        sweep = as_bool("sweep_deleted", self.sweep_deleted)
-        extractor = self.extractor(context)
+        sweep = to_bool(self.sweep_deleted, "sweep_deleted", owner=f"task {self.task_id!r}")
         merger = SqlMerger(self.sql_hook(), self.tables())
+        # A manual run without since continues from where the table stands, as a sync from its audit row.
+        extractor = self.extractor(context, previous_end=lambda: merger.newest("contacts"))
         merged = {entity: MergeCounts() for entity in self.tables()}
         try:
             for batch in extractor.batches():

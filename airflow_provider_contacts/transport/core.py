@@ -8,11 +8,11 @@ Nothing here does I/O or waits; each face sends, sleeps and refreshes tokens its
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_contacts.coercion import retry_after
 from airflow_provider_contacts.exceptions import (
     ContactsApiError,
     ContactsAuthError,
@@ -21,6 +21,7 @@ from airflow_provider_contacts.exceptions import (
     api_messages,
     error_for_status,
 )
+from airflow_provider_contacts.retries import Retry
 from airflow_provider_contacts.transport.settings import ContactsSettings
 
 WRITE_SCOPE = "contacts.write"
@@ -133,44 +134,6 @@ class Answer:
         return body if isinstance(body, dict) else {}
 
 
-class Retry(Exception):
-    """
-    An attempt failed in a way worth another try; ``final`` is raised when the tries run out.
-
-    :param final: the error to raise if no try is left.
-    :param wait: seconds to wait first; None: the backoff decides.
-    :param refresh: refresh the access token first (a 401).
-    :param pause: pause every request of the budget this long first (a 429's ``Retry-After``).
-    """
-
-    def __init__(
-        self,
-        final: ContactsApiError,
-        wait: float | None = None,
-        refresh: bool = False,
-        pause: float | None = None,
-    ) -> None:
-        super().__init__(str(final))
-        self.final = final
-        self.wait = wait
-        self.refresh = refresh
-        self.pause = pause
-
-
-def backoff(settings: ContactsSettings, attempt: int, error: BaseException | None) -> float:
-    """
-    The wait before try ``attempt + 1``: what the answer asked for, else exponential with full jitter.
-
-    :param settings: the connection's settings.
-    :param attempt: the number of the try that failed (1 for the first).
-    :param error: what it raised.
-    """
-    if isinstance(error, Retry) and error.wait is not None:
-        return error.wait
-    ceiling = min(settings.retry_backoff_max, settings.retry_backoff * 2 ** (attempt - 1))
-    return random.uniform(0, ceiling)  # "full jitter": spreads the retries of many workers
-
-
 def check_granted(call: Call, conn_id: str, granted: frozenset[str] | None) -> None:
     """Refuse a guarded write before sending when the token lacks ``contacts.write``."""
     if call.guarded and granted is not None and WRITE_SCOPE not in granted:
@@ -201,14 +164,6 @@ def no_answer(call: Call, kind: str, never_sent: bool) -> Exception:
         method=call.method,
         path=call.path,
     )
-
-
-def _retry_after(headers: Mapping[str, str], default: float) -> float:
-    value = headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else default
-    except ValueError:
-        return default
 
 
 def api_error(answer: Answer, call: Call) -> ContactsApiError:
@@ -275,7 +230,7 @@ def classify(answer: Answer, call: Call, *, can_refresh: bool, window: float) ->
                 trace_id=final.trace_id,
             )
         # The paused limiter does the waiting, for every thread and coroutine.
-        raise Retry(final, wait=0, pause=_retry_after(answer.headers, window))
+        raise Retry(final, wait=0, pause=retry_after(answer.headers, window))
     if status >= 500 and call.idempotent:
         call.maybe_applied = True
         raise Retry(final)

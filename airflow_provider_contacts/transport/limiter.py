@@ -21,6 +21,7 @@ from datetime import date, datetime, timezone
 from itertools import islice
 from typing import TYPE_CHECKING
 
+from airflow_provider_contacts.coercion import header_number as _header_number
 from airflow_provider_contacts.exceptions import ContactsRateLimitError
 
 if TYPE_CHECKING:
@@ -118,16 +119,6 @@ class _Turns:
                 future.set_result(None)
                 return
         self._taken = False
-
-
-def _header_number(headers: Mapping[str, str], name: str) -> float | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
 
 
 def utc_today() -> date:

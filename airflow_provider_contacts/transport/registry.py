@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from airflow_provider_contacts.hooks.auth import OAuthTokenProvider, TokenStore
+from airflow_provider_contacts.auth import OAuthTokenProvider, TokenStore
 from airflow_provider_contacts.transport.settings import ContactsSettings
 from airflow_provider_contacts.transport.sync import Transport, company_chain, default_store
 

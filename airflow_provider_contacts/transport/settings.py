@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_contacts.api_versions import for_connection
 from airflow_provider_contacts.coercion import to_float, to_int
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.hooks.api_versions import for_connection
 from airflow_provider_contacts.urls import mask_url, redacted_url, url_scheme
 
 DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"

@@ -21,9 +21,8 @@ import requests
 import tenacity
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.hooks.api_versions import for_connection
-from airflow_provider_contacts.hooks.auth import (
+from airflow_provider_contacts.api_versions import for_connection
+from airflow_provider_contacts.auth import (
     FileTokenStore,
     LocationTokenProvider,
     OAuthTokenProvider,
@@ -33,11 +32,12 @@ from airflow_provider_contacts.hooks.auth import (
     VariableTokenStore,
     never_sent,
 )
+from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.retries import retry_policy
 from airflow_provider_contacts.transport.core import (
     Answer,
     Call,
     Retry,
-    backoff,
     check_granted,
     classify,
     no_answer,
@@ -246,25 +246,10 @@ class Transport:
 
     def retry_policy(self) -> dict[str, Any]:
         """Tenacity's arguments for both faces: which errors, how many tries, how long between."""
-        return {
-            "stop": tenacity.stop_after_attempt(self.settings.max_retries + 1),
-            "wait": self._backoff,
-            "retry": tenacity.retry_if_exception_type(Retry),
-            "before_sleep": self._log_retry,
-            "reraise": True,
-        }
-
-    def _backoff(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        return backoff(self.settings, state.attempt_number, error)
-
-    def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        log.warning(
-            "Retrying (attempt %d of %d) after: %s",
-            state.attempt_number + 1,
-            self.settings.max_retries + 1,
-            error,
+        return retry_policy(
+            retries=self.settings.max_retries,
+            base=self.settings.retry_backoff,
+            cap=self.settings.retry_backoff_max,
         )
 
     def prepare_retry(self, retry: Retry) -> None:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from airflow_provider_contacts.coercion import to_datetime, to_int
+from airflow_provider_contacts.api_versions import SEARCH_PAGE_LIMIT
+from airflow_provider_contacts.coercion import to_datetime, to_float, to_int, to_list
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 Status = Literal["success", "waiting", "skip", "fail"]
 
 #: Page size of every search: the API's maximum, so a poke costs one request per 500 matches.
-SEARCH_PAGE_LIMIT = 500
 
 CONTACT_FIELDS = ("id", "name", "firstName", "lastName", "email", "phone", "tags", "businessId")
 TASK_FIELDS = ("id", "contactId", "title", "dueDate", "completed", "assignedTo", "dateAdded")
@@ -83,35 +82,6 @@ def _in_range(value: Any, start: datetime | None, end: datetime | None) -> bool:
         return False
     dt = dt.replace(microsecond=dt.microsecond // 1000 * 1000)
     return (start is None or dt >= start) and (end is None or dt < end)
-
-
-def as_list(value: str | Iterable[str] | None) -> list[str]:
-    """
-    Read a list of ids given as a list, a JSON list, or a comma-separated string (templates render text).
-
-    :param value: the ids.
-    :return: the ids, in order, without blanks or repeats.
-    """
-    if value is None:
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        items: Iterable[Any]
-        if text.startswith("["):
-            try:
-                items = json.loads(text)
-            except ValueError:
-                items = text.strip("[]").replace("'", "").replace('"', "").split(",")
-        else:
-            items = text.split(",")
-    else:
-        items = value
-    out: list[str] = []
-    for item in items:
-        text = str(item).strip()
-        if text and text not in out:
-            out.append(text)
-    return out
 
 
 def summarize(item: Mapping[str, Any], fields: Iterable[str], *, include_raw: bool = False) -> dict[str, Any]:
@@ -242,10 +212,10 @@ class ContactChangedCheck(ContactsCheck):
         if self.since and self.until and self.since > self.until:
             raise ContactsConfigError(f"since {self.since} is after until {self.until}")
         self.filters = list(self.filters or [])
-        self.tags = as_list(self.tags)
+        self.tags = to_list(self.tags, "tags")
         if isinstance(self.lag_margin, timedelta):
             self.lag_margin = self.lag_margin.total_seconds()
-        self.lag_margin = float(self.lag_margin)
+        self.lag_margin = to_float(self.lag_margin, "lag_margin", minimum=0)
         if self.lag_margin < 0:
             raise ContactsConfigError("lag_margin must not be negative")
         self.min_count = self._min_count(self.min_count)
@@ -381,7 +351,7 @@ class ContactSearchCheck(ContactsCheck):
         self.sort = list(self.sort) if self.sort else None
         self.query = self.query or None
         self.min_count = self._min_count(self.min_count)
-        self.max_results = max(int(self.max_results), self.min_count)
+        self.max_results = max(to_int(self.max_results, "max_results", minimum=1), self.min_count)
 
     def evaluate(self, hook: ContactsHook, now: datetime | None = None) -> CheckResult:
         """
@@ -455,7 +425,7 @@ class _PerContactCheck(ContactsCheck):
     fields: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
-        self.contact_ids = as_list(self.contact_ids)
+        self.contact_ids = to_list(self.contact_ids, "contact_ids")
         if not self.contact_ids:
             raise ContactsConfigError("give at least one contact id")
         self.min_count = self._min_count(self.min_count)
@@ -514,8 +484,8 @@ class ContactTaskCheck(_PerContactCheck):
             raise ContactsConfigError(f"condition must be one of {self.CONDITIONS}, not {self.condition!r}")
         self.since = to_api_time(self.since)
         self.due_before = to_api_time(self.due_before)
-        self.task_ids = as_list(self.task_ids)
-        self.exclude_ids = as_list(self.exclude_ids)
+        self.task_ids = to_list(self.task_ids, "task_ids")
+        self.exclude_ids = to_list(self.exclude_ids, "exclude_ids")
 
     def matches(self, item: Mapping[str, Any], now: datetime) -> bool:
         """Whether a task is new / completed / due."""
@@ -553,7 +523,7 @@ class ContactNoteCheck(_PerContactCheck):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.since = to_api_time(self.since)
-        self.exclude_ids = as_list(self.exclude_ids)
+        self.exclude_ids = to_list(self.exclude_ids, "exclude_ids")
 
     def matches(self, item: Mapping[str, Any], now: datetime) -> bool:
         """Whether a note is new."""
@@ -590,7 +560,7 @@ class ContactAppointmentCheck(_PerContactCheck):
         super().__post_init__()
         self.start = to_api_time(self.start)
         self.end = to_api_time(self.end)
-        self.statuses = [s.lower() for s in as_list(self.statuses)]
+        self.statuses = [s.lower() for s in to_list(self.statuses, "statuses")]
 
     def matches(self, item: Mapping[str, Any], now: datetime) -> bool:
         """Whether an appointment is in the window and status."""
@@ -633,9 +603,9 @@ class BusinessContactsCheck(ContactsCheck):
             raise ContactsConfigError("business_id is required")
         self.query = self.query or None
         self.since = to_api_time(self.since)
-        self.exclude_ids = as_list(self.exclude_ids)
+        self.exclude_ids = to_list(self.exclude_ids, "exclude_ids")
         self.min_count = self._min_count(self.min_count)
-        self.max_results = max(int(self.max_results), self.min_count)
+        self.max_results = max(to_int(self.max_results, "max_results", minimum=1), self.min_count)
 
     def evaluate(self, hook: ContactsHook, now: datetime | None = None) -> CheckResult:
         """

@@ -13,7 +13,7 @@ Two triggers watch contact changes: :class:`ContactChangedPollTrigger` defers
 :class:`~airflow_provider_contacts.sensors.ContactChangedSensor`, and :class:`ContactChangedEventTrigger`
 watches for an asset (``AssetWatcher``), any number of them on one location sharing one search per poll
 through Airflow 3.3's shared streams. :class:`ContactChangedTrigger`, the name DAGs already use in their
-asset watchers, is the event trigger still (and runs a deferral it was serialised for, deprecated).
+asset watchers, is the event trigger under that name.
 
 Events of a deferred trigger (the sensor's ``execute_complete`` reads them):
 
@@ -32,7 +32,6 @@ import asyncio
 import json
 import random
 import time
-import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from datetime import datetime, timedelta
@@ -41,6 +40,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import greenback
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
+from airflow_provider_contacts.coercion import to_float, to_int
 from airflow_provider_contacts.triggers.checks import (
     BusinessContactsCheck,
     CheckResult,
@@ -143,10 +143,10 @@ class ContactsPollTrigger(BaseTrigger):
         super().__init__()
         self.contacts_conn_id = contacts_conn_id
         self.location_id = location_id
-        self.poll_interval = float(poll_interval)
-        self.end_time = None if end_time is None else float(end_time)
+        self.poll_interval = to_float(poll_interval, "poll_interval", minimum=0)
+        self.end_time = None if end_time is None else to_float(end_time, "end_time")
         self.exponential_backoff = bool(exponential_backoff)
-        self.max_wait = None if max_wait is None else float(max_wait)
+        self.max_wait = None if max_wait is None else to_float(max_wait, "max_wait", minimum=0)
         self.check = self.check_class(**check_kwargs)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -330,9 +330,9 @@ class ContactChangedEventTrigger(ContactsPollTrigger, BaseEventTrigger):
 
     def __init__(self, *, max_consecutive_failures: int = 10, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if max_consecutive_failures < 1:
-            raise ValueError("max_consecutive_failures must be at least 1")
-        self.max_consecutive_failures = int(max_consecutive_failures)
+        self.max_consecutive_failures = to_int(
+            max_consecutive_failures, "max_consecutive_failures", minimum=1
+        )
         self._memory_watermark: dict[str, Any] | None = None
         self._saved_at = float("-inf")
 
@@ -539,45 +539,7 @@ class ContactChangedTrigger(ContactChangedEventTrigger):
     """
     The asset-watcher trigger under the name DAGs already use: a :class:`ContactChangedEventTrigger`.
 
-    It also still runs the one-event deferral it served before :class:`ContactChangedPollTrigger` took that
-    role (``watch=False``, or ``watch=None`` with a task instance), so that sensors deferred by an older
-    version resume; building one for a deferral is deprecated.
+    Sensors defer with :class:`ContactChangedPollTrigger`.
 
-    :param watch: ``True`` watch, ``False`` one deferred event (deprecated), ``None`` detect (a trigger
-        that belongs to no task instance is a watcher).
     :param kwargs: :class:`ContactChangedEventTrigger`'s arguments.
     """
-
-    def __init__(self, *, watch: bool | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.watch = watch
-        if watch is False:
-            warnings.warn(
-                "ContactChangedTrigger(watch=False) is deprecated: sensors defer with ContactChangedPollTrigger; "
-                "asset watchers can use ContactChangedEventTrigger",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Return the classpath and the keyword arguments that rebuild this trigger."""
-        classpath, kwargs = super().serialize()
-        kwargs.update(watch=self.watch)
-        return classpath, kwargs
-
-    @property
-    def watching(self) -> bool:
-        """Whether this trigger watches for an asset (rather than serving one deferred sensor)."""
-        if self.watch is not None:
-            return self.watch
-        return self.task_instance is None
-
-    def shared_stream_key(self) -> Hashable | None:
-        """The watcher's key; a deferral shares nothing."""
-        return super().shared_stream_key() if self.watching else None
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Watch, or (a deferral) yield the one event of :class:`ContactChangedPollTrigger`."""
-        inner = super().run() if self.watching else ContactsPollTrigger.run(self)
-        async for event in inner:
-            yield event

@@ -22,7 +22,7 @@ import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from airflow_provider_contacts.coercion import parse_time
 
 #: The RSA key HighLevel publishes for ``x-wh-signature`` (Webhook Authentication guide).
 HIGHLEVEL_LEGACY_PUBLIC_KEY = """-----BEGIN PUBLIC KEY-----
@@ -222,10 +224,9 @@ def _timestamp(value: Any) -> datetime:
     if not isinstance(value, str) or not value:
         raise WebhookRefused(400, "timestamp is missing", "bad_payload")
     try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
+        return parse_time(value)
+    except (ValueError, TypeError, OverflowError, OSError) as exc:
         raise WebhookRefused(400, "timestamp is not an ISO 8601 date", "bad_payload") from exc
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
 
 
 def _ids(family: str | None, payload: dict[str, Any]) -> dict[str, str]:

@@ -189,7 +189,7 @@ class GatewayLayer:
         assert principal is not None and key is not None
         decision = self.sb.limiter.check(key)
         if not decision.allowed:
-            # The 429 body and Retry-After are our assumption (the real 429 is undocumented, NOTES §5).
+            # The 429 body and Retry-After are our assumption (the real 429 is undocumented: docs/api-behaviour.md, Rate limits).
             message = (
                 f"Too many requests: the limit is {self.sb.limiter.limit} requests per "
                 f"{self.sb.limiter.interval:g} s and {self.sb.limiter.daily} per day"

@@ -1,4 +1,4 @@
-"""OAuth 2.0 as the real token endpoint does it (NOTES §4): expiring access tokens, rotating refresh tokens.
+"""OAuth 2.0 as the real token endpoint does it (docs/api-behaviour.md, OAuth tokens): expiring access tokens, rotating refresh tokens.
 
 Refresh tokens are single use: refreshing returns a new pair and the old refresh token stops working (our
 reading of "valid for a year unless used"; reuse -> 400 ``invalid_grant``). Tokens are persisted in the
@@ -198,7 +198,7 @@ class TokenAuthority:
                 400, "invalid_request", "the app is not installed on that location", "locationId"
             )
         if location_id in self.suspended:
-            # A real 400 message for a suspended sub-account (NOTES §4).
+            # A real 400 message for a suspended sub-account (docs/api-behaviour.md, OAuth tokens).
             raise OAuthError(400, "invalid_request", "Location is not active", "locationId")
         self.location_tokens[location_id] += 1
         # A location token carries the install's sub-account scopes, not the agency's oauth.* ones.

@@ -61,7 +61,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "404 {statusCode, message} for an unknown contact, note, task, campaign or workflow (the v2 spec declares "
         "no 404 anywhere)",
         "v3 common-schemas NotFoundDTO ('Conversation id, contact id, workflow id, or campaign id not given'); "
-        "the SDKs map 404 to 'Not Found' (NOTES §7)",
+        "the SDKs map 404 to 'Not Found' (docs/api-behaviour.md, Errors)",
         check="UndefinedStatusCode",
         status=404,
     ),
@@ -106,7 +106,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "name-not-contactName",
         "contacts carry the spec's name; contactName appears only in the duplicate-contact 400's meta",
         "both specs' contact schemas list name and no contactName; the 400's meta.contactName is reported in "
-        "the wild (NOTES §2)",
+        "the wild (docs/api-behaviour.md, Upserts)",
     ),
     Deviation(
         "duplicate-lookup-400",
@@ -128,13 +128,13 @@ DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
         "version-header-400",
         "a missing or unsupported Version header answers 400 'Version header is missing or not supported'",
-        "the real status is undocumented (NOTES §1, §10)",
+        "the real status is undocumented (docs/api-behaviour.md, Requests and versions)",
     ),
     Deviation(
         "rate-limit-429-body",
         "429 {statusCode, message} with Retry-After and the X-RateLimit-* headers",
         "limits and headers: docs/oauth/Authorization.md FAQ; the 429 body and Retry-After are undocumented "
-        "(NOTES §5)",
+        "(docs/api-behaviour.md, Rate limits)",
     ),
     Deviation(
         "refresh-token-single-use",

@@ -1,4 +1,4 @@
-"""Error answers in the API's shapes (NOTES §7): ``{statusCode, message, error, traceId}``."""
+"""Error answers in the API's shapes (docs/api-behaviour.md, Errors): ``{statusCode, message, error, traceId}``."""
 
 from __future__ import annotations
 

@@ -409,7 +409,7 @@ class Sandbox:
         if field == "email" and "phone" in changes and changes["phone"]:
             other = self.store.find_by(location_id, "phone", normalize_phone(changes["phone"]))
             if other and other["id"] != doc["id"]:
-                # Email matched A and phone matches B: the API updates A and ignores the phone (NOTES §2).
+                # Email matched A and phone matches B: the API updates A and ignores the phone (docs/api-behaviour.md, Upserts).
                 changes.pop("phone")
         self.apply_fields(doc, changes)
         return self.touch(doc), False

@@ -250,7 +250,7 @@ async def delete_contact(call: Call) -> dict[str, Any]:
 async def upsert_contact(call: Call) -> dict[str, Any]:
     location = call.sb.check_location(call.location, call.body.get("locationId"))
     if not call.body.get("email") and not call.body.get("phone"):
-        # Our assumption: the real API needs an email or a phone to match on (NOTES §2, issue #37).
+        # Our assumption: the real API needs an email or a phone to match on (docs/api-behaviour.md, Upserts).
         raise unprocessable("email or phone is required to upsert a contact")
     doc, new = call.sb.upsert_contact(location, call.body)
     return {"new": new, "contact": doc}

@@ -39,7 +39,7 @@ def run_sync(world: dict[str, Any]) -> Callable[[], tuple[Any, datetime, dict[st
     A function that gives both sides a day of activity (``phone_system.simulate_activity``) and runs
     ``contacts_sync`` over it; it returns the run, when the activity began, and what it did.
     """
-    import phone_system
+    from dag_support import phone_system
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 

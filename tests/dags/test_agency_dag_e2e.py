@@ -57,9 +57,9 @@ def _states(run: Any) -> dict[tuple[str, int], str]:
 
 
 def test_agency_sync_maps_over_every_location(agency_world: tuple[SandboxHandle, Any, Path]) -> None:
-    import phone_system
     from airflow.utils.state import DagRunState
-    from contacts_settings import reporting_hook
+    from dag_support import phone_system
+    from dag_support.settings import reporting_hook
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
     from airflow_provider_contacts.reporting.tables import AGENCY_AUDIT_TABLE, METRICS_TABLE, read_rows

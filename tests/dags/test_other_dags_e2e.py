@@ -17,9 +17,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.airflow_db]
 
 
 def test_reconcile_fixes_drift_both_ways(world: dict[str, Any], run_sync: Any) -> None:
-    import phone_system
     from airflow.utils.state import DagRunState
-    from contacts_settings import reporting_hook
+    from dag_support import phone_system
+    from dag_support.settings import reporting_hook
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
     from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, read_rows

@@ -21,11 +21,11 @@ def _when(value: str) -> datetime:
 
 
 def test_sync_then_dashboard(world: dict[str, Any], run_sync: Any) -> None:
-    import phone_system
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState
-    from contacts_settings import reporting_hook
+    from dag_support import phone_system
+    from dag_support.settings import reporting_hook
     from sqlalchemy import select
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook

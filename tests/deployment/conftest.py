@@ -61,7 +61,7 @@ class Tier:
 
     def writer(self) -> Any:
         """A hook of this test process on the sandbox's private token (so it never touches the OAuth chain)."""
-        from airflow_provider_contacts.hooks.auth import MemoryTokenStore
+        from airflow_provider_contacts.auth import MemoryTokenStore
         from airflow_provider_contacts.hooks.contacts import ContactsHook
 
         return ContactsHook("contacts_tier_writer", token_store=MemoryTokenStore())

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_contacts.auth import FileTokenStore, MemoryTokenStore, TokenStore
 from airflow_provider_contacts.exceptions import ContactsAuthError
-from airflow_provider_contacts.hooks.auth import FileTokenStore, MemoryTokenStore, TokenStore
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
 

@@ -39,7 +39,7 @@ def variable_keys() -> set[str]:
 def test_oauth_test_leaves_the_refresh_token_and_the_store_alone(
     airflow_db: Path, sandbox_process: SandboxHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow_provider_contacts.hooks.auth import MemoryTokenStore
+    from airflow_provider_contacts.auth import MemoryTokenStore
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
     connection = sandbox_process.oauth_connection()
@@ -67,7 +67,7 @@ def test_oauth_test_uses_an_unexpired_stored_token_read_only(
 ) -> None:
     from airflow.models.variable import Variable
 
-    from airflow_provider_contacts.hooks.auth import VariableTokenStore
+    from airflow_provider_contacts.auth import VariableTokenStore
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
     key = f"contacts_token__stored_{secrets.token_hex(3)}"

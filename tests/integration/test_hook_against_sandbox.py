@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_contacts.auth import MemoryTokenStore
 from airflow_provider_contacts.exceptions import (
     ContactsApiError,
     ContactsAuthError,
@@ -21,7 +22,6 @@ from airflow_provider_contacts.exceptions import (
     ContactsNotFoundError,
     ContactsPermissionError,
 )
-from airflow_provider_contacts.hooks.auth import MemoryTokenStore
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.sandbox import SandboxHandle
 from contacts_sandbox.spec import operations

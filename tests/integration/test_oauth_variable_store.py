@@ -90,7 +90,7 @@ def test_deferrable_sensor_and_tasks_on_the_variable_token_store(
 ) -> None:
     from airflow.models.variable import Variable
 
-    from airflow_provider_contacts.hooks.auth import MemoryTokenStore
+    from airflow_provider_contacts.auth import MemoryTokenStore
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
     seed_refresh = json.loads(oauth_sandbox.conn_env(None))["extra"]["refresh_token"]

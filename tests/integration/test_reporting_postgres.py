@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_contacts.hooks.sql import get_sql_hook
 from airflow_provider_contacts.reporting.dashboard import build_dashboard
-from airflow_provider_contacts.reporting.sql import get_sql_hook
 from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, METRICS_TABLE, append_row, read_rows
 
 pytestmark = pytest.mark.postgres

@@ -191,7 +191,7 @@ async def test_asset_watcher_fires_once_per_batch_and_never_repeats(private_conn
     async def watch(events: list[dict[str, Any]]) -> None:
         trigger = ContactChangedTrigger(event="any", since=started, lag_margin=0.5, poll_interval=0.1)
         trigger.asset_state_store = store
-        assert trigger.watching
+        assert trigger.shared_stream_key() is not None
         async for event in trigger.run():
             events.append(event.payload)
 

@@ -66,7 +66,7 @@ def wait_for(condition: Any, timeout: float, what: str, poll: float = 0.005) -> 
 
 
 def _store(spec: str) -> Any:
-    from airflow_provider_contacts.hooks.auth import FileTokenStore, VariableTokenStore
+    from airflow_provider_contacts.auth import FileTokenStore, VariableTokenStore
 
     kind, _, where = spec.partition(":")
     return FileTokenStore(where) if kind == "file" else VariableTokenStore(where)

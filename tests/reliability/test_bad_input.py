@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_contacts.auth import MemoryTokenStore
 from airflow_provider_contacts.exceptions import ContactsConfigError, ContactsError, ContactsPermissionError
-from airflow_provider_contacts.hooks.auth import MemoryTokenStore
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.sandbox import SandboxHandle
 from tests.reliability.conftest import CONN_ENV, emails_on_server, person, run_sync

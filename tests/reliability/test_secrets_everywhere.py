@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
+from airflow_provider_contacts.auth import FileTokenStore, MemoryTokenStore
 from airflow_provider_contacts.exceptions import ContactsAuthError, ContactsPermissionError
-from airflow_provider_contacts.hooks.auth import FileTokenStore, MemoryTokenStore
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.operators import UpsertContactOperator
 from airflow_provider_contacts.sandbox import SandboxHandle

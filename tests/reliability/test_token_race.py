@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from airflow_provider_contacts.hooks.auth import FileTokenStore, TokenStore, VariableTokenStore
+from airflow_provider_contacts.auth import FileTokenStore, TokenStore, VariableTokenStore
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.sandbox import SandboxHandle
 from tests.reliability._worker import wait_for

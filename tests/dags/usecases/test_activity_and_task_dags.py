@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.airflow_db]
 
 def _link(world: World, contacts: list[dict[str, Any]], prefix: str) -> dict[str, str]:
     """Give the phone system a row for each contact (as a past sync left it); return contact id -> source id."""
-    import phone_system
+    from dag_support import phone_system
 
     source = phone_system.source_hook()
     long_ago = datetime.now(timezone.utc) - timedelta(days=30)
@@ -40,14 +40,14 @@ def _link(world: World, contacts: list[dict[str, Any]], prefix: str) -> dict[str
 
 
 def _rows(spec: Any, source_id: str) -> list[dict[str, Any]]:
-    import phone_system
+    from dag_support import phone_system
 
     return phone_system.rows_for_contact(phone_system.source_hook(), spec, source_id)
 
 
 def test_activity_pulls_notes_appointments_and_tasks_of_changed_contacts(world: World) -> None:
-    import phone_system
     from airflow.utils.state import DagRunState
+    from dag_support import phone_system
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
@@ -114,8 +114,8 @@ def test_activity_pulls_notes_appointments_and_tasks_of_changed_contacts(world: 
 
 
 def test_task_sync_both_ways_newer_change_wins(world: World) -> None:
-    import phone_system
     from airflow.utils.state import DagRunState
+    from dag_support import phone_system
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 

@@ -69,7 +69,7 @@ def inbox(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
 
 def _dashboard_row(overdue: int) -> None:
     """A row as ``contacts_dashboard`` stores it (only the figures the rules read matter)."""
-    from contacts_settings import reporting_hook
+    from dag_support.settings import reporting_hook
 
     from airflow_provider_contacts.reporting.tables import METRICS_TABLE, append_row
 
@@ -82,7 +82,7 @@ def _dashboard_row(overdue: int) -> None:
 
 def _sync_row(records: int, failed: int) -> None:
     """An audit row as ``contacts_sync`` writes it."""
-    from contacts_settings import reporting_hook
+    from dag_support.settings import reporting_hook
 
     from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, append_row
 
@@ -95,7 +95,7 @@ def _sync_row(records: int, failed: int) -> None:
 
 def test_one_message_per_change_of_condition(world: World, inbox: Inbox) -> None:
     from airflow.utils.state import DagRunState
-    from contacts_settings import ALERT_EMAIL
+    from dag_support.settings import ALERT_EMAIL
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 

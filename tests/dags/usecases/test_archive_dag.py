@@ -28,7 +28,7 @@ def _inactive(world: World, days: int) -> set[str]:
 def test_dry_run_changes_nothing_then_archive_then_delete(world: World) -> None:
     from airflow.utils.state import DagRunState
     from contacts_archive import ARCHIVE_TABLE
-    from contacts_settings import reporting_hook
+    from dag_support.settings import reporting_hook
 
     from airflow_provider_contacts.hooks.contacts import ContactsHook
     from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, read_rows

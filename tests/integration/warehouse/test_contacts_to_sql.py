@@ -37,7 +37,7 @@ def _run(start: datetime, end: datetime, custom_fields: str, **kwargs: Any) -> d
 
 
 def _rows(table: str) -> dict[str, dict[str, Any]]:
-    from airflow_provider_contacts.reporting.sql import get_sql_hook
+    from airflow_provider_contacts.hooks.sql import get_sql_hook
 
     conn = get_sql_hook("warehouse").get_conn()
     try:
@@ -133,3 +133,33 @@ def test_first_load_incremental_rerun_custom_field_and_deletion(
     quiet = _run(mark, mark + timedelta(seconds=1), mode)
     assert quiet["api_calls"] == 1
     assert quiet["extracted"]["contacts"] == 0
+
+
+def test_a_manual_run_without_since_continues_from_the_tables_newest_change(
+    warehouse: str, contacts: SandboxHandle
+) -> None:
+    """No data interval and no since: the window starts at the table's newest date_updated minus the lookback."""
+    from types import SimpleNamespace
+
+    from airflow_provider_contacts.coercion import to_datetime
+    from airflow_provider_contacts.hooks.contacts import ContactsHook
+    from airflow_provider_contacts.transfers import ContactsToSqlOperator
+
+    def manual(**kwargs: Any) -> dict[str, Any]:
+        operator = ContactsToSqlOperator(
+            task_id="to_sql", sql_conn_id="warehouse", table=TABLE, include=[], lookback_seconds=30, **kwargs
+        )
+        run = SimpleNamespace(run_after=_now() + timedelta(seconds=1))
+        return operator.execute({"dag_run": run, "run_id": "manual__1"})  # type: ignore[arg-type]
+
+    first = manual(since=EPOCH.isoformat())
+    assert first["merged"]["contacts"]["inserted"] == 30
+    newest = max(to_datetime(row["date_updated"]) for row in _rows(TABLE).values())
+
+    renamed = next(iter(_rows(TABLE)))
+    ContactsHook().update_contact(renamed, {"firstName": "Manual"})
+    second = manual()
+    assert to_datetime(second["window"]["start"]) == newest - timedelta(seconds=30)
+    assert second["merged"]["contacts"]["inserted"] == 0
+    assert second["merged"]["contacts"]["updated"] == 1
+    assert _rows(TABLE)[renamed]["first_name"] == "Manual"

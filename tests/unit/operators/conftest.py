@@ -14,23 +14,12 @@ from typing import Any
 import pytest
 import requests_mock as rm
 
+from tests.unit.conftest import BASE, connection
+
 from .dags import HERE as DAGS
 from .dags import use_dag_bundle
 
-BASE = "https://api.test"
-TOKEN = "pit-operator-test-token-0001"
 WRITE_SCOPES = "contacts.readonly contacts.write"
-
-
-def connection(scopes: str = WRITE_SCOPES) -> str:
-    extra = {
-        "location_id": "loc1",
-        "auth_type": "private_token",
-        "scopes": scopes,
-        "retry_backoff": 0,
-        "max_retries": 1,
-    }
-    return json.dumps({"conn_type": "contacts", "host": BASE, "password": TOKEN, "extra": extra})
 
 
 @pytest.fixture
@@ -38,7 +27,7 @@ def contacts_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
     """``contacts_default`` with both scopes; call the fixture's value to change the scopes."""
 
     def set_scopes(scopes: str) -> None:
-        monkeypatch.setenv("AIRFLOW_CONN_CONTACTS_DEFAULT", connection(scopes))
+        monkeypatch.setenv("AIRFLOW_CONN_CONTACTS_DEFAULT", connection(scopes=scopes, max_retries=1))
 
     set_scopes(WRITE_SCOPES)
     return set_scopes

@@ -7,12 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from airflow_provider_contacts.hooks.search import iso_ms, range_filter
 from airflow_provider_contacts.reporting.metrics import (
     ContactMetrics,
     compute_metrics,
     default_interval,
-    iso_ms,
-    range_filter,
     top_tags_of,
 )
 

@@ -11,7 +11,7 @@ import pytest
 from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from airflow_provider_contacts.reporting.sql import get_sql_hook
+from airflow_provider_contacts.hooks.sql import get_sql_hook
 from airflow_provider_contacts.reporting.tables import (
     AUDIT_TABLE,
     METRICS_TABLE,

@@ -16,7 +16,6 @@ from airflow_provider_contacts.triggers.checks import (
     ContactSearchCheck,
     ContactTaskCheck,
     DuplicateContactCheck,
-    as_list,
     summarize,
     to_api_time,
     to_datetime,
@@ -42,20 +41,6 @@ def test_api_time_floors_to_the_millisecond_and_reads_every_form():
     assert to_api_time(None) is None and to_datetime("") is None
     with pytest.raises(ContactsConfigError):
         to_api_time("yesterday")
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("a, b,a", ["a", "b"]),
-        ('["a", "b"]', ["a", "b"]),
-        ("['a', 'b']", ["a", "b"]),
-        (["a", "", "b"], ["a", "b"]),
-        (None, []),
-    ],
-)
-def test_id_lists_come_as_lists_or_rendered_text(value, expected):
-    assert as_list(value) == expected
 
 
 def test_summaries_keep_the_useful_fields_only():

@@ -23,11 +23,10 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
-import phone_system
-from location_directory import Agents
-from run_report import Fixes
-
 from airflow_provider_contacts.reporting.tables import from_db_timestamp
+from dag_support import phone_system
+from dag_support.location_directory import Agents
+from dag_support.run_report import Fixes
 
 FOLLOWUP_FIELDS = ("completed", "due_at", "assigned_to")
 

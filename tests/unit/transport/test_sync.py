@@ -8,10 +8,10 @@ import json
 import pytest
 import requests_mock as rm
 
+from airflow_provider_contacts.auth import MemoryTokenStore
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.hooks.auth import MemoryTokenStore
 from airflow_provider_contacts.hooks.contacts import ContactsHook
-from tests.unit.hooks.conftest import BASE, connection, token_answer
+from tests.unit.conftest import BASE, connection, token_answer
 
 
 def test_the_slot_is_taken_after_the_token_is_ready(make_hook, requests_mock: rm.Mocker):

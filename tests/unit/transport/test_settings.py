@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_contacts.auth import FileTokenStore, MemoryTokenStore, VariableTokenStore
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.hooks.auth import FileTokenStore, MemoryTokenStore, VariableTokenStore
 from airflow_provider_contacts.transport.settings import ContactsSettings
 
 

@@ -25,7 +25,7 @@ from airflow_provider_contacts.triggers import (
 from airflow_provider_contacts.triggers import contacts as module
 
 from .fakes import T0, FakeHook, at
-from .test_triggers import MemoryStore
+from .test_contacts import MemoryStore
 
 
 @pytest.fixture
@@ -57,10 +57,9 @@ def test_the_deferral_trigger_is_no_watcher_and_the_event_trigger_is():
     assert issubclass(ContactChangedTrigger, ContactChangedEventTrigger), "the old name still watches"
 
 
-def test_a_deferral_through_the_old_name_is_deprecated():
-    with pytest.deprecated_call(match="ContactChangedPollTrigger"):
-        legacy = ContactChangedTrigger(event="any", since=at(0), until=at(60), watch=False)
-    assert legacy.shared_stream_key() is None
+def test_the_old_name_no_longer_defers_a_sensor():
+    with pytest.raises(TypeError, match="watch"):
+        ContactChangedTrigger(event="any", since=at(0), until=at(60), watch=False)
 
 
 def test_watchers_that_differ_in_event_and_tags_share_one_stream_key():

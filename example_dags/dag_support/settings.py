@@ -31,7 +31,7 @@ from typing import Any
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow.sdk import Asset
 
-from airflow_provider_contacts.reporting.sql import DEFAULT_REPORTING_CONN_ID, get_sql_hook
+from airflow_provider_contacts.hooks.sql import DEFAULT_REPORTING_CONN_ID, get_sql_hook
 
 CONTACTS_CONN_ID = os.environ.get("CONTACTS_CONN_ID", "contacts_default")
 AGENCY_CONN_ID = os.environ.get("CONTACTS_AGENCY_CONN_ID", "contacts_agency")
@@ -78,13 +78,13 @@ def sync_window(context: Any, audit_table: Any = None) -> tuple[datetime, dateti
     the moment it was triggered, from the ``since`` param, else from where the last successful sync stopped
     (the audit table's newest ``success`` row; with a ``location_id`` column, the location that is furthest
     behind, so that no location misses a change), else from a day before
-    (``airflow_provider_contacts.windows.catch_up_window``). Call it in a task, never at parse time.
+    (``airflow_provider_contacts.windows.run_window``). Call it in a task, never at parse time.
 
     :param context: the task's context.
     :param audit_table: the audit table's spec (default: ``contacts_sync``'s).
     """
     from airflow_provider_contacts.reporting.tables import AUDIT_TABLE, read_rows
-    from airflow_provider_contacts.windows import catch_up_window
+    from airflow_provider_contacts.windows import run_window
 
     def previous_end() -> datetime | None:
         """Read only for a run with no data interval and no ``since``: a scheduled run needs no audit."""
@@ -96,4 +96,6 @@ def sync_window(context: Any, audit_table: Any = None) -> tuple[datetime, dateti
                 newest[where] = max(newest.get(where, row["interval_end"]), row["interval_end"])
         return min(newest.values(), default=None)
 
-    return catch_up_window(context, since=context["params"].get("since"), previous_end=previous_end)
+    window = run_window(context, since=context["params"].get("since"), previous_end=previous_end)
+    assert window.end is not None  # a catching-up window always ends
+    return window.start, window.end

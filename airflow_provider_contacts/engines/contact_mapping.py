@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,7 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_contacts.coercion import to_bool
+from airflow_provider_contacts.api_versions import custom_field_types
+from airflow_provider_contacts.coercion import read_number, to_bool
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
 CUSTOM_PREFIX = "customFields."
@@ -52,10 +52,10 @@ STANDARD_FIELDS: dict[str, str] = {
 # Longest accepted value per field kind; longer values fail the record before any request.
 MAX_LENGTH: dict[str, int] = {"str": 255, "email": 254, "tag": 100, "custom": 5000}
 MAX_LENGTH_BY_FIELD: dict[str, int] = {"website": 2048}
-LIST_CUSTOM_TYPES = frozenset({"CHECKBOX", "MULTIPLE_OPTIONS", "TEXTBOX_LIST"})
-NUMBER_CUSTOM_TYPES = frozenset({"NUMERICAL", "MONETORY", "MONETARY", "FLOAT"})
-OPTION_CUSTOM_TYPES = frozenset({"SINGLE_OPTIONS", "RADIO"})
-UNSUPPORTED_CUSTOM_TYPES = frozenset({"FILE_UPLOAD", "SIGNATURE"})
+LIST_CUSTOM_TYPES = custom_field_types("list")
+NUMBER_CUSTOM_TYPES = custom_field_types("number")
+OPTION_CUSTOM_TYPES = custom_field_types("option")
+UNSUPPORTED_CUSTOM_TYPES = custom_field_types("unsupported")
 
 _EMAIL = re.compile(r"^[^@\s\"'<>,;]+@[^@\s\"'<>,;]+\.[A-Za-z]{2,}$")
 _PHONE_NOISE = re.compile(r"[\s\-.()/]")
@@ -619,18 +619,9 @@ def _option(name: Any, options: Mapping[str, str], value: str) -> str:
 
 
 def _as_number(value: Any) -> int | float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number: float = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.replace(",", "").strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    if math.isnan(number) or math.isinf(number):
+    # Source files write thousands with separators ("1,234.5"): the only leniency of a record's number.
+    number = read_number(value.replace(",", "") if isinstance(value, str) else value)
+    if number is None:
         return None
     return int(number) if number.is_integer() else number
 

@@ -8,6 +8,7 @@ import pytest
 import requests
 import requests_mock as rm
 
+from airflow_provider_contacts.auth import MemoryTokenStore
 from airflow_provider_contacts.exceptions import (
     ContactsApiError,
     ContactsAuthError,
@@ -17,9 +18,7 @@ from airflow_provider_contacts.exceptions import (
     ContactsRateLimitError,
     ContactsValidationError,
 )
-from airflow_provider_contacts.hooks.auth import MemoryTokenStore
-
-from .conftest import BASE, token_answer
+from tests.unit.conftest import BASE, token_answer
 
 GET_URL = f"{BASE}/contacts/c1"
 OK = {"json": {"contact": {"id": "c1"}}}

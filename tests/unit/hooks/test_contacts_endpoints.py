@@ -10,8 +10,7 @@ import requests_mock as rm
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.hooks.contacts import ContactsHook
-
-from .conftest import BASE, PRIVATE_TOKEN
+from tests.unit.conftest import BASE, PRIVATE_TOKEN
 
 CONTACT = {"id": "c1", "email": "ada@example.com", "tags": ["vip"]}
 TASK = {"id": "t1", "title": "Call", "completed": False}

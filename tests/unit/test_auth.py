@@ -12,8 +12,7 @@ import pytest
 import requests
 import requests_mock as rm
 
-from airflow_provider_contacts.exceptions import ContactsAuthError
-from airflow_provider_contacts.hooks.auth import (
+from airflow_provider_contacts.auth import (
     FileTokenStore,
     MemoryTokenStore,
     OAuthTokenProvider,
@@ -22,6 +21,7 @@ from airflow_provider_contacts.hooks.auth import (
     describe_tokens,
     fingerprint,
 )
+from airflow_provider_contacts.exceptions import ContactsAuthError
 
 from .conftest import BASE, CLIENT_SECRET, SEED_REFRESH_TOKEN, token_answer
 
@@ -239,7 +239,7 @@ def test_a_refresh_whose_answer_was_lost_is_not_retried(requests_mock: rm.Mocker
 
 
 def test_a_refresh_that_could_not_connect_or_got_503_is_retried(requests_mock: rm.Mocker, monkeypatch):
-    monkeypatch.setattr("airflow_provider_contacts.hooks.auth.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("airflow_provider_contacts.auth.time.sleep", lambda seconds: None)
     requests_mock.post(
         TOKEN_URL,
         [
@@ -262,7 +262,7 @@ def test_other_token_errors_are_auth_errors_with_the_api_message(requests_mock: 
 
 
 def test_a_store_that_cannot_save_fails_loudly(requests_mock: rm.Mocker, monkeypatch):
-    monkeypatch.setattr("airflow_provider_contacts.hooks.auth.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("airflow_provider_contacts.auth.time.sleep", lambda seconds: None)
 
     class BrokenStore(MemoryTokenStore):
         def save(self, tokens):
@@ -326,7 +326,7 @@ def test_a_lock_held_too_long_is_an_error_naming_it(
 ):
     import tempfile
 
-    from airflow_provider_contacts.hooks import auth
+    from airflow_provider_contacts import auth
 
     monkeypatch.setattr(auth, "TOKEN_LOCK_TIMEOUT", 0.05)
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
@@ -380,3 +380,42 @@ def test_a_lock_out_fails_fast_until_a_newer_token_is_saved(requests_mock: rm.Mo
     assert requests_mock.call_count == 1, "the refused token is not sent again"
     store.save(stored(7, clock))  # another worker (or a person) saved a working pair
     assert auth.access_token() == token_answer(7)["access_token"]
+
+
+def test_a_provider_whose_store_failed_to_save_keeps_refusing(requests_mock: rm.Mocker, monkeypatch):
+    """Tokens that were not saved are never used: the next call refuses again instead of using them."""
+    monkeypatch.setattr("airflow_provider_contacts.auth.time.sleep", lambda seconds: None)
+
+    class BrokenStore(MemoryTokenStore):
+        def save(self, tokens):
+            raise OSError("disk full")
+
+    requests_mock.post(
+        TOKEN_URL, [{"json": token_answer(1)}, {"json": token_answer(2)}, {"json": token_answer(3)}]
+    )
+    auth = provider(BrokenStore())
+    for _ in range(3):
+        with pytest.raises(ContactsAuthError, match="failed"):
+            auth.access_token()
+        assert auth.ready_token() is None
+        assert auth.expires_at is None
+
+
+def test_the_token_endpoint_retries_on_the_shared_policy(requests_mock: rm.Mocker, monkeypatch, caplog):
+    """Retry-After when the answer gives one, the policy's backoff otherwise; the last answer is the error."""
+    waits: list[float] = []
+    monkeypatch.setattr("airflow_provider_contacts.auth.time.sleep", waits.append)
+    requests_mock.post(
+        TOKEN_URL,
+        [
+            {"status_code": 429, "json": {}, "headers": {"Retry-After": "3"}},
+            {"status_code": 503, "json": {"message": "down"}},
+            {"status_code": 503, "json": {"message": "down"}},
+            {"status_code": 503, "json": {"message": "still down"}},
+        ],
+    )
+    with caplog.at_level("WARNING"), pytest.raises(ContactsAuthError, match="still down"):
+        provider(MemoryTokenStore()).access_token()
+    assert requests_mock.call_count == 4  # the policy's tries, then the last answer's error
+    assert waits[0] == 3.0 and all(0 <= wait <= 4.0 for wait in waits[1:]) and len(waits) == 3
+    assert "Retrying the token request of connection" in caplog.text

@@ -19,6 +19,7 @@ from airflow_provider_contacts.triggers.checks import CheckResult
 from airflow_provider_contacts.triggers.contacts import (
     BusinessContactsTrigger,
     ContactAppointmentTrigger,
+    ContactChangedPollTrigger,
     ContactChangedTrigger,
     ContactNoteTrigger,
     ContactSearchTrigger,
@@ -31,10 +32,8 @@ from airflow_provider_contacts.triggers.contacts import (
 from .fakes import T0, FakeHook, at
 
 TRIGGERS = [
-    (
-        ContactChangedTrigger,
-        {"event": "updated", "since": T0, "until": at(3600), "tags": ["vip"], "watch": False},
-    ),
+    (ContactChangedPollTrigger, {"event": "updated", "since": T0, "until": at(3600), "tags": ["vip"]}),
+    (ContactChangedTrigger, {"event": "updated", "tags": ["vip"]}),
     (ContactSearchTrigger, {"filters": [{"field": "tags", "operator": "eq", "value": "x"}], "min_count": 2}),
     (DuplicateContactTrigger, {"email": "a@x.test"}),
     (ContactTaskTrigger, {"contact_ids": "c1,c2", "condition": "due", "due_before": at(60)}),
@@ -83,8 +82,7 @@ def test_changed_trigger_is_an_event_trigger_for_asset_watchers():
     assert issubclass(ContactChangedTrigger, BaseEventTrigger)
     trigger = ContactChangedTrigger(event="any")
     assert trigger.asset_state_store is None  # set by the triggerer
-    assert trigger.watching  # no task instance: a watcher
-    assert not ContactChangedTrigger(event="any", watch=False).watching
+    assert trigger.shared_stream_key() is not None  # a watcher
     # Watchers are identified by the hash of their kwargs: it must be stable for identical triggers.
     assert BaseEventTrigger.hash(*trigger.serialize()) == BaseEventTrigger.hash(
         *ContactChangedTrigger(event="any").serialize()
@@ -161,8 +159,8 @@ async def test_an_exception_becomes_an_error_event(use_fake_hook: FakeHook):
 
 
 async def test_a_closed_empty_window_ends_with_skip(use_fake_hook: FakeHook):
-    trigger = ContactChangedTrigger(
-        event="created", since=at(0), until=at(60), lag_margin=0, watch=False, poll_interval=0
+    trigger = ContactChangedPollTrigger(
+        event="created", since=at(0), until=at(60), lag_margin=0, poll_interval=0
     )
     event = await first_event(trigger)
     assert event["status"] == "skip" and event["xcom"]["count"] == 0
@@ -170,8 +168,8 @@ async def test_a_closed_empty_window_ends_with_skip(use_fake_hook: FakeHook):
 
 async def test_deferred_changed_trigger_reports_its_window(use_fake_hook: FakeHook):
     use_fake_hook.add("c1", added=at(-60), updated=at(30), email="a@x.test")
-    trigger = ContactChangedTrigger(
-        event="updated", since=at(0), until=at(60), lag_margin=0, watch=False, poll_interval=0
+    trigger = ContactChangedPollTrigger(
+        event="updated", since=at(0), until=at(60), lag_margin=0, poll_interval=0
     )
     event = await first_event(trigger)
     assert event["status"] == "success" and event["xcom"]["contact_ids"] == ["c1"]
@@ -236,7 +234,7 @@ def watcher(store: MemoryStore | None, **kwargs: Any) -> ContactChangedTrigger:
 
 
 def test_advance_reports_each_change_once_and_keeps_only_the_tail():
-    trigger = ContactChangedTrigger(event="updated", lag_margin=10, watch=True)
+    trigger = ContactChangedTrigger(event="updated", lag_margin=10)
     a = {"id": "a", "dateAdded": at(0), "dateUpdated": at(5)}
     b = {"id": "b", "dateAdded": at(0), "dateUpdated": at(18)}
     new, mark = trigger.advance({"since": at(0), "seen": {}}, [a, b], T0 + timedelta(seconds=20))

@@ -8,10 +8,9 @@ import pytest
 import requests
 import requests_mock as rm
 
+from airflow_provider_contacts.auth import MemoryTokenStore
 from airflow_provider_contacts.exceptions import ContactsError
-from airflow_provider_contacts.hooks.auth import MemoryTokenStore
-
-from .conftest import BASE, CLIENT_SECRET, PRIVATE_TOKEN, SEED_REFRESH_TOKEN, token_answer
+from tests.unit.conftest import BASE, CLIENT_SECRET, PRIVATE_TOKEN, SEED_REFRESH_TOKEN, token_answer
 
 SECRETS = [
     CLIENT_SECRET,

@@ -8,7 +8,7 @@ import threading
 import pytest
 from filelock import Timeout
 
-from airflow_provider_contacts.hooks.auth import VariableTokenStore, _in_task_runtime
+from airflow_provider_contacts.auth import VariableTokenStore, _in_task_runtime
 
 
 def test_the_task_runtime_is_seen_only_while_a_comms_channel_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,7 +82,7 @@ def test_two_threads_masking_tokens_at_once_leave_the_dag_test_channel_in_place(
     from airflow.sdk.execution_time import task_runner
     from airflow.sdk.execution_time.supervisor import set_supervisor_comms
 
-    from airflow_provider_contacts.hooks.auth import mask
+    from airflow_provider_contacts.auth import mask
 
     channel = InProcessLikeChannel()
     with set_supervisor_comms(channel):
@@ -100,7 +100,7 @@ def test_two_threads_masking_tokens_at_once_leave_the_dag_test_channel_in_place(
 
 def test_two_deployments_on_one_host_do_not_share_the_refresh_lock(monkeypatch):
     """Two deployments with the same connection id used to wait on one lock file (seen with a leftover one)."""
-    from airflow_provider_contacts.hooks.auth import VariableTokenStore
+    from airflow_provider_contacts.auth import VariableTokenStore
 
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "http://blue:8080/execution/")
     blue, blue_again = VariableTokenStore("contacts_token__crm"), VariableTokenStore("contacts_token__crm")

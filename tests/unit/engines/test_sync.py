@@ -16,8 +16,7 @@ from airflow_provider_contacts.exceptions import (
     ContactsPermissionError,
 )
 from airflow_provider_contacts.operators import SyncContactsOperator
-
-from .conftest import BASE, FakeContactsApi, make_context
+from tests.unit.operators.conftest import BASE, FakeContactsApi, make_context
 
 RECORDS = [
     {"mail": "Ada@Example.com", "mobile": "415 555 0100", "first": "Ada", "plan": "gold"},

@@ -27,27 +27,31 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+import tenacity
 from filelock import FileLock, Timeout
 
-from airflow_provider_contacts.exceptions import (
-    ContactsAuthError,
-    ContactsConfigError,
-    api_messages,
-    json_object,
-)
-from airflow_provider_contacts.hooks.api_versions import (
+from airflow_provider_contacts.api_versions import (
     API_VERSIONS,
     V2,
     ApiVersion,
     is_invalid_grant,
     token_answer,
 )
+from airflow_provider_contacts.coercion import retry_after
+from airflow_provider_contacts.exceptions import (
+    ContactsAuthError,
+    ContactsConfigError,
+    api_messages,
+    json_object,
+)
 from airflow_provider_contacts.lock_dir import lock_directory, private_lock_directory
+from airflow_provider_contacts.retries import Retry, retry_policy
 from airflow_provider_contacts.urls import origin
 
 log = logging.getLogger(__name__)
@@ -91,6 +95,37 @@ def fingerprint(secret: str | None) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------- stores
+
+
+#: The key of the token set that holds the refresh counters (times and counts per UTC day, never a token;
+#: the operations view shows them).
+STATS_KEY = "refresh_stats"
+
+
+def utc_day_of(epoch: float) -> str:
+    """The UTC date of an epoch time, ISO-formatted: the refresh counters' day."""
+    return datetime.fromtimestamp(epoch, timezone.utc).date().isoformat()
+
+
+def count_refresh(previous: dict[str, Any] | None, now: float, *, refused: bool = False) -> dict[str, Any]:
+    """
+    The refresh counters after one more refresh (or refused refresh) at ``now``.
+
+    :param previous: the token set saved before (its counters are carried on), or None.
+    :param now: the refresh's time in epoch seconds.
+    :param refused: the token endpoint refused the refresh.
+    """
+    stats = dict((previous or {}).get(STATS_KEY) or {})
+    day = utc_day_of(now)
+    if stats.get("day") != day:
+        stats = {"day": day, "refreshes": 0, "refused": 0, **{k: v for k, v in stats.items() if "_at" in k}}
+    if refused:
+        stats["refused"] = int(stats.get("refused") or 0) + 1
+        stats["last_refused_at"] = now
+    else:
+        stats["refreshes"] = int(stats.get("refreshes") or 0) + 1
+        stats["last_refresh_at"] = now
+    return stats
 
 
 class TokenStore:
@@ -361,6 +396,14 @@ def _process_lock(identity: str) -> threading.Lock:
         return _process_locks.setdefault(identity, threading.Lock())
 
 
+class _LastAnswer(Exception):
+    """A token endpoint's answer worth another try (429, 5xx); parsed as it is when no try is left."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
 class _InvalidGrant(Exception):
     """The token endpoint refused the refresh token (used, revoked or expired)."""
 
@@ -412,6 +455,24 @@ class CachedTokenProvider:
     def _register(tokens: TokenData) -> None:
         mask(tokens.get("access_token"), "access_token")
         mask(tokens.get("refresh_token"), "refresh_token")
+
+    def _with_retries(self, attempt: Callable[[], requests.Response]) -> requests.Response:
+        """
+        Send a token request with the retry policy of every request (``retries.retry_policy``).
+
+        :param attempt: one try: the answer, or :class:`~airflow_provider_contacts.retries.Retry`.
+        :return: the answer; the last one when every try answered 429 or 5xx.
+        """
+        conn_id = getattr(self, "conn_id", None)
+        policy = retry_policy(
+            retries=_TOKEN_ATTEMPTS - 1, base=0.5, cap=4.0, what=f"token request of connection {conn_id!r}"
+        )
+        try:
+            return tenacity.Retrying(**policy)(attempt)
+        except Retry as exhausted:
+            if isinstance(exhausted.final, _LastAnswer):
+                return exhausted.final.response
+            raise exhausted.final from None
 
     def access_token(self) -> str:
         """Return an access token that is valid for a while yet, refreshing it first when needed."""
@@ -532,7 +593,6 @@ class OAuthTokenProvider(CachedTokenProvider):
                     "refresh token in the connection's extra 'refresh_token'",
                     status=None,
                 )
-            from airflow_provider_contacts.operations.tokens import STATS_KEY, count_refresh
 
             new: TokenData | None
             try:
@@ -551,7 +611,6 @@ class OAuthTokenProvider(CachedTokenProvider):
 
     def _note_refused(self, current: TokenData | None) -> None:
         """Count a refused refresh in the store (one try, under the refresh lock); a failure only warns."""
-        from airflow_provider_contacts.operations.tokens import STATS_KEY, count_refresh
 
         # An empty store gets only the seed's fingerprint and the counters: read back, it is a store
         # without tokens, as before.
@@ -624,44 +683,28 @@ class OAuthTokenProvider(CachedTokenProvider):
         headers = {"Accept": "application/json"}
         if self._api.token_header:
             headers["Version"] = self._api.token_header
-        for attempt in range(_TOKEN_ATTEMPTS):
+
+        def attempt() -> requests.Response:
             try:
                 response = self._session.post(
-                    self.token_url,
-                    data=form,
-                    headers=headers,
-                    timeout=self._timeout,
+                    self.token_url, data=form, headers=headers, timeout=self._timeout
                 )
             except requests.exceptions.RequestException as error:
-                # Only a failure to connect proves the request was never processed.
-                if never_sent(error) and attempt + 1 < _TOKEN_ATTEMPTS:
-                    log.warning(
-                        "token endpoint of connection %r not reached (%s: %s); trying again in %.1f s",
-                        self.conn_id,
-                        type(error).__name__,
-                        error,
-                        0.5 * 2**attempt,
-                    )
-                    time.sleep(0.5 * 2**attempt)
-                    continue
-                raise ContactsAuthError(
+                unanswered = ContactsAuthError(
                     f"token refresh for connection {self.conn_id!r} got no answer ({type(error).__name__}); "
                     "it is not retried, since the server may have rotated the refresh token already",
                     method="POST",
                     path="/oauth/token",
-                ) from None
-            if response.status_code in _TOKEN_RETRY_STATUSES and attempt + 1 < _TOKEN_ATTEMPTS:
-                wait = retry_after_seconds(response, 0.5 * 2**attempt)
-                log.warning(
-                    "token endpoint of connection %r answered %s; trying again in %.1f s",
-                    self.conn_id,
-                    response.status_code,
-                    wait,
                 )
-                time.sleep(wait)
-                continue
-            return self._parse_token_response(response)
-        raise AssertionError("unreachable")  # pragma: no cover
+                # Only a failure to connect proves the request was never processed.
+                if never_sent(error):
+                    raise Retry(unanswered) from None
+                raise unanswered from None
+            if response.status_code in _TOKEN_RETRY_STATUSES:
+                raise Retry(_LastAnswer(response), wait=retry_after(response.headers, None))
+            return response
+
+        return self._parse_token_response(self._with_retries(attempt))
 
     def _parse_token_response(self, response: requests.Response) -> TokenData:
         body = token_answer(json_object(response))
@@ -788,11 +831,11 @@ class LocationTokenProvider(CachedTokenProvider):
 
     def _mint(self) -> TokenData:
         form = {"companyId": self.company_id, "locationId": self.location_id}
-        company_token = self.company.access_token()
-        refreshed = False
-        for attempt in range(_TOKEN_ATTEMPTS):
+        company = {"token": self.company.access_token(), "refreshed": False}
+
+        def attempt() -> requests.Response:
             headers = {
-                "Authorization": f"Bearer {company_token}",
+                "Authorization": f"Bearer {company['token']}",
                 "Version": self._version,
                 "Accept": "application/json",
             }
@@ -800,20 +843,17 @@ class LocationTokenProvider(CachedTokenProvider):
                 response = self._session.post(self.url, data=form, headers=headers, timeout=self._timeout)
             except requests.exceptions.RequestException as error:
                 # Minting twice does no harm (nothing rotates), so any failure to get an answer is retried.
-                if attempt + 1 < _TOKEN_ATTEMPTS:
-                    time.sleep(0.5 * 2**attempt)
-                    continue
-                raise self._error(f"got no answer ({type(error).__name__})", None) from None
-            if response.status_code == 401 and not refreshed:
-                refreshed = True
-                self.company.refresh(stale_access_token=company_token)
-                company_token = self.company.access_token()
-                continue
-            if (response.status_code == 429 or response.status_code >= 500) and attempt + 1 < _TOKEN_ATTEMPTS:
-                time.sleep(retry_after_seconds(response, 0.5 * 2**attempt))
-                continue
-            return self._parse(response)
-        raise self._error("was refused on every try", None)
+                raise Retry(self._error(f"got no answer ({type(error).__name__})", None)) from None
+            if response.status_code == 401 and not company["refreshed"]:
+                company["refreshed"] = True
+                self.company.refresh(stale_access_token=str(company["token"]))
+                company["token"] = self.company.access_token()
+                raise Retry(self._error("was refused on every try", None), wait=0)
+            if response.status_code == 429 or response.status_code >= 500:
+                raise Retry(_LastAnswer(response), wait=retry_after(response.headers, None))
+            return response
+
+        return self._parse(self._with_retries(attempt))
 
     def _parse(self, response: requests.Response) -> TokenData:
         body = token_answer(json_object(response))
@@ -834,7 +874,7 @@ class LocationTokenProvider(CachedTokenProvider):
             "obtained_at": now,
             "issuer": origin(self.url),
         }
-        # A refresh token may come with it (NOTES §4); it is not kept: the company's chain mints anew.
+        # A refresh token may come with it (docs/api-behaviour.md, OAuth tokens); it is not kept: the company's chain mints anew.
         mask(body.get("refresh_token"), "refresh_token")
         self._register(tokens)
         self.mints += 1
@@ -864,14 +904,6 @@ def never_sent(error: requests.exceptions.RequestException) -> bool:
     return "Connection refused" in text or "NewConnectionError" in text or "Name or service" in text
 
 
-def retry_after_seconds(response: requests.Response, default: float) -> float:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else default
-    except ValueError:
-        return default
-
-
 def describe_tokens(tokens: TokenData | None) -> dict[str, Any]:
     """A summary of a token set that is safe to log or push to XCom: no token, only when and what."""
     tokens = tokens or {}
@@ -899,5 +931,4 @@ __all__ = [
     "location_key",
     "mask",
     "never_sent",
-    "retry_after_seconds",
 ]

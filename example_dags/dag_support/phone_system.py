@@ -15,9 +15,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
-from contacts_settings import SOURCE_CONN_ID, demo_dir
 
-from airflow_provider_contacts.reporting.sql import get_sql_hook
+from airflow_provider_contacts.hooks.sql import get_sql_hook
 from airflow_provider_contacts.reporting.tables import (
     INTEGER,
     SHORT_TEXT,
@@ -29,6 +28,7 @@ from airflow_provider_contacts.reporting.tables import (
     from_db_timestamp,
     to_db_value,
 )
+from dag_support.settings import SOURCE_CONN_ID, demo_dir
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "company")
 #: ``stage`` values: a lead, a customer, or None for a contact that came from the API with neither tag.

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.operators._contact_mapping import (
+from airflow_provider_contacts.engines.contact_mapping import (
     ContactMapper,
     InvalidSourceRecord,
     RecordError,
@@ -17,8 +16,8 @@ from airflow_provider_contacts.operators._contact_mapping import (
     normalize_email,
     normalize_phone,
 )
-
-from .conftest import FakeContactsApi
+from airflow_provider_contacts.exceptions import ContactsConfigError
+from tests.unit.operators.conftest import FakeContactsApi
 
 DEFINITIONS = FakeContactsApi.CUSTOM_FIELDS
 

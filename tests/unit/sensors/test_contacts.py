@@ -28,7 +28,6 @@ from airflow_provider_contacts.sensors import (
     ContactSearchSensor,
     ContactTaskSensor,
     DuplicateContactSensor,
-    run_window,
 )
 from airflow_provider_contacts.triggers import (
     BusinessContactsTrigger,
@@ -85,23 +84,6 @@ def sensor_kwargs(**kwargs: Any) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------------- run window
-
-
-def test_run_window_defaults():
-    assert run_window({"data_interval_start": START, "data_interval_end": END}) == (START, END)
-    # A zero-length interval (trigger timetables) chains from the previous successful run ...
-    zero = {"data_interval_start": END, "data_interval_end": END}
-    assert run_window({**zero, "prev_data_interval_end_success": START}) == (START, END)
-    # ... and with none, it is open-ended from the run's date, like a run without any interval.
-    assert run_window(zero) == (END, None)
-    run = SimpleNamespace(run_after=START)
-    assert run_window({"data_interval_start": None, "data_interval_end": None, "dag_run": run}) == (
-        START,
-        None,
-    )
-
-
-# ----------------------------------------------------------------------------------- changed sensor
 
 
 def test_changed_sensor_pokes_one_ranged_search_and_returns_ids(requests_mock):
@@ -398,3 +380,9 @@ def test_business_sensor(requests_mock):
     sensor = BusinessContactsSensor(**sensor_kwargs(business_id="b1", min_count=2, exclude_contact_ids="c0"))
     assert sensor.poke(context()).xcom_value["contact_ids"] == ["c1", "c2"]
     assert requests_mock.last_request.qs["locationid"] == ["loc1"]
+
+
+def test_the_sensors_package_exports_sensors_only():
+    import airflow_provider_contacts.sensors as sensors
+
+    assert "run_window" not in sensors.__all__ and not hasattr(sensors, "run_window")

@@ -44,10 +44,21 @@ class FakeHook:
     location_id = "loc-1"
     log = logging.getLogger("fake-hook")
 
-    def __init__(self, contacts: list[dict[str, Any]], tasks: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        contacts: list[dict[str, Any]],
+        tasks: list[dict[str, Any]] | None = None,
+        fields: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.contacts = contacts
         self.tasks = tasks or []
+        self.fields = FIELDS if fields is None else fields
         self.requests_sent = 0
+
+    def request(self, method: str, path: str, json: Any = None, **kwargs: Any) -> dict[str, Any]:
+        self.requests_sent += 1
+        assert (method, path) == ("POST", "/contacts/search")
+        return {"contacts": [], "total": len(self.contacts)}
 
     def search_contacts(self, filters: Any = None, sort: Any = None, page_limit: int = 500) -> Iterator[dict]:
         self.requests_sent += 1
@@ -55,7 +66,7 @@ class FakeHook:
 
     def get_custom_fields(self) -> list[dict[str, Any]]:
         self.requests_sent += 1
-        return FIELDS
+        return self.fields
 
     def search_location_tasks(self, contact_ids: list[str] | None = None) -> Iterator[dict]:
         self.requests_sent += 1
@@ -135,7 +146,7 @@ def test_a_manual_run_needs_since_and_bad_settings_fail_at_parse_time(
     operator = _operator(tmp_path, monkeypatch, FakeHook([]))
     with pytest.raises(ContactsConfigError, match="pass since"):
         operator.execute({})
-    with pytest.raises(ContactsConfigError, match="since must be an ISO-8601"):
+    with pytest.raises(ContactsConfigError, match="since must be a point in time"):
         _operator(tmp_path, monkeypatch, FakeHook([]), since="yesterday").execute({})
     with pytest.raises(ContactsConfigError, match="include: unknown"):
         ContactsToSqlOperator(task_id="x", sql_conn_id="wh", include=["deals"])
@@ -185,9 +196,69 @@ def test_a_related_record_that_turns_bad_is_reported_not_marked_deleted(
 def test_lookback_starts_the_window_earlier() -> None:
     from datetime import timedelta
 
-    from airflow_provider_contacts.engines.extract import run_window
+    from airflow_provider_contacts.windows import run_window
 
     window = run_window({"data_interval_start": T0, "data_interval_end": T1}, lookback=timedelta(minutes=5))
     assert (window.start, window.end) == (T0 - timedelta(minutes=5), T1)
-    with pytest.raises(ContactsConfigError, match="lookback_seconds must not be negative"):
+    with pytest.raises(ContactsConfigError, match="lookback_seconds must be a number of at least 0"):
         ContactsToSqlOperator(task_id="x", sql_conn_id="wh", lookback_seconds=-1)
+
+
+def test_a_window_of_several_search_pages_lands_every_contact_including_the_last_partial_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contacts = [_contact(i) for i in range(1203)]  # two full pages of 500 and one of 203
+    operator = _operator(
+        tmp_path, monkeypatch, FakeHook(contacts), since=T0.isoformat(), until=T1.isoformat()
+    )
+    report = operator.execute({})
+    assert report["extracted"]["contacts"] == 1203
+    assert report["merged"]["contacts"]["inserted"] == 1203
+    assert set(_table(tmp_path, "contacts")) == {f"c{i}" for i in range(1203)}
+
+
+COLLIDING = [
+    {"id": "f1", "fieldKey": "contact.plan-type", "dataType": "TEXT"},
+    {"id": "f2", "fieldKey": "contact.plan_type", "dataType": "TEXT"},
+]
+
+
+def _two_keys_never_share_a_column(tmp_path: Path, run: Any) -> None:
+    """Each key's value in a column of its own, or the run refused naming both keys."""
+    try:
+        run()
+    except ContactsConfigError as error:
+        assert "plan-type" in str(error) and "plan_type" in str(error)
+        return
+    row = _table_rows(tmp_path, "contacts")["c1"]
+    holding = {column for column, value in row.items() if value in ("gold", "silver")}
+    assert len(holding) == 2, f"both keys' values in distinct columns, got {row}"
+
+
+def _table_rows(tmp_path: Path, table: str) -> dict[str, dict[str, Any]]:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "w.db") as db:
+        cursor = db.execute(f"SELECT * FROM {table}")
+        names = [d[0] for d in cursor.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cursor}
+
+
+def test_two_custom_field_keys_never_share_a_column_on_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values = [{"id": "f1", "value": "gold"}, {"id": "f2", "value": "silver"}]
+    window = {"since": T0.isoformat(), "until": T1.isoformat(), "custom_fields": "columns"}
+    # a new table
+    hook = FakeHook([_contact(1, customFields=values)], fields=COLLIDING)
+    _two_keys_never_share_a_column(
+        tmp_path, lambda: _operator(tmp_path, monkeypatch, hook, **window).execute({})
+    )
+    # a table made before the second field existed
+    (tmp_path / "w.db").unlink(missing_ok=True)
+    first = FakeHook([_contact(1, customFields=values[:1])], fields=COLLIDING[:1])
+    _operator(tmp_path, monkeypatch, first, **window).execute({})
+    hook = FakeHook([_contact(1, customFields=values)], fields=COLLIDING)
+    _two_keys_never_share_a_column(
+        tmp_path, lambda: _operator(tmp_path, monkeypatch, hook, **window).execute({})
+    )

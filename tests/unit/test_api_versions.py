@@ -1,4 +1,4 @@
-"""The per-version differences of the Contacts API (hooks/api_versions.py) and v3's error envelope."""
+"""The per-version differences of the Contacts API (api_versions.py) and v3's error envelope."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import pytest
 import requests
 import requests_mock as rm
 
-from airflow_provider_contacts.exceptions import ContactsConfigError, api_messages
-from airflow_provider_contacts.hooks.api_versions import (
+from airflow_provider_contacts.api_versions import (
     API_VERSIONS,
     for_connection,
     is_invalid_grant,
     token_answer,
 )
-from airflow_provider_contacts.hooks.auth import MemoryTokenStore, OAuthTokenProvider
+from airflow_provider_contacts.auth import MemoryTokenStore, OAuthTokenProvider
+from airflow_provider_contacts.exceptions import ContactsConfigError, api_messages
 
 V2, V3 = API_VERSIONS["2021-07-28"], API_VERSIONS["v3"]
 

@@ -9,8 +9,7 @@ import requests_mock as rm
 
 from airflow_provider_contacts.exceptions import ContactsApiError, ContactsConfigError
 from airflow_provider_contacts.hooks.contacts import ContactsHook
-
-from .conftest import BASE
+from tests.unit.conftest import BASE
 
 SEARCH_URL = f"{BASE}/contacts/search"
 

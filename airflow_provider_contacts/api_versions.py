@@ -15,6 +15,35 @@ from typing import Any
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
+#: The contact search's largest page (``pageLimit``), in both versions (``docs/api-behaviour.md``).
+SEARCH_PAGE_LIMIT = 500
+
+#: Custom field data types (the API's ``dataType``) by what their value holds; any other type holds text.
+#: The writes (``engines.contact_mapping``) and the warehouse's columns (``engines.records``) read this one table.
+CUSTOM_FIELD_TYPES: dict[str, str] = {
+    "NUMERICAL": "number",
+    "MONETORY": "number",  # sic: the API's spelling, alongside the correct one
+    "MONETARY": "number",
+    "FLOAT": "number",
+    "CHECKBOX": "list",
+    "MULTIPLE_OPTIONS": "list",
+    "TEXTBOX_LIST": "list",
+    "SINGLE_OPTIONS": "option",
+    "RADIO": "option",
+    "FILE_UPLOAD": "unsupported",
+    "SIGNATURE": "unsupported",
+}
+
+
+def custom_field_types(holding: str) -> frozenset[str]:
+    """
+    The custom field data types whose value holds ``holding``.
+
+    :param holding: ``number``, ``list``, ``option`` or ``unsupported``.
+    """
+    return frozenset(name for name, kind in CUSTOM_FIELD_TYPES.items() if kind == holding)
+
+
 V2 = "2021-07-28"
 V3 = "v3"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_contacts.hooks.auth import MemoryTokenStore
+from airflow_provider_contacts.auth import MemoryTokenStore
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 
 BASE = "https://api.test"

@@ -1,0 +1,1 @@
+"""Helpers of the example DAGs (settings, the stand-in phone system, reports); no DAG is defined here."""

@@ -1,0 +1,75 @@
+"""The one bounded thread pool: never more in flight than allowed, items read lazily, errors stop the rest."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from airflow_provider_contacts.concurrency import bounded_map
+from airflow_provider_contacts.exceptions import ContactsConfigError
+
+
+def test_every_item_comes_back_with_its_result() -> None:
+    assert sorted(bounded_map(lambda n: n * n, range(50), workers=4)) == [(n, n * n) for n in range(50)]
+
+
+def test_items_are_read_only_when_a_slot_is_free() -> None:
+    lock = threading.Lock()
+    running, most, read = 0, 0, []
+
+    def work(n: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        with lock:
+            running -= 1
+        return n
+
+    def items() -> Iterator[int]:
+        for n in range(40):
+            read.append(n)
+            yield n
+
+    consumed = 0
+    for _ in bounded_map(work, items(), workers=3, in_flight=2):
+        consumed += 1
+        # never more than the limit taken from the generator ahead of what the caller has seen
+        assert len(read) - consumed <= 2
+    assert consumed == 40 and most <= 2
+
+
+def test_a_limit_may_change_between_submissions() -> None:
+    asked = []
+
+    def limit() -> int:
+        asked.append(1)
+        return 1
+
+    assert len(list(bounded_map(str, range(5), workers=2, in_flight=limit))) == 5
+    assert len(asked) >= 5
+
+
+def test_the_first_error_is_raised_and_the_rest_is_not_started() -> None:
+    started = []
+    gate = threading.Event()
+
+    def work(n: int) -> int:
+        started.append(n)
+        if n == 0:
+            raise ValueError("record 0 is bad")
+        assert gate.wait(timeout=30)
+        return n
+
+    results = bounded_map(work, range(100), workers=1, in_flight=1)
+    with pytest.raises(ValueError, match="record 0"):
+        next(results)
+    gate.set()
+    assert len(started) < 100
+
+
+def test_workers_must_be_at_least_one() -> None:
+    with pytest.raises(ContactsConfigError, match="max_workers must be at least 1"):
+        list(bounded_map(str, [1], workers=0))

@@ -1,4 +1,0 @@
-from __future__ import annotations
-
-# The hook fixtures (a connection per test, token answers) are the hooks package's.
-from tests.unit.hooks.conftest import hook, make_hook  # noqa: F401
