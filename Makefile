@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench conformance sandbox clean
+.PHONY: demo test docs docs-check lint format bench conformance sandbox clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,19 @@ demo: $(STAMP)
 # workers, each taking whole files (module fixtures such as the deployment tier stay in one process).
 PYTEST_WORKERS ?= 2
 
-test: $(STAMP)
+test: $(STAMP) docs-check
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The documentation site (docs/, Sphinx): warnings are errors, references are checked (nitpicky), every
+# page is read again (-E) so that no warning hides in a cached page. Open docs/_build/html/index.html.
+SPHINX := $(BIN)/sphinx-build -W --keep-going -n -q -E
+docs: $(STAMP)
+	$(SPHINX) -b html docs docs/_build/html
+
+# The same checks without writing HTML (about ten seconds): part of `make test`.
+docs-check: $(STAMP)
+	$(SPHINX) -b dummy docs docs/_build/dummy
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -44,4 +54,4 @@ sandbox: $(STAMP)
 	$(BIN)/contacts-sandbox --seed 200
 
 clean:
-	rm -rf $(VENV) .demo .airflow-test .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .demo .airflow-test .pytest_cache .ruff_cache .mypy_cache docs/_build docs/api
