@@ -20,7 +20,7 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "README.md"]
+exclude_patterns = ["_build"]
 html_theme = "furo"
 html_title = "HighLevel Contacts provider"
 
