@@ -99,3 +99,79 @@ def test_every_field_of_the_connection_form_is_documented():
     )
     missing = sorted(fields - documented_names())
     assert not missing, f"connection form fields not documented in docs/connection.rst: {missing}"
+
+
+# ------------------------------------------------------------------------------------- the setup guide
+
+SETUP_PAGE = ROOT / "docs" / "highlevel-setup.rst"
+EXAMPLE_DAGS = ROOT / "example_dags"
+
+
+def _setup_text() -> str:
+    return SETUP_PAGE.read_text(encoding="utf-8")
+
+
+def scope_string() -> list[str]:
+    """The scopes of the guide's one scope string (the text block after its heading)."""
+    block = _setup_text().split(".. code-block:: text\n\n", 1)[1].split("\n\n", 1)[0]
+    return block.split()
+
+
+def scope_table() -> dict[str, set[str]]:
+    """DAG id -> the scopes the guide's table gives it."""
+    table = _setup_text().split("Scopes per example DAG", 1)[1].split("Step by step", 1)[0]
+    rows = re.findall(r"^   \* - ``([a-z_]+)``\n     - (.*?)\n     - ", table, re.M | re.S)
+    return {
+        dag_id: set(re.findall(r"[a-z]+(?:/[A-Za-z]+)?\.(?:readonly|write)", scopes))
+        for dag_id, scopes in rows
+    }
+
+
+def example_dag_ids() -> set[str]:
+    text = "".join(path.read_text(encoding="utf-8") for path in EXAMPLE_DAGS.glob("*.py"))
+    return set(re.findall(r'dag_id="([a-z_]+)"', text))
+
+
+def test_the_scope_string_covers_every_dag_and_is_the_one_in_the_authorization_url():
+    scopes = scope_string()
+    assert "contacts.write" in scopes and len(scopes) == len(set(scopes))
+    table = scope_table()
+    assert set(table) == example_dag_ids()
+    for dag_id, needed in table.items():
+        assert needed <= set(scopes), (
+            f"{dag_id}: {sorted(needed - set(scopes))} missing from the scope string"
+        )
+    (url_scopes,) = re.findall(r"chooselocation\?[^\n]*?&scope=(\S+)", _setup_text())
+    assert url_scopes.split("%20") == scopes
+
+
+def test_every_environment_variable_of_the_example_dags_is_documented():
+    text = "".join(path.read_text(encoding="utf-8") for path in EXAMPLE_DAGS.glob("*.py"))
+    read = set(re.findall(r"""(?:environ\.get|getenv|environ\[)\(?\s*["']([A-Z0-9_]+)["']""", text))
+    assert {"CONTACTS_CONN_ID", "CONTACTS_LOCATION_ID", "CONTACTS_AGENCY_CONN_ID"} <= read
+    documented = set(re.findall(r"^   \* - ``([A-Z0-9_]+)``", _setup_text(), re.M))
+    assert not sorted(read - documented), f"undocumented: {sorted(read - documented)}"
+
+
+def custom_field_keys() -> set[str]:
+    """Custom fields the example DAGs name: ``customFields.<key>`` mappings and ``*_FIELD = "<key>"`` constants."""
+    keys: set[str] = set()
+    for path in EXAMPLE_DAGS.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        keys |= set(re.findall(r'"customFields\.([a-z0-9_]+)"', source))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Assign):
+                targets = node.targets[0].elts if isinstance(node.targets[0], ast.Tuple) else node.targets
+                values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+                for target, value in zip(targets, values, strict=False):
+                    if isinstance(target, ast.Name) and target.id.endswith("_FIELD"):
+                        keys |= _text(value)
+    return keys
+
+
+def test_every_custom_field_the_example_dags_expect_is_documented():
+    keys = custom_field_keys()
+    assert {"customer_since", "status", "last_event"} <= keys
+    section = _setup_text().split("Custom fields the DAGs expect", 1)[1]
+    documented = set(re.findall(r"^   \* - ``([a-z0-9_]+)``", section, re.M))
+    assert keys <= documented, f"undocumented: {sorted(keys - documented)}"
