@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint pyfloor package-check format bench conformance sandbox clean
+.PHONY: demo test docs docs-check lint pyfloor package-check format bench conformance sandbox clean
 
 # The sandbox is a distribution of its own (sandbox/), not on PyPI. Named in the same pip call as the
 # provider, its folder is the only candidate pip considers for the dev extra's requirement on it: the name is
@@ -24,10 +24,20 @@ demo: $(STAMP)
 PYTEST_WORKERS ?= 2
 
 # The suite includes the package check (tests/packaging/test_wheel.py).
-test: $(STAMP) pyfloor
+test: $(STAMP) pyfloor docs-check
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The documentation site (docs/, Sphinx): warnings are errors, references are checked (nitpicky), every
+# page is read again (-E) so that no warning hides in a cached page. Open docs/_build/html/index.html.
+SPHINX := $(BIN)/sphinx-build -W --keep-going -n -q -E
+docs: $(STAMP)
+	$(SPHINX) -b html docs docs/_build/html
+
+# The same checks without writing HTML (about ten seconds): part of `make test`.
+docs-check: $(STAMP)
+	$(SPHINX) -b dummy docs docs/_build/dummy
 
 lint: $(STAMP) pyfloor
 	$(BIN)/ruff check .
@@ -60,4 +70,4 @@ sandbox: $(STAMP)
 	$(BIN)/contacts-sandbox --seed 200
 
 clean:
-	rm -rf $(VENV) .demo .airflow-test .pytest_cache .ruff_cache .mypy_cache .package-check
+	rm -rf $(VENV) .demo .airflow-test .pytest_cache .ruff_cache .mypy_cache .package-check docs/_build docs/api

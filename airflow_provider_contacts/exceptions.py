@@ -38,7 +38,7 @@ class ContactsApiError(ContactsError):
     """
     The Contacts API answered with an error, or could not be reached after all retries.
 
-    :param message: the API's message (a list of 422 messages is joined with ``; ``).
+    :param message: the API's message (a list of 422 messages is joined with semicolons).
     :param status: HTTP status, or None when no answer came (connection error, timeout).
     :param method: HTTP method of the request.
     :param path: path of the request, without the host or query string.

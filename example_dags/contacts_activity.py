@@ -30,6 +30,7 @@ from dag_support.settings import CONTACTS_CONN_ID, SOURCE_CONN_ID
 
 from airflow_provider_contacts.triggers.contacts import ContactChangedTrigger
 
+# [START howto_asset_watcher]
 CONTACTS_UPDATED = Asset(
     name="contacts_updated",
     group="contacts",
@@ -42,6 +43,7 @@ CONTACTS_UPDATED = Asset(
         )
     ],
 )
+# [END howto_asset_watcher]
 
 
 def _for_each_linked_contact(contact_ids: list[str], work: str) -> dict[str, Any]:

@@ -93,6 +93,7 @@ def contacts_agency_sync() -> None:
         return [{name: row[name] for name in ("source_id", *phone_system.CONTACT_FIELDS)} for row in rows]
 
     changes = extract_changes()
+    # [START howto_operator_installed_locations]
     locations = InstalledLocationsOperator(task_id="installed_locations", contacts_conn_id=AGENCY_CONN_ID)
 
     @task_group
@@ -107,6 +108,7 @@ def contacts_agency_sync() -> None:
             dry_run="{{ params.dry_run }}",
             max_failed_ratio=0.1,
         )
+        # [END howto_operator_installed_locations]
 
         @task
         def metrics(location_id: str) -> dict[str, Any]:

@@ -131,6 +131,7 @@ def contacts_archive() -> None:
                 cid,
                 None if sql is None else partial(append_row, sql, ARCHIVE_TABLE, row, create=False),
             )
+            # [START howto_hook_campaigns_workflows]
             if delete:
                 report.fix("deleted", cid, None if dry_run else partial(hook.delete_contact, cid))
             else:
@@ -141,6 +142,7 @@ def contacts_archive() -> None:
                 for workflow_id in workflows:
                     leave = partial(hook.remove_from_workflow, cid, workflow_id)
                     report.fix("left_workflow", f"{cid} {workflow_id}", None if dry_run else leave)
+            # [END howto_hook_campaigns_workflows]
             progress.advance(failed=int(report.counts["could_not_fix"] > failed_before))
         progress.finish()
         return {"dry_run": dry_run, "delete": delete, "cutoff": cutoff.isoformat(), **report.as_dict()}

@@ -43,6 +43,7 @@ from airflow_provider_contacts.operators import (
 )
 from airflow_provider_contacts.triggers.contacts import ContactChangedTrigger
 
+# [START howto_webhook_and_watcher_assets]
 CONTACT_WEBHOOKS = contacts_asset(LOCATION_ID, "contacts")
 CONTACTS_CREATED = Asset(
     name="contacts_created",
@@ -56,6 +57,7 @@ CONTACTS_CREATED = Asset(
         )
     ],
 )
+# [END howto_webhook_and_watcher_assets]
 ONBOARDING_TAGS = ["new", "onboarding"]
 #: The tag that marks a contact as onboarded.
 ONBOARDED = "onboarding"
@@ -92,6 +94,7 @@ def contact_ids_from(*event_maps: Any, params: dict[str, Any]) -> list[str]:
     doc_md=__doc__,
 )
 def contacts_events() -> None:
+    # [START howto_held_back_asset_events]
     @task(inlets=[CONTACT_WEBHOOKS, CONTACTS_CREATED])
     def new_contact_ids(
         params: dict[str, Any],
@@ -105,6 +108,8 @@ def contacts_events() -> None:
         """
         held_back = held_back_asset_events(inlet_events, dag_run, [CONTACT_WEBHOOKS, CONTACTS_CREATED])
         return contact_ids_from(triggering_asset_events, held_back, params=params)
+
+    # [END howto_held_back_asset_events]
 
     @task
     def not_onboarded(contact_ids: list[str]) -> list[str]:
@@ -124,6 +129,7 @@ def contacts_events() -> None:
         return todo
 
     ids = not_onboarded(new_contact_ids())
+    # [START howto_operator_tags_task_note]
     tagged = AddContactTagsOperator.partial(
         task_id="tag_new_contact", contacts_conn_id=CONTACTS_CONN_ID, tags=ONBOARDING_TAGS
     ).expand(contact_id=ids)
@@ -142,6 +148,7 @@ def contacts_events() -> None:
         retries=0,
     ).expand(contact_id=ids)
     tagged >> [onboarding_task, note]
+    # [END howto_operator_tags_task_note]
 
 
 contacts_events()

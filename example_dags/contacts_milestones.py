@@ -112,6 +112,7 @@ def contacts_milestones() -> None:
         get_current_context()["ti"].xcom_push(key="report", value=report.as_dict())
         return accepted
 
+    # [START howto_operator_update_contact]
     @task
     def status_updates(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Per contact, its newest event as the ``Status`` and ``Last Event`` fields."""
@@ -146,6 +147,7 @@ def contacts_milestones() -> None:
         contacts_conn_id=CONTACTS_CONN_ID,
         retries=0,  # a create is not repeated blindly: the API may have made it before failing
     ).expand_kwargs(note_per_event(events))
+    # [END howto_operator_update_contact]
 
 
 contacts_milestones()

@@ -49,6 +49,7 @@ from airflow_provider_contacts.operators import (
     UpdateContactsBusinessOperator,
 )
 
+# [START howto_sync_field_mapping]
 #: phone-system column -> contact field (``customFields.<key>`` for a custom field, ``tags`` adds tags).
 FIELD_MAPPING = {
     "first_name": "firstName",
@@ -63,6 +64,7 @@ FIELD_MAPPING = {
 SYNC_TAGS = ["phone-system"]
 #: The follow-up task of every contact the sync creates.
 NEW_CONTACT_TASK = {"title": "Call back {firstName}: new from the phone system", "due_in_days": 1}
+# [END howto_sync_field_mapping]
 WELCOME_TASK_TITLE = "Welcome call: new customer"
 PUSH_TASK_ID = "push_to_contacts"
 #: Contacts per bulk business request.
@@ -118,6 +120,7 @@ def contacts_sync() -> None:
 
     changes = extract_changes()
 
+    # [START howto_operator_sync_contacts]
     push = SyncContactsOperator(
         task_id=PUSH_TASK_ID,
         contacts_conn_id=CONTACTS_CONN_ID,
@@ -128,6 +131,7 @@ def contacts_sync() -> None:
         dry_run="{{ params.dry_run }}",
         max_failed_ratio=0.1,  # a few bad phone-system rows are reported, not fatal
     )
+    # [END howto_operator_sync_contacts]
 
     @task
     def write_back_ids(report: dict, records: list, converted: list) -> list[str]:
@@ -172,10 +176,13 @@ def contacts_sync() -> None:
             for i in range(0, len(contacts), BULK_BUSINESS_BATCH)
         ]
 
+    # [START howto_operator_business]
     business = UpdateContactsBusinessOperator.partial(
         task_id="set_business", contacts_conn_id=CONTACTS_CONN_ID
     ).expand_kwargs(group_by_business(push.output, changes["records"]))
+    # [END howto_operator_business]
 
+    # [START howto_operator_lead_conversion]
     conversion = [
         AddContactTagsOperator.partial(
             task_id="tag_customer", contacts_conn_id=CONTACTS_CONN_ID, tags=["customer"]
@@ -192,6 +199,7 @@ def contacts_sync() -> None:
             retries=0,  # a create is not repeated blindly: the API may have made it before failing
         ).expand(contact_id=converted_ids),
     ]
+    # [END howto_operator_lead_conversion]
 
     @task
     def pull_changes(report: dict) -> dict[str, int]:

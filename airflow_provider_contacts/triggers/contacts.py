@@ -294,7 +294,9 @@ class ContactChangedPollTrigger(ContactsPollTrigger):
 
 class ContactChangedEventTrigger(ContactsPollTrigger, BaseEventTrigger):
     """
-    Watch contacts for an asset: an event per poll that finds changes, with the changed contacts' ids::
+    Watch contacts for an asset: an event per poll that finds changes, with the changed contacts' ids.
+
+    For example::
 
         Asset("contacts_changed", watchers=[AssetWatcher(name="contacts", trigger=ContactChangedEventTrigger(
             event="any", tags=["vip"], poll_interval=60))])
