@@ -1,10 +1,11 @@
 """Run every benchmark, each in its own process, print all their figures, then the verdicts together.
 
-``make bench`` runs this at the API's real limit, 100 requests per 10 s (about 10 minutes); for a quick look,
-``make bench BENCH_ARGS="--scale 10"`` shortens the window to 1 s (each benchmark under about 2 minutes), where
-the sandbox's whole-second Retry-After and the limiter's fixed safety margin weigh ten times more.
+``make bench`` runs this at the API's real limit, 100 requests per 10 s (about 85 minutes, 75 of them the agency
+matrix; ``--quick`` runs the agency benchmark's quick cases instead, about 15 minutes in all); for a quick look,
+``make bench BENCH_ARGS="--scale 10"`` shortens the window to 1 s, where the sandbox's whole-second Retry-After
+and the limiter's fixed safety margin weigh ten times more.
 
-    .venv/bin/python benchmarks/run_all.py [--scale 10] [--latency-ms 150] [--only throughput read ...]
+    .venv/bin/python benchmarks/run_all.py [--scale 10] [--latency-ms 150] [--quick] [--only throughput read ...]
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=float, default=1.0, help="rate-window shortening factor (1 = real API)")
     p.add_argument("--latency-ms", type=float, default=150.0)
     p.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="run only these")
+    p.add_argument("--quick", action="store_true", help="the agency benchmark's quick cases, not its matrix")
     args = p.parse_args(argv)
     print(f"machine: {machine_line()}", flush=True)
     verdicts: list[str] = []
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         command = [sys.executable, str(HERE / f"{name}.py")]
         if shared_options:
             command += ["--scale", str(args.scale), "--latency-ms", str(args.latency_ms)]
+        if args.quick and name == "agency":
+            command.append("--quick")
         # The script's path relative to the project, so a pasted log never names this machine's folders.
         shown = [str((HERE / f"{name}.py").relative_to(HERE.parent)), *command[2:]]
         print(f"\n=== {name}: {' '.join(shown)}", flush=True)

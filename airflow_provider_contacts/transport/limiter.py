@@ -197,6 +197,9 @@ class RollingWindowLimiter:
         self._day: date | None = None
         self._today = 0
         self._cond = threading.Condition()
+        # Threads take turns at watching the window: only the first in line waits for a slot to free, so a
+        # free slot wakes one thread, not every thread of a bulk job (a hundred wake-ups per slot otherwise).
+        self._turn = threading.Lock()
         #: The budget shared through Redis, when the connection names a backend.
         self.shared: RedisWindow | None = None
         self._shared_down_until = float("-inf")
@@ -355,13 +358,14 @@ class RollingWindowLimiter:
 
     def acquire(self) -> float:
         """Block until a request may start; return its start time on the limiter's clock."""
-        while True:
-            started_at, delay = self.try_acquire()
-            if started_at is not None:
-                return started_at
-            with self._cond:
-                # Woken early by a header that changed the budget; otherwise the delay runs out.
-                self._cond.wait(delay)
+        with self._turn:
+            while True:
+                started_at, delay = self.try_acquire()
+                if started_at is not None:
+                    return started_at
+                with self._cond:
+                    # Woken early by an answer or a header that changed the budget; otherwise the delay runs out.
+                    self._cond.wait(delay)
 
     async def aacquire(self) -> float:
         """

@@ -264,3 +264,47 @@ def test_exhausted_daily_budget_refuses_at_once():
 def test_nonsense_budgets_are_refused(limit, window):
     with pytest.raises(ValueError):
         RollingWindowLimiter(limit, window)
+def test_a_warm_request_leaves_the_next_window_whole():
+    # A location that searched once (answered after 155 ms) and then waited longer than a window: its next
+    # bulk job has the whole window again, the 101st request waits exactly one window, never two.
+    limiter, clock = limiter_with_fake_time(100, 10.0)
+    search = limiter.acquire()
+    clock.now = 0.155
+    limiter.release(search)
+    limiter.update_from_headers({"X-RateLimit-Remaining": "99"}, started_at=search)
+    clock.now = 10.655  # a pause of 10.5 s after the answer
+    starts = [limiter.acquire() for _ in range(100)]
+    assert starts == [10.655] * 100, "the whole window at once"
+    clock.now = 10.81
+    for started in starts:
+        limiter.release(started)
+        limiter.update_from_headers({"X-RateLimit-Remaining": "0"}, started_at=started)
+    assert not limiter._foreign, "the server's count is all ours: nothing booked as another client's"
+    assert limiter.acquire() == pytest.approx(20.81), "the next window starts when the first burst leaves"
+
+
+def test_threads_waiting_for_a_slot_take_turns():
+    # Many threads of a bulk job wait for a full window. A free slot must wake the thread next in line, not
+    # every waiting thread: with four locations x 32 workers the wake-ups kept the client's CPU busy
+    # exactly when the next window's burst had to go out.
+    limiter = RollingWindowLimiter(1, 0.02)
+    tries = 0
+    counting = threading.Lock()
+    original = limiter.try_acquire
+
+    def counted(reserve: int = 0) -> tuple[float | None, float]:
+        nonlocal tries
+        with counting:
+            tries += 1
+        return original(reserve)
+
+    limiter.try_acquire = counted  # type: ignore[method-assign]
+    threads = [threading.Thread(target=limiter.acquire) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    # In turns: each thread tries once when its turn comes and about once per slot it waits for. Without
+    # turns every waiting thread tries again at every free slot: 12 + 11 + ... (78 and more).
+    assert tries <= 3 * len(threads), f"{tries} tries for {len(threads)} slots"
