@@ -7,6 +7,7 @@ no failed task instance, no rejected refresh token, no orphan token Variable, on
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
@@ -315,6 +316,32 @@ def test_the_rest_connection_test_then_more_runs(tier: Tier) -> None:
         "contacts_token_refresh": "success",
         "contacts_sync": "success",
     }
+
+
+def test_the_operations_view_shows_the_numbers_of_this_run(tier: Tier) -> None:
+    """``GET /contacts-ops/api/status`` on the deployment's API server (issue 26) against what the run did."""
+    from airflow_provider_contacts.operations.status import figures
+
+    answer = tier.api.session.get(f"{tier.deployment.api_url}/contacts-ops/api/status", timeout=60)
+    assert answer.status_code == 200, answer.text[:500]
+    status = answer.json()
+    default = figures(status, "contacts_default")
+    # 30 s access tokens: the run refreshed many times, and the sandbox refused no refresh token.
+    assert default["refreshes_today"] >= 2 and default["refused_today"] == 0, default
+    location = tier.sandbox.location_id
+    sync_states = default["syncs"][location]
+    assert sync_states and set(sync_states.values()) == {"success"}, sync_states
+    # The webhook scenario: three recorded creations (and more events), one tampered delivery refused.
+    assert default["webhooks_day"].get("recorded", 0) >= 3, default["webhooks_day"]
+    assert default["webhooks_day"].get("refused:bad_signature", 0) >= 1, default["webhooks_day"]
+    assert default["requests_today"][location] > 0, default["requests_today"]
+    agency = figures(status, "contacts_agency")
+    assert agency["refused_today"] == 0, agency
+    synced = {loc for loc, states in agency["syncs"].items() if set(states.values()) == {"success"}}
+    assert set(tier.sandbox.installed_location_ids) <= synced, agency["syncs"]
+    stored = json.loads(tier.api.call("GET", f"/variables/{TOKEN_VARIABLE}")["value"])
+    secrets = [stored["access_token"], stored["refresh_token"], tier.sandbox.connection["password"]]
+    assert not [secret for secret in secrets if secret and secret in answer.text]
 
 
 def test_the_whole_run(tier: Tier) -> None:
