@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 from urllib.parse import urlsplit
 
 import requests
@@ -56,7 +56,8 @@ from airflow_provider_contacts.urls import origin
 
 log = logging.getLogger(__name__)
 
-TokenData = dict[str, Any]
+#: A saved token set: the tokens, their expiry and host, the refresh counters (a JSON object).
+TokenData: TypeAlias = dict[str, Any]
 
 # A refresh whose answer was lost may still have rotated the token on the server, so the token endpoint is
 # retried only when the request certainly did not get processed.
@@ -917,18 +918,22 @@ def describe_tokens(tokens: TokenData | None) -> dict[str, Any]:
 
 
 __all__ = [
+    "STATS_KEY",
     "CachedTokenProvider",
     "FileTokenStore",
     "LocationTokenProvider",
     "MemoryTokenStore",
     "OAuthTokenProvider",
     "StaticTokenProvider",
+    "TokenData",
     "TokenProvider",
     "TokenStore",
     "VariableTokenStore",
+    "count_refresh",
     "describe_tokens",
     "fingerprint",
     "location_key",
     "mask",
     "never_sent",
+    "utc_day_of",
 ]
