@@ -29,8 +29,8 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any, Protocol, TypeAlias
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 import tenacity
@@ -56,7 +56,8 @@ from airflow_provider_contacts.urls import origin
 
 log = logging.getLogger(__name__)
 
-TokenData = dict[str, Any]
+#: A saved token set: the tokens, their expiry and host, the refresh counters (a JSON object).
+TokenData: TypeAlias = dict[str, Any]
 
 # A refresh whose answer was lost may still have rotated the token on the server, so the token endpoint is
 # retried only when the request certainly did not get processed.
@@ -85,6 +86,28 @@ def mask(value: str | None, name: str | None = None) -> None:
 
     with _SDK_CHANNEL:
         mask_secret(value, name)
+
+
+def mask_url(url: str) -> None:
+    """
+    Register a URL's secrets with Airflow's secrets masker: the whole URL, its password (as written and
+    decoded), and the values of query parameters whose names Airflow deems sensitive (``password`` ...).
+
+    :param url: the URL.
+    """
+    text = url.strip()
+    mask(text)
+    rest = text.partition("://")[2]
+    if "@" in rest:
+        password = rest.rpartition("@")[0].partition(":")[2]
+        mask(password, "password")
+        mask(unquote(password), "password")
+    query = rest.partition("#")[0].partition("?")[2]
+    for name, value in parse_qsl(query, keep_blank_values=False):
+        mask(value, name)
+    for pair in query.split("&"):
+        name, _, raw = pair.partition("=")
+        mask(raw, unquote(name))
 
 
 def fingerprint(secret: str | None) -> str | None:
@@ -917,18 +940,23 @@ def describe_tokens(tokens: TokenData | None) -> dict[str, Any]:
 
 
 __all__ = [
+    "STATS_KEY",
     "CachedTokenProvider",
     "FileTokenStore",
     "LocationTokenProvider",
     "MemoryTokenStore",
     "OAuthTokenProvider",
     "StaticTokenProvider",
+    "TokenData",
     "TokenProvider",
     "TokenStore",
     "VariableTokenStore",
+    "count_refresh",
     "describe_tokens",
     "fingerprint",
     "location_key",
     "mask",
+    "mask_url",
     "never_sent",
+    "utc_day_of",
 ]

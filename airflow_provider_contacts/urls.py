@@ -10,7 +10,7 @@ sentinel's ``?sentinel_password=``), and text that does not parse as a URL is no
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}")
 _PARAMETER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -59,30 +59,6 @@ def redacted_url(url: str) -> str:
     if hash_sign:
         shown += f"#{HIDDEN}"
     return _printable(shown)
-
-
-def mask_url(url: str) -> None:
-    """
-    Register a URL's secrets with Airflow's secrets masker: the whole URL, its password (as written and
-    decoded), and the values of query parameters whose names Airflow deems sensitive (``password`` ...).
-
-    :param url: the URL.
-    """
-    from airflow_provider_contacts.hooks.auth import mask
-
-    text = url.strip()
-    mask(text)
-    rest = text.partition("://")[2]
-    if "@" in rest:
-        password = rest.rpartition("@")[0].partition(":")[2]
-        mask(password, "password")
-        mask(unquote(password), "password")
-    query = rest.partition("#")[0].partition("?")[2]
-    for name, value in parse_qsl(query, keep_blank_values=False):
-        mask(value, name)
-    for pair in query.split("&"):
-        name, _, raw = pair.partition("=")
-        mask(raw, unquote(name))
 
 
 def origin(url: str) -> str:

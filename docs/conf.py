@@ -42,11 +42,6 @@ nitpicky = True
 nitpick_ignore_regex = [(r"py:.*", r"(?!airflow_provider_contacts\.).*")]
 # autoapi cannot follow names that engines/records.py defines by tuple unpacking; they are documented there.
 suppress_warnings = ["autoapi.python_import_resolution"]
-# Type aliases: autoapi documents them as data, annotations refer to them as classes.
-nitpick_ignore = [
-    ("py:class", "airflow_provider_contacts.hooks.auth.TokenData"),
-    ("py:class", "airflow_provider_contacts.operators._contact_mapping.Transform"),
-]
 
 
 def _only_this_package() -> None:

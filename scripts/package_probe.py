@@ -54,13 +54,13 @@ def _chart(tmp: Path) -> None:
 
 
 def _sqlite_reporting(tmp: Path) -> None:
-    from airflow_provider_contacts.reporting.sql import get_sql_hook
+    from airflow_provider_contacts.hooks.sql import get_sql_hook
 
     get_sql_hook("contacts_package_probe", default_sqlite_path=tmp / "reporting.sqlite")
 
 
 def _mysql_target(tmp: Path) -> None:
-    from airflow_provider_contacts.reporting.sql import MySqlConnectorHook
+    from airflow_provider_contacts.hooks.sql import MySqlConnectorHook
 
     MySqlConnectorHook(mysql_conn_id="contacts_package_probe").get_conn()
 

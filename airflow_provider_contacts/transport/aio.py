@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import tenacity
 
+from airflow_provider_contacts.retries import Retry
 from airflow_provider_contacts.transport.core import (
     Answer,
     Call,
-    Retry,
     check_granted,
     classify,
     no_answer,

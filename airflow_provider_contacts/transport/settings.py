@@ -11,9 +11,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_contacts.api_versions import for_connection
+from airflow_provider_contacts.auth import mask_url
 from airflow_provider_contacts.coercion import to_float, to_int
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.urls import mask_url, redacted_url, url_scheme
+from airflow_provider_contacts.urls import redacted_url, url_scheme
 
 DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
 DEFAULT_API_VERSION = "2021-07-28"

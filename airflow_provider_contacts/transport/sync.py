@@ -33,11 +33,10 @@ from airflow_provider_contacts.auth import (
     never_sent,
 )
 from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.retries import retry_policy
+from airflow_provider_contacts.retries import Retry, retry_policy
 from airflow_provider_contacts.transport.core import (
     Answer,
     Call,
-    Retry,
     check_granted,
     classify,
     no_answer,

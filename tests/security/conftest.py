@@ -35,7 +35,7 @@ from tests.integration.warehouse.conftest import contacts as contacts  # the fix
 from tests.integration.webhooks.conftest import LOCATION, WebhookWorld, public_key_of, running_webhook_world
 
 # The hook fixtures (a connection per test, token answers) are the hooks package's.
-from tests.unit.hooks.conftest import make_hook  # noqa: F401
+from tests.unit.conftest import make_hook  # noqa: F401
 
 
 @pytest.fixture(params=["postgres", "mariadb"])

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import requests_mock as rm
 
-from airflow_provider_contacts.hooks.auth import FileTokenStore, fingerprint
+from airflow_provider_contacts.auth import FileTokenStore, fingerprint
 from airflow_provider_contacts.hooks.contacts import ContactsHook
-from tests.unit.hooks.conftest import BASE, SEED_REFRESH_TOKEN, connection, token_answer
+from tests.unit.conftest import BASE, SEED_REFRESH_TOKEN, connection, token_answer
 
 ACCESS_TOKEN = token_answer(1)["access_token"]
 

@@ -16,8 +16,8 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from airflow_provider_contacts.auth import VariableTokenStore
 from airflow_provider_contacts.exceptions import ContactsAuthError
-from airflow_provider_contacts.hooks.auth import VariableTokenStore
 
 REPO = Path(__file__).resolve().parents[2]
 #: The first filelock release whose lock files refuse to follow a symlink on both of its lock kinds.

@@ -89,7 +89,7 @@ def _as_mapped(row: dict[str, Any], mapping: list[dict[str, Any]], mode: str, va
 
 
 def _sql_rows(table: str) -> list[dict[str, Any]]:
-    from airflow_provider_contacts.reporting.sql import get_sql_hook
+    from airflow_provider_contacts.hooks.sql import get_sql_hook
 
     conn = get_sql_hook("warehouse").get_conn()
     try:

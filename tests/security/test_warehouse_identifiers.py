@@ -30,7 +30,7 @@ def _table_name(length: int) -> str:
 
 
 def _connection() -> Any:
-    from airflow_provider_contacts.reporting.sql import get_sql_hook
+    from airflow_provider_contacts.hooks.sql import get_sql_hook
 
     return get_sql_hook("warehouse").get_conn()
 

@@ -145,8 +145,13 @@ def test_the_scope_string_covers_every_dag_and_is_the_one_in_the_authorization_u
     assert url_scopes.split("%20") == scopes
 
 
+def example_sources() -> list[Path]:
+    """The example DAG files and their helpers (``example_dags/dag_support/``)."""
+    return sorted(EXAMPLE_DAGS.rglob("*.py"))
+
+
 def test_every_environment_variable_of_the_example_dags_is_documented():
-    text = "".join(path.read_text(encoding="utf-8") for path in EXAMPLE_DAGS.glob("*.py"))
+    text = "".join(path.read_text(encoding="utf-8") for path in example_sources())
     read = set(re.findall(r"""(?:environ\.get|getenv|environ\[)\(?\s*["']([A-Z0-9_]+)["']""", text))
     assert {"CONTACTS_CONN_ID", "CONTACTS_LOCATION_ID", "CONTACTS_AGENCY_CONN_ID"} <= read
     documented = set(re.findall(r"^   \* - ``([A-Z0-9_]+)``", _setup_text(), re.M))
@@ -156,7 +161,7 @@ def test_every_environment_variable_of_the_example_dags_is_documented():
 def custom_field_keys() -> set[str]:
     """Custom fields the example DAGs name: ``customFields.<key>`` mappings and ``*_FIELD = "<key>"`` constants."""
     keys: set[str] = set()
-    for path in EXAMPLE_DAGS.glob("*.py"):
+    for path in example_sources():
         source = path.read_text(encoding="utf-8")
         keys |= set(re.findall(r'"customFields\.([a-z0-9_]+)"', source))
         for node in ast.walk(ast.parse(source)):

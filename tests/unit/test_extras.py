@@ -54,7 +54,7 @@ def test_the_chart_without_matplotlib(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_the_sqlite_reporting_file_without_the_sqlite_provider(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from airflow_provider_contacts.reporting.sql import get_sql_hook
+    from airflow_provider_contacts.hooks.sql import get_sql_hook
 
     hide(monkeypatch, "airflow.providers.sqlite")
     with pytest.raises(ContactsMissingExtraError) as error:
@@ -63,7 +63,7 @@ def test_the_sqlite_reporting_file_without_the_sqlite_provider(
 
 
 def test_a_mysql_target_without_the_connector(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_provider_contacts.reporting.sql import MySqlConnectorHook
+    from airflow_provider_contacts.hooks.sql import MySqlConnectorHook
 
     hide(monkeypatch, "mysql")
     with pytest.raises(ContactsMissingExtraError) as error:

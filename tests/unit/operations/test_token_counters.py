@@ -8,14 +8,13 @@ from datetime import datetime, timezone
 import pytest
 import requests
 import requests_mock as rm
-from airflow_provider_contacts.hooks.auth import MemoryTokenStore
 
-from airflow_provider_contacts.auth import STATS_KEY, count_refresh
+from airflow_provider_contacts.auth import STATS_KEY, MemoryTokenStore, count_refresh
 from airflow_provider_contacts.exceptions import ContactsAuthError
 from airflow_provider_contacts.operations.tokens import token_state
 
-from ..hooks.conftest import SEED_REFRESH_TOKEN, token_answer
-from ..hooks.test_auth import TOKEN_URL, FakeClock, provider
+from ..conftest import SEED_REFRESH_TOKEN, token_answer
+from ..test_auth import TOKEN_URL, FakeClock, provider
 
 
 def epoch(text: str) -> float:

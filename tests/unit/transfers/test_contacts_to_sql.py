@@ -68,6 +68,9 @@ class FakeHook:
         self.requests_sent += 1
         return self.fields
 
+    def report_origin(self) -> dict[str, Any]:
+        return {"conn_id": self.contacts_conn_id, "location_id": self.location_id}
+
     def search_location_tasks(self, contact_ids: list[str] | None = None) -> Iterator[dict]:
         self.requests_sent += 1
         yield from (t for t in self.tasks if contact_ids is None or t["contactId"] in contact_ids)
