@@ -73,7 +73,7 @@ def test_the_budget_key_ends_with_the_location(monkeypatch: pytest.MonkeyPatch):
     assert key_a.rsplit(":", 1)[0] == key_b.rsplit(":", 1)[0], "same app and host: only the location differs"
 
 
-@pytest.mark.parametrize(("latency", "expected"), [(None, 4), (0.15, 31), (0.01, 3), (5.0, 64)])
+@pytest.mark.parametrize(("latency", "expected"), [(None, 4), (0.15, 61), (0.05, 21), (0.01, 5), (5.0, 64)])
 def test_automatic_workers_follow_the_measured_latency(hook, latency, expected):
     transport = hook.transport
     if latency is not None:
