@@ -264,6 +264,8 @@ def test_exhausted_daily_budget_refuses_at_once():
 def test_nonsense_budgets_are_refused(limit, window):
     with pytest.raises(ValueError):
         RollingWindowLimiter(limit, window)
+
+
 def test_a_warm_request_leaves_the_next_window_whole():
     # A location that searched once (answered after 155 ms) and then waited longer than a window: its next
     # bulk job has the whole window again, the 101st request waits exactly one window, never two.
