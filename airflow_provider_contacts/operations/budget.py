@@ -13,8 +13,9 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow_provider_contacts.transport.registry import transports_of
 from airflow_provider_contacts.transport.settings import ContactsSettings
-from airflow_provider_contacts.transport.shared import DEFAULT_DAILY_LIMIT, SOCKET_TIMEOUT
+from airflow_provider_contacts.transport.shared import DEFAULT_DAILY_LIMIT, SOCKET_TIMEOUT, budget_keys
 from airflow_provider_contacts.urls import redacted_url
 
 #: At most this many locations are listed per connection (an agency with many).
@@ -44,8 +45,8 @@ def budget_state(settings: ContactsSettings) -> dict[str, Any]:
 
 
 def _prefix(settings: ContactsSettings) -> tuple[str, str]:
-    app = settings.budget_key.rsplit(":", 1)[0]
-    return f"{settings.rate_limit_key_prefix}:window:{app}:", f"{settings.rate_limit_key_prefix}:daily:{app}:"
+    window, daily = budget_keys(settings.rate_limit_key_prefix, settings.budget_key.rsplit(":", 1)[0])
+    return f"{window}:", f"{daily}:"
 
 
 def _from_redis(settings: ContactsSettings) -> list[dict[str, Any]]:
@@ -93,14 +94,8 @@ def _glob(literal: str) -> str:
 
 
 def _from_process(settings: ContactsSettings) -> list[dict[str, Any]]:
-    from airflow_provider_contacts.transport import registry
-
     rows: dict[str, dict[str, Any]] = {}
-    with registry._guard:
-        transports = [transport for _, transport in registry._transports.values()]
-    for transport in transports:
-        if transport.settings.conn_id != settings.conn_id:
-            continue
+    for transport in transports_of(settings.conn_id):
         location = transport.settings.location_id or "-"
         in_window, today = transport.limiter.usage()
         rows[location] = _row(location, in_window, today, settings)

@@ -124,23 +124,19 @@ def from_audit(conn_id: str | None) -> list[dict[str, Any]]:
         return []
     from airflow.models.connection import Connection
 
-    from airflow_provider_contacts.reporting.tables import AGENCY_AUDIT_TABLE, AUDIT_TABLE, check_table_name
+    from airflow_provider_contacts.reporting.tables import AGENCY_AUDIT_TABLE, AUDIT_TABLE, read_rows
 
     # The server's own connection lookup (the Task SDK's is for tasks).
     hook = Connection.get_connection_from_secrets(conn_id).get_hook()
     runs: list[dict[str, Any]] = []
     for spec in (AUDIT_TABLE, AGENCY_AUDIT_TABLE):
-        name = check_table_name(spec.name)
-        columns = ", ".join(spec.column_names)
         try:
-            records = hook.get_records(
-                f"SELECT {columns} FROM {name} ORDER BY {spec.order_by} DESC LIMIT {SCAN_LIMIT}"
-            )
+            rows = read_rows(hook, spec, limit=SCAN_LIMIT, create=False)
         except Exception as error:  # no such table yet: no audited run
-            log.debug("no audit rows from %s.%s: %s", conn_id, name, type(error).__name__)
+            log.debug("no audit rows from %s.%s: %s", conn_id, spec.name, type(error).__name__)
             continue
-        for record in records or []:
-            runs.extend(_audit_run(spec.name, dict(zip(spec.column_names, record, strict=True))))
+        for row in rows:
+            runs.extend(_audit_run(spec.name, row))
     return sorted(runs, key=lambda run: run["finished_at"] or "", reverse=True)
 
 

@@ -196,7 +196,11 @@ def append_row(
 
 
 def read_rows(
-    hook: DbApiHook, spec: TableSpec, table: str | None = None, limit: int | None = None
+    hook: DbApiHook,
+    spec: TableSpec,
+    table: str | None = None,
+    limit: int | None = None,
+    create: bool = True,
 ) -> list[dict[str, Any]]:
     """
     Return the table's newest rows, oldest first, as dicts with timestamps as aware UTC datetimes.
@@ -205,8 +209,10 @@ def read_rows(
     :param spec: the table's specification.
     :param table: the table name; ``spec.name`` by default.
     :param limit: at most this many of the newest rows; all of them when None.
+    :param create: create the table when it is missing; False for read-only callers (a missing table is then
+        the database's error).
     """
-    name = ensure_table(hook, spec, table)
+    name = ensure_table(hook, spec, table) if create else check_table_name(table or spec.name)
     sql = f"SELECT {', '.join(spec.column_names)} FROM {name} ORDER BY {spec.order_by} DESC"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"

@@ -100,6 +100,16 @@ def get_company_chain(conn: Any, token_store: TokenStore | None = None) -> OAuth
     return _cached(_companies, (conn.conn_id, token_store), conn, build)
 
 
+def transports_of(conn_id: str) -> list[Transport]:
+    """
+    This process's transports of a connection (its locations' and its company's), for read-only views.
+
+    :param conn_id: the connection.
+    """
+    with _guard:
+        return [transport for _, transport in _transports.values() if transport.settings.conn_id == conn_id]
+
+
 def clear_transports() -> None:
     """Forget every transport (tests; a process that must start afresh)."""
     with _guard:

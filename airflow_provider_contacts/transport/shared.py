@@ -70,6 +70,16 @@ return 0
 """
 
 
+def budget_keys(key_prefix: str, budget_key: str) -> tuple[str, str]:
+    """
+    The Redis keys of a budget: its window (a sorted set) and its daily counter's stem (``:<UTC date>`` follows).
+
+    :param key_prefix: the connection's ``rate_limit_key_prefix``.
+    :param budget_key: ``<app digest>:<location>`` (or a leading part of it, for a pattern).
+    """
+    return f"{key_prefix}:window:{budget_key}", f"{key_prefix}:daily:{budget_key}"
+
+
 class RedisWindow:
     """
     One location's rolling window and daily count in Redis.
@@ -96,8 +106,7 @@ class RedisWindow:
         self._url = url  # may hold the password: never shown
         #: The URL for messages: no user information, no query value.
         self.label = redacted_url(url)
-        self.window_key = f"{key_prefix}:window:{budget_key}"
-        self._daily_key = f"{key_prefix}:daily:{budget_key}"
+        self.window_key, self._daily_key = budget_keys(key_prefix, budget_key)
         self.daily_limit = DEFAULT_DAILY_LIMIT
         self.configure(limit, window, margin)
         self._redis = redis.Redis.from_url(
