@@ -68,7 +68,7 @@ def _mysql_target(tmp: Path) -> None:
 def _redis_budget(tmp: Path) -> None:
     from airflow_provider_contacts.transport.shared import RedisWindow
 
-    RedisWindow("redis://127.0.0.1:6379/0", "probe:location", limit=10, window=10.0, margin=0.1)
+    RedisWindow("redis://127.0.0.1:6379/0", "probe:location", limit=10, window=10.0, hold=60.0)
 
 
 def _parquet_files(tmp: Path) -> None:

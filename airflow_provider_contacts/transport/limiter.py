@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 URGENT_RESERVE = 2
 #: After the shared backend fails, how long this process keeps to its own limiter before trying it again.
 SHARED_RETRY_AFTER = 30.0
+#: How long a request without an answer keeps its rate slot at most, when the limiter is not told.
+DEFAULT_HOLD = 60.0
 
 
 #: Set (by :func:`ahead_of_the_queue`) for the requests of the current task that go before queued ones.
@@ -144,8 +146,11 @@ class RollingWindowLimiter:
     for each of the last ``limit`` requests, a time by which it surely reached the server, and lets a new
     one start only once the oldest of those is a full window in the past. That time is the answer's
     (:meth:`release`): a request cannot arrive after its answer, however long it queued on the way, so
-    the client's window can never run ahead of the server's. Until the answer comes it is the start plus
-    :attr:`margin`.
+    the client's window can never run ahead of the server's. Until its answer comes a request holds its
+    slot, however long that takes: a request that waited longer than a window in a starved server's
+    backlog may still arrive and be counted, and a slot handed on meanwhile would make the server answer
+    429. Only a slot never released (its caller died between :meth:`acquire` and :meth:`release`) is
+    freed without an answer, :attr:`hold` seconds after its start.
 
     It paces itself from the ``X-RateLimit-*`` headers: a smaller ``X-RateLimit-Max`` or a longer
     ``X-RateLimit-Interval-Milliseconds`` than configured wins; an ``X-RateLimit-Remaining`` lower than this
@@ -162,6 +167,8 @@ class RollingWindowLimiter:
     :param window: window length in seconds.
     :param clock: monotonic clock (tests pass a fake one).
     :param utc_day: today's date in UTC, when a spent daily budget renews (tests pass a pinned one).
+    :param hold: the longest a request without an answer keeps its slot, in seconds: longer than any
+        request can wait for its answer (the transport passes twice its timeout).
     """
 
     def __init__(
@@ -170,15 +177,21 @@ class RollingWindowLimiter:
         window: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         utc_day: Callable[[], date] = utc_today,
+        hold: float = DEFAULT_HOLD,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         if window <= 0:
             raise ValueError("window must be positive")
+        if hold <= 0:
+            raise ValueError("hold must be positive")
         self.limit = limit
         self.window = window
+        #: How long a request without an answer keeps its slot at most (see the class's description).
+        self.hold = hold
         self._clock = clock
-        # When each request of the window reached the server at the latest; sorted.
+        # When each request of the window reached the server at the latest, sorted; a request still
+        # waiting for its answer is there as its start plus ``hold``, a time still to come.
         self._arrivals: list[float] = []
         # Requests of other clients on the same budget, inferred from X-RateLimit-Remaining.
         self._foreign: deque[float] = deque()
@@ -217,7 +230,7 @@ class RollingWindowLimiter:
 
     @property
     def margin(self) -> float:
-        """Until its answer comes, a request counts as arrived this long after it started."""
+        """How late after its start a request may reach the server, before round trips have been seen."""
         return 0.02 * self.window + 0.02
 
     # ------------------------------------------------------------------------------ the local window
@@ -241,14 +254,15 @@ class RollingWindowLimiter:
             return delay
         over = len(self._arrivals) + len(self._foreign) - max(1, self.limit - reserve)
         if over >= 0:
-            # The slot frees when the (over+1)-th oldest arrival, ours or foreign, leaves the window.
+            # The slot frees when the (over+1)-th oldest arrival, ours or foreign, leaves the window. A
+            # request still waiting for its answer leaves it no sooner than a window from now.
             oldest = next(islice(heapq.merge(self._arrivals, self._foreign), over, None))
-            return max(oldest - horizon, 1e-3)
+            return self.window if oldest > now else max(oldest - horizon, 1e-3)
         self._record(now)
         return 0.0
 
     def _record(self, now: float) -> None:
-        bisect.insort(self._arrivals, now + self.margin)
+        bisect.insort(self._arrivals, now + self.hold)
         self._recent.append(now)
         day = self._utc_day()
         if day != self._day:
@@ -277,7 +291,7 @@ class RollingWindowLimiter:
         if slot is not None and self.shared is not None:
             try:
                 self.shared.release(slot)
-            except Exception as err:  # the slot then leaves the shared window at its start plus the margin
+            except Exception as err:  # the slot then leaves the shared window a window after its hold
                 log.debug("could not release a shared rate slot: %s", err)
 
     async def arelease(self, started_at: float) -> None:
@@ -297,9 +311,9 @@ class RollingWindowLimiter:
         with self._cond:
             answered = self._clock() if answered_at is None else answered_at
             self._round_trips.append(answered - started_at)
-            provisional = started_at + self.margin
-            index = bisect.bisect_left(self._arrivals, provisional - 1e-9)
-            if index < len(self._arrivals) and abs(self._arrivals[index] - provisional) <= 1e-9:
+            waiting = started_at + self.hold
+            index = bisect.bisect_left(self._arrivals, waiting - 1e-9)
+            if index < len(self._arrivals) and abs(self._arrivals[index] - waiting) <= 1e-9:
                 del self._arrivals[index]
                 bisect.insort(self._arrivals, answered)
             self._cond.notify_all()
@@ -437,7 +451,8 @@ class RollingWindowLimiter:
         every one started since, since a later request can overtake it on the way.
         """
         edge = started_at - self.window - self._slowest()
-        return sum(1 for start in self._recent if start > edge)
+        # The starts are in order (each is taken under the lock from a monotonic clock).
+        return len(self._recent) - bisect.bisect_right(self._recent, edge)
 
     def _slowest(self) -> float:
         """How long after its start a request of ours may have reached the server (under the lock)."""
@@ -467,7 +482,7 @@ class RollingWindowLimiter:
                 self._book_foreign(int(remaining), self._clock() if started_at is None else started_at)
             self._cond.notify_all()
         if self.shared is not None and (max_requests or interval_ms or daily_remaining is not None):
-            self.shared.configure(self.limit, self.window, self.margin, daily_limit, daily_remaining)
+            self.shared.configure(self.limit, self.window, self.hold, daily_limit, daily_remaining)
 
     def _book_foreign(self, remaining: int, started_at: float) -> None:
         """Book as foreign the requests the server counted that cannot be ours (under the lock)."""

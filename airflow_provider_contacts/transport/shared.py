@@ -3,8 +3,9 @@ A location's rate budget kept in Redis, so that every process that uses it (work
 triggerer) shares one rolling window and one daily count (connection extra ``rate_limit_backend``).
 
 The window follows the same rule as the process-local limiter: a request leaves it a window after its
-answer (a request cannot reach the server after its answer came back), and until then a window after its
-start plus a margin. Both libraries the issue named were weighed first:
+answer (a request cannot reach the server after its answer came back), and holds its slot until then; a
+slot never released (its process died) leaves a window after its start plus the hold. Both libraries the
+issue named were weighed first:
 
 - ``limits`` (moving window, Redis storage) books start times in whole-second windows (its items take
   whole multiples of a second and its Lua script sets an integer ``EXPIRE``; read in its source), so it
@@ -15,7 +16,7 @@ start plus a margin. Both libraries the issue named were weighed first:
   queued on its way arrived later than its booked start allowed.
 
 Neither can move an entry to its answer's time, so the window is two short Lua scripts here: take a slot
-(prune, count, book the start plus the margin, count the day) and release it (re-book at the answer).
+(prune, count, book the start plus the hold, count the day) and release it (re-book at the answer).
 Both read Redis's own clock, so hosts with skewed clocks still share one window.
 
 The daily budget is a counter per UTC day (the sandbox's assumption; HighLevel does not document the
@@ -39,8 +40,10 @@ DEFAULT_DAILY_LIMIT = 200_000
 SOCKET_TIMEOUT = 2.0
 _DAY_TTL = 2 * 86400
 
-# KEYS: window, day.  ARGV: limit, window ms, margin ms, member, daily limit.
-# Returns 0 (taken), -1 (the day is spent) or the milliseconds until a slot frees.
+# KEYS: window, day.  ARGV: limit, window ms, hold ms, member, daily limit.
+# Returns 0 (taken), -1 (the day is spent) or the milliseconds until a slot frees. A member still waiting
+# for its answer has a score still to come (its start plus the hold): it frees no sooner than a window
+# after its answer, so a window from now at the soonest.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -51,11 +54,14 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 if count >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
-  return math.max(1, tonumber(oldest[2]) + window - now)
+  local oldest = tonumber(redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')[2])
+  if oldest > now then
+    return window
+  end
+  return math.max(1, oldest + window - now)
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[4])
-redis.call('PEXPIRE', KEYS[1], window * 2 + 60000)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + window * 2 + 60000)
 redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], 172800)
 return 0
@@ -88,7 +94,7 @@ class RedisWindow:
     :param budget_key: the budget's name (see ``ContactsSettings.budget_key``): app and location.
     :param limit: requests per window.
     :param window: the window in seconds.
-    :param margin: seconds a request counts as on its way before its answer comes.
+    :param hold: the longest a request without an answer keeps its slot, in seconds.
     :param key_prefix: prefix of the Redis keys (connection extra ``rate_limit_key_prefix``).
     """
 
@@ -98,7 +104,7 @@ class RedisWindow:
         budget_key: str,
         limit: int,
         window: float,
-        margin: float,
+        hold: float,
         key_prefix: str = "airflow-provider-contacts",
     ) -> None:
         redis = require("redis", extra="redis", feature="extra.rate_limit_backend")
@@ -108,7 +114,7 @@ class RedisWindow:
         self.label = redacted_url(url)
         self.window_key, self._daily_key = budget_keys(key_prefix, budget_key)
         self.daily_limit = DEFAULT_DAILY_LIMIT
-        self.configure(limit, window, margin)
+        self.configure(limit, window, hold)
         self._redis = redis.Redis.from_url(
             url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT
         )
@@ -125,7 +131,7 @@ class RedisWindow:
         self,
         limit: int,
         window: float,
-        margin: float,
+        hold: float,
         daily_limit: float | None = None,
         daily_remaining: float | None = None,
     ) -> None:
@@ -134,11 +140,11 @@ class RedisWindow:
 
         :param limit: requests per window.
         :param window: the window in seconds.
-        :param margin: seconds a request counts as on its way before its answer.
+        :param hold: the longest a request without an answer keeps its slot, in seconds.
         :param daily_limit: ``X-RateLimit-Limit-Daily``.
         :param daily_remaining: ``X-RateLimit-Daily-Remaining``; 0 marks the day spent for every process.
         """
-        self.limit, self.window_ms, self.margin_ms = int(limit), round(window * 1000), round(margin * 1000)
+        self.limit, self.window_ms, self.hold_ms = int(limit), round(window * 1000), round(hold * 1000)
         if daily_limit:
             self.daily_limit = int(daily_limit)
         if daily_remaining is not None and daily_remaining <= 0:
@@ -149,7 +155,7 @@ class RedisWindow:
 
     def _args(self, member: str, reserve: int) -> tuple[list[str], list[Any]]:
         keys = [self.window_key, self._day_key()]
-        return keys, [max(1, self.limit - reserve), self.window_ms, self.margin_ms, member, self.daily_limit]
+        return keys, [max(1, self.limit - reserve), self.window_ms, self.hold_ms, member, self.daily_limit]
 
     @staticmethod
     def _verdict(reply: Any, member: str) -> tuple[str | None, float]:

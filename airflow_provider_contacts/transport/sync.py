@@ -43,6 +43,7 @@ from airflow_provider_contacts.transport.core import (
 )
 from airflow_provider_contacts.transport.limiter import RollingWindowLimiter
 from airflow_provider_contacts.transport.settings import ContactsSettings
+from airflow_provider_contacts.urls import origin
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,46 @@ log = logging.getLogger(__name__)
 _LATENCY_WEIGHT = 0.2
 
 
+class EnvironmentOnceSession(requests.Session):
+    """
+    A ``requests`` session that reads the environment's proxy and CA-bundle settings (``HTTPS_PROXY``,
+    ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``, ...) once per origin instead of before every request.
+
+    ``requests`` scans every environment variable twice per request to find proxies: a quarter of the
+    client's CPU per upsert, and at ten locations' full budget (a thousand requests at each window's start
+    from one process) the CPU decides how soon the burst is out. The settings are those of the
+    environment when the process first talks to an origin; a worker process reads its environment at start.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[str, bool | None], Any] = {}
+        self._environment_lock = threading.Lock()
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        """
+        :meth:`requests.Session.merge_environment_settings`, read once per origin for plain requests.
+
+        :param url: the request's URL.
+        :param proxies: the request's own proxies (then nothing is cached).
+        :param stream: the request's ``stream``.
+        :param verify: the request's own ``verify`` (then nothing is cached).
+        :param cert: the request's own ``cert`` (then nothing is cached).
+        """
+        if proxies or verify is not None or cert is not None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        key = (origin(str(url)), stream)
+        with self._environment_lock:
+            found = self._environment.get(key)
+            if found is None:
+                found = super().merge_environment_settings(url, {}, stream, verify, cert)
+                self._environment[key] = found
+        return {**found, "proxies": dict(found["proxies"])}
+
+
 def new_session() -> requests.Session:
     """A keep-alive session with room for the most requests a transport runs at once."""
-    session = requests.Session()
+    session = EnvironmentOnceSession()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -65,7 +103,12 @@ def budget(settings: ContactsSettings) -> RollingWindowLimiter:
 
     :param settings: the connection's settings, for one location.
     """
-    limiter = RollingWindowLimiter(settings.requests_per_window, settings.rate_limit_window)
+    # A request holds its slot until its answer; one without an answer has timed out (connect, then read)
+    # by twice the timeout, and its slot is released then. The hold only frees the slots of a process
+    # that died mid-request (in the shared window).
+    limiter = RollingWindowLimiter(
+        settings.requests_per_window, settings.rate_limit_window, hold=2 * settings.timeout
+    )
     if settings.rate_limit_backend:
         from airflow_provider_contacts.transport.shared import RedisWindow
 
@@ -74,7 +117,7 @@ def budget(settings: ContactsSettings) -> RollingWindowLimiter:
             settings.budget_key,
             limiter.limit,
             limiter.window,
-            limiter.margin,
+            limiter.hold,
             key_prefix=settings.rate_limit_key_prefix,
         )
     return limiter

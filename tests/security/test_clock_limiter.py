@@ -48,7 +48,7 @@ def test_a_backend_that_did_not_answer_is_tried_again_after_the_pause_on_the_lim
 ) -> None:
     clock = PinnedClock(reading)
     limiter = RollingWindowLimiter(5, 10.0, clock=clock)
-    limiter.shared = RedisWindow("redis://127.0.0.1:1/0", "clock-test", 5, 10.0, limiter.margin)
+    limiter.shared = RedisWindow("redis://127.0.0.1:1/0", "clock-test", 5, 10.0, limiter.hold)
     caplog.set_level(logging.WARNING)
 
     def warnings() -> int:

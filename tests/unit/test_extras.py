@@ -88,7 +88,7 @@ def test_the_shared_budget_without_redis(monkeypatch: pytest.MonkeyPatch) -> Non
 
     hide(monkeypatch, "redis")
     with pytest.raises(ContactsMissingExtraError) as error:
-        RedisWindow("redis://:secret@127.0.0.1:6379/0", "app:loc", limit=10, window=10.0, margin=0.1)
+        RedisWindow("redis://:secret@127.0.0.1:6379/0", "app:loc", limit=10, window=10.0, hold=60.0)
     assert_names_extra(error, "redis")
     assert "secret" not in str(error.value)
 

@@ -22,22 +22,46 @@ def test_a_request_leaves_the_window_a_window_after_its_answer():
     assert limiter.acquire() == pytest.approx(10.6)
 
 
-def test_a_quick_answer_frees_the_slot_before_the_margin_would():
+def test_a_quick_answer_frees_the_slot_a_window_after_it():
     limiter, clock = limiter_with_fake_time(1, 10.0)
     started = limiter.acquire()
     clock.now = 0.01
     limiter.release(started)
     assert limiter.acquire() == pytest.approx(10.01)
-    assert limiter.margin > 0.01
+
+
+def test_a_request_without_an_answer_keeps_its_slot_beyond_the_window():
+    # A request that waited 30 s in a starved server's backlog may still arrive and be counted: its slot
+    # is not handed on before its answer (the old rule freed it a window after its start plus a margin).
+    limiter, clock = limiter_with_fake_time(1, 10.0)
+    started = limiter.acquire()
+    clock.now = 30.0
+    assert limiter.try_acquire() == (None, pytest.approx(10.0)), "a window after an answer that may come now"
+    limiter.release(started)
+    assert limiter.acquire() == pytest.approx(40.0), "a window after the answer"
+
+
+def test_a_slot_never_released_frees_after_the_hold():
+    # Only a caller that died between acquire and release leaves a slot unreleased.
+    clock = SteppingClock()
+    limiter = RollingWindowLimiter(1, 10.0, clock=clock, hold=60.0)
+    limiter.acquire()
+    clock.now = 69.9
+    assert limiter.try_acquire()[0] is None
+    clock.now = 70.0
+    assert limiter.try_acquire() == (70.0, 0.0)
 
 
 def test_remaining_lower_than_our_own_use_paces_before_the_server_says_zero():
     limiter, _clock = limiter_with_fake_time(10, 10.0)
     started = limiter.acquire()
+    limiter.release(started)
     # The server counted 5 (remaining 5) where we sent 1: four requests of another client.
     limiter.update_from_headers({"X-RateLimit-Remaining": "5"}, started_at=started)
     starts = [limiter.acquire() for _ in range(5)]
     assert starts == [0.0] * 5, "the five slots left are used at once"
+    for each in starts:
+        limiter.release(each)
     assert limiter.acquire() == pytest.approx(10.0), "the sixth waits for the foreign four to leave"
 
 
@@ -54,13 +78,14 @@ def test_try_acquire_never_waits_and_says_how_long():
     assert limiter.try_acquire() == (0.0, 0.0)
     started, delay = limiter.try_acquire()
     assert started is None
-    assert delay == pytest.approx(10.0 + limiter.margin)
+    assert delay == pytest.approx(10.0), "a window at the soonest: the first may be answered now"
 
 
 def test_threads_and_coroutines_take_from_one_budget():
     limiter = RollingWindowLimiter(2, 0.3)
     first = limiter.acquire()
-    limiter.acquire()
+    limiter.release(first, answered_at=first)
+    limiter.release(limiter.acquire())
     assert limiter.try_acquire()[0] is None, "the sync side used the budget up"
     started = asyncio.run(limiter.aacquire())
     assert started >= first + 0.3, "the coroutine waited for the window, on the loop's timer"
@@ -75,13 +100,13 @@ def test_urgent_coroutines_take_the_next_slot_before_queued_ones():
     async def take(name: str, urgent: bool = False) -> None:
         if urgent:
             with ahead_of_the_queue():
-                await limiter.aacquire()
+                await limiter.arelease(await limiter.aacquire())
         else:
-            await limiter.aacquire()
+            await limiter.arelease(await limiter.aacquire())
         order.append(name)
 
     async def scenario() -> None:
-        limiter.acquire()  # the window is full: everyone below queues
+        limiter.release(limiter.acquire())  # the window is full: everyone below queues
         queued = [asyncio.create_task(take(f"sensor-{n}")) for n in range(3)]
         await asyncio.sleep(0)  # all three are queued, the first one watching the window
         watcher = asyncio.create_task(take("watcher", urgent=True))
@@ -122,11 +147,11 @@ def test_a_cancelled_waiter_gives_up_its_place_and_the_queue_moves_on():
     got: list[int] = []
 
     async def take(n: int) -> None:
-        await limiter.aacquire()
+        await limiter.arelease(await limiter.aacquire())
         got.append(n)
 
     async def scenario() -> None:
-        limiter.acquire()
+        limiter.release(limiter.acquire())
         tasks = [asyncio.create_task(take(n)) for n in range(4)]
         await asyncio.sleep(0)
         tasks[0].cancel()  # the one watching the window
@@ -172,24 +197,29 @@ def max_in_any_window(starts: list[float], window: float) -> int:
     return best
 
 
-def test_the_limit_plus_one_waits_a_full_window_and_margin():
+def test_the_limit_plus_one_waits_a_full_window_after_the_first_answer():
     limiter, clock = limiter_with_fake_time(3, 10.0)
-    assert [limiter.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
+    starts = [limiter.acquire() for _ in range(3)]
+    assert starts == [0.0, 0.0, 0.0]
+    clock.now = 0.2
+    for started in starts:
+        limiter.release(started)
     started = limiter.acquire()
-    assert started == pytest.approx(10.0 + limiter.margin)
-    assert clock.now == pytest.approx(10.0 + limiter.margin)
+    assert started == pytest.approx(10.2)
+    assert clock.now == pytest.approx(10.2)
 
 
 def test_a_long_run_never_exceeds_the_limit_in_any_window():
     limiter, clock = limiter_with_fake_time(100, 10.0)
     starts = []
     for _ in range(1000):
-        limiter.acquire()
+        started = limiter.acquire()
         starts.append(clock.now)
-        clock.now += 0.001  # each request takes a moment to send
+        clock.now += 0.001  # each request takes a moment to send, and its answer comes at once
+        limiter.release(started)
     assert max_in_any_window(starts, 10.0) <= 100
     # and the budget is used: 1000 requests in barely more than nine windows
-    assert starts[-1] < 9 * (10.0 + limiter.margin) + 1
+    assert starts[-1] < 9 * (10.0 + 0.001) + 1
 
 
 def test_threads_share_one_budget():
@@ -199,9 +229,10 @@ def test_threads_share_one_budget():
 
     def work() -> None:
         for _ in range(5):
-            limiter.acquire()
+            started = limiter.acquire()
             with lock:
                 starts.append(time.monotonic())
+            limiter.release(started)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for thread in threads:
@@ -224,25 +255,28 @@ def test_headers_tighten_but_never_loosen_the_budget():
 
 def test_a_budget_used_up_by_someone_else_pauses_for_a_window():
     limiter, _clock = limiter_with_fake_time(10, 10.0)
-    limiter.acquire()
+    limiter.release(limiter.acquire())
     limiter.update_from_headers({"X-RateLimit-Remaining": "0"})
     assert limiter.acquire() == pytest.approx(10.0)
 
 
 def test_a_budget_we_used_up_ourselves_does_not_double_the_wait():
-    limiter, _clock = limiter_with_fake_time(2, 10.0)
-    limiter.acquire()
-    limiter.acquire()
-    limiter.update_from_headers({"X-RateLimit-Remaining": "0"})
-    assert limiter.acquire() == pytest.approx(10.0 + limiter.margin)
+    limiter, clock = limiter_with_fake_time(2, 10.0)
+    first, second = limiter.acquire(), limiter.acquire()
+    clock.now = 0.2
+    limiter.release(first)
+    limiter.release(second)
+    limiter.update_from_headers({"X-RateLimit-Remaining": "0"}, started_at=second)
+    assert limiter.acquire() == pytest.approx(10.2)
 
 
 def test_an_answer_that_comes_a_latency_later_is_not_mistaken_for_a_foreign_client():
     limiter, clock = limiter_with_fake_time(2, 10.0)
-    limiter.acquire()  # t = 0
+    limiter.release(limiter.acquire())  # t = 0, answered at once
     clock.now = 9.95
     started = limiter.acquire()
     clock.now = 10.25  # its answer, 300 ms later (more than the margin): the server's window is full
+    limiter.release(started)
     limiter.update_from_headers({"X-RateLimit-Remaining": "0"}, started_at=started)
     assert limiter.acquire() == pytest.approx(10.25), "both counted requests were ours: no extra pause"
 
@@ -260,10 +294,10 @@ def test_exhausted_daily_budget_refuses_at_once():
         limiter.acquire()
 
 
-@pytest.mark.parametrize(("limit", "window"), [(0, 10.0), (10, 0.0)])
-def test_nonsense_budgets_are_refused(limit, window):
+@pytest.mark.parametrize(("limit", "window", "hold"), [(0, 10.0, 60.0), (10, 0.0, 60.0), (10, 10.0, 0.0)])
+def test_nonsense_budgets_are_refused(limit, window, hold):
     with pytest.raises(ValueError):
-        RollingWindowLimiter(limit, window)
+        RollingWindowLimiter(limit, window, hold=hold)
 
 
 def test_a_warm_request_leaves_the_next_window_whole():
@@ -301,7 +335,7 @@ def test_threads_waiting_for_a_slot_take_turns():
         return original(reserve)
 
     limiter.try_acquire = counted  # type: ignore[method-assign]
-    threads = [threading.Thread(target=limiter.acquire) for _ in range(12)]
+    threads = [threading.Thread(target=lambda: limiter.release(limiter.acquire())) for _ in range(12)]
     for thread in threads:
         thread.start()
     for thread in threads:

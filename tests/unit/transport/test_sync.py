@@ -86,3 +86,58 @@ def test_upsert_contacts_without_max_workers_sizes_itself(hook, requests_mock: r
     results = hook.upsert_contacts([{"email": f"p{i}@example.com"} for i in range(30)])
     assert [r["ok"] for r in results] == [True] * 30
     assert hook.transport.latency is not None, "the run measured the latency it sized itself from"
+
+
+API = "https://services.leadconnectorhq.com/contacts/?locationId=loc1"
+
+
+def test_the_session_takes_proxies_and_ca_bundle_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    from airflow_provider_contacts.transport.sync import new_session
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/corporate-ca.pem")
+    settings = new_session().merge_environment_settings(API, {}, None, None, None)
+    assert settings["proxies"]["https"] == "http://proxy.test:3128"
+    assert settings["verify"] == "/etc/corporate-ca.pem"
+
+
+def test_no_proxy_still_bypasses_the_proxy(monkeypatch: pytest.MonkeyPatch):
+    from airflow_provider_contacts.transport.sync import new_session
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", "services.leadconnectorhq.com")
+    session = new_session()
+    assert "https" not in session.merge_environment_settings(API, {}, None, None, None)["proxies"]
+    other = session.merge_environment_settings("https://other.test/x", {}, None, None, None)
+    assert other["proxies"]["https"] == "http://proxy.test:3128", "each origin is read for itself"
+
+
+def test_a_request_of_its_own_proxies_is_not_cached(monkeypatch: pytest.MonkeyPatch):
+    from airflow_provider_contacts.transport.sync import new_session
+
+    session = new_session()
+    own = session.merge_environment_settings(API, {"https": "http://own.test:1"}, None, None, None)
+    assert own["proxies"]["https"] == "http://own.test:1"
+    assert "https" not in session.merge_environment_settings(API, {}, None, None, None)["proxies"]
+
+
+def test_the_environment_is_read_once_per_origin_not_per_request(
+    make_hook, requests_mock: rm.Mocker, monkeypatch: pytest.MonkeyPatch
+):
+    # requests scans every environment variable twice per request to find proxies: a quarter of the
+    # client's CPU per upsert, which decides how soon a ten-location burst is out.
+    import requests.sessions
+
+    reads = []
+    original = requests.sessions.get_environ_proxies
+
+    def counted(url, no_proxy=None):
+        reads.append(url)
+        return original(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counted)
+    hook = make_hook()
+    requests_mock.get(f"{BASE}/contacts/c1", json={"contact": {"id": "c1"}})
+    for _ in range(20):
+        assert hook.get_contact("c1") == {"id": "c1"}
+    assert len([url for url in reads if "/contacts/" in url]) == 1
