@@ -10,6 +10,7 @@ refresh (the token store and the token endpoint are synchronous): it runs in a t
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import threading
 import time
@@ -30,6 +31,21 @@ from airflow_provider_contacts.transport.core import (
 
 if TYPE_CHECKING:
     from airflow_provider_contacts.transport.sync import Transport
+
+
+def ca_bundle_context() -> ssl.SSLContext:
+    """
+    The TLS context of the async face, trusting what the threads' ``requests`` trusts: the bundle named by
+    ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (a corporate CA of a TLS-inspecting proxy), else httpx's
+    default (``SSL_CERT_FILE``, ``SSL_CERT_DIR``, then certifi). httpx reads only the latter two, so a
+    deployment that set the first for requests would see its deferred sensors fail where its tasks work.
+    """
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if not bundle:
+        return httpx.create_ssl_context()
+    if os.path.isdir(bundle):
+        return ssl.create_default_context(capath=bundle)
+    return ssl.create_default_context(cafile=bundle)
 
 
 class AsyncTransport:
@@ -59,7 +75,7 @@ class AsyncTransport:
                 # What httpcore imports on its first async request (anyio, its backend).
                 from httpcore._backends.anyio import AnyIOBackend  # noqa: F401
 
-                self._ssl_context = httpx.create_ssl_context()
+                self._ssl_context = ca_bundle_context()
 
     def client(self) -> httpx.AsyncClient:
         """The running loop's HTTP client (a client cannot outlive or cross its loop)."""
