@@ -56,7 +56,7 @@ class EnvironmentOnceSession(requests.Session):
     A ``requests`` session that reads the environment's proxy and CA-bundle settings (``HTTPS_PROXY``,
     ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``, ...) once per origin instead of before every request.
 
-    ``requests`` scans every environment variable twice per request to find proxies: a quarter of the
+    ``requests`` scans every environment variable twice per request to find proxies: a fifth of the
     client's CPU per upsert, and at ten locations' full budget (a thousand requests at each window's start
     from one process) the CPU decides how soon the burst is out. The settings are those of the
     environment when the process first talks to an origin; a worker process reads its environment at start.
