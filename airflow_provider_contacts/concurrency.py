@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
@@ -40,22 +41,26 @@ def bounded_map(
         in_flight = workers
     limit = in_flight if callable(in_flight) else (lambda: in_flight)
     pending: dict[Future[R], T] = {}
+    # Each call puts its future here as it finishes: collecting one costs the same with 2 or 64 in flight
+    # (waiting on every pending future, or asking each whether it is done, cost a lock per pending call
+    # for every item: a tenth of the client's CPU per upsert at 64 in flight).
+    finished: queue.SimpleQueue[Future[R]] = queue.SimpleQueue()
 
-    def finished(futures: Iterable[Future[R]]) -> Iterator[tuple[T, R]]:
-        for future in futures:
-            yield pending.pop(future), future.result()
+    def collect(future: Future[R]) -> tuple[T, R]:
+        return pending.pop(future), future.result()
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         try:
             for item in items:
-                yield from finished([f for f in pending if f.done()])
+                while not finished.empty():
+                    yield collect(finished.get_nowait())
                 while len(pending) >= max(1, limit()):
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    yield from finished(done)
-                pending[pool.submit(fn, item)] = item
+                    yield collect(finished.get())
+                future = pool.submit(fn, item)
+                pending[future] = item
+                future.add_done_callback(finished.put)
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                yield from finished(done)
+                yield collect(finished.get())
         finally:
             for future in pending:
                 future.cancel()
