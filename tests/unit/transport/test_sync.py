@@ -141,3 +141,45 @@ def test_the_environment_is_read_once_per_origin_not_per_request(
     for _ in range(20):
         assert hook.get_contact("c1") == {"id": "c1"}
     assert len([url for url in reads if "/contacts/" in url]) == 1
+
+
+def test_a_netrc_entry_never_replaces_the_bearer_token(
+    make_hook, requests_mock: rm.Mocker, monkeypatch: pytest.MonkeyPatch, tmp_path
+):
+    # requests puts the Basic credentials of a matching ~/.netrc entry (a "default" entry matches every
+    # host) in place of the request's own Authorization header.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login someone password not-for-this-api\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    hook = make_hook()
+    requests_mock.get(f"{BASE}/contacts/c1", json={"contact": {"id": "c1"}})
+    assert hook.get_contact("c1") == {"id": "c1"}
+    assert requests_mock.last_request.headers["Authorization"].startswith("Bearer ")
+
+
+def test_the_session_sends_its_cookies_and_a_requests_own(requests_mock: rm.Mocker):
+    from airflow_provider_contacts.transport.sync import new_session
+
+    session = new_session()
+    session.cookies.set("edge", "e1", domain="api.test")  # as a server's Set-Cookie leaves it
+    session.cookies.set("elsewhere", "x", domain="other.test")
+    requests_mock.get("https://api.test/second", json={})
+    session.get("https://api.test/second")
+    assert requests_mock.last_request.headers["Cookie"] == "edge=e1"
+    session.get("https://api.test/second", cookies={"own": "o1"})
+    assert sorted(requests_mock.last_request.headers["Cookie"].split("; ")) == ["edge=e1", "own=o1"]
+    assert sorted(session.cookies.keys()) == ["edge", "elsewhere"], "a request's own cookie stays its own"
+
+
+def test_the_session_headers_merge_as_requests_merges_them(requests_mock: rm.Mocker):
+    from airflow_provider_contacts.transport.sync import new_session
+
+    session = new_session()
+    requests_mock.get("https://api.test/x", json={})
+    session.get("https://api.test/x", headers={"Version": "2021-07-28", "Accept": None}, params={"a": "1"})
+    sent = requests_mock.last_request
+    assert sent.headers["Version"] == "2021-07-28"
+    assert "gzip" in sent.headers["Accept-Encoding"], "the session's defaults still go out"
+    assert "Accept" not in sent.headers, "a request's None removes the session's header"
+    assert sent.qs == {"a": ["1"]}
