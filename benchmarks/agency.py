@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,10 +107,9 @@ def lost_and_duplicated(sb: Any, location: str, domain: str, expected: int) -> t
     :param expected: how many records it sent.
     """
     counts: dict[str, int] = {}
-    for contact in sb.all_contacts(location):
+    for contact in sb.all_contacts(location, email_domain=domain):  # filtered by the server
         email = str(contact.get("email") or "")
-        if email.endswith("@" + domain):
-            counts[email] = counts.get(email, 0) + 1
+        counts[email] = counts.get(email, 0) + 1
     lost = sum(1 for i in range(expected) if f"person.{i}@{domain}" not in counts)
     return lost, sum(n - 1 for n in counts.values() if n > 1)
 
@@ -249,6 +249,23 @@ def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[L
     return figures, stats
 
 
+def run_case_apart(
+    sb: Any, case: Case, window: float, latency: float
+) -> tuple[list[Location], dict[str, Any]]:
+    """
+    :func:`run_case` in a process of its own, as a task runs: the case starts from a new interpreter (no
+    transport, token, thread or memory left by the cases before it), and nothing it leaves behind slows the
+    next. Its imports are done before its clock starts, as a task's are before it runs.
+
+    :param sb: the sandbox (its handle is sent to the process).
+    :param case: the case.
+    :param window: the window in seconds.
+    :param latency: the sandbox's latency in seconds.
+    """
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(run_case, sb, case, window, latency).result()
+
+
 def _numbers(text: str) -> list[float]:
     return [float(value) for value in text.split(",") if value]
 
@@ -302,7 +319,7 @@ def main(argv: list[str] | None = None) -> bool:
     most = max(int(n) for n in _numbers(args.locations))
     with common.sandbox(args.scale, latency_ms=args.latency_ms, locations=most, seed=0) as sb:
         for case in cases:
-            figures, stats = run_case(sb, case, window, latency)
+            figures, stats = run_case_apart(sb, case, window, latency)
             rejected += stats["rate_limited_429"]
             minted = stats["location_tokens_minted"]
             if case.auth == "agency" and minted != {f.location: 1 for f in figures}:

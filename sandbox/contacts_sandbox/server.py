@@ -213,14 +213,19 @@ class SandboxHandle:
         body = {k: v for k, v in {"fault": fault, "urls": urls}.items() if v is not None}
         return self._admin("POST", "/_sandbox/webhooks", json=body)
 
-    def all_contacts(self, location_id: str | None = None) -> list[dict[str, Any]]:
+    def all_contacts(
+        self, location_id: str | None = None, email_domain: str | None = None
+    ) -> list[dict[str, Any]]:
         """
         Return every contact of a location (server state; no auth, no rate limit).
 
         :param location_id: the location; default the sandbox's.
+        :param email_domain: only the contacts whose e-mail address is at this domain (filtered by the server).
         """
-        params = {"locationId": location_id} if location_id else None
-        return self._admin("GET", "/_sandbox/contacts", params=params)["contacts"]
+        params = {"locationId": location_id} if location_id else {}
+        if email_domain:
+            params["emailDomain"] = email_domain
+        return self._admin("GET", "/_sandbox/contacts", params=params or None)["contacts"]
 
     def info(self) -> dict[str, Any]:
         """Return the fixed ids of the sandbox: users, campaigns, workflows, calendars, businesses, custom fields."""

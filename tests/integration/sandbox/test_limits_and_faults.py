@@ -128,3 +128,18 @@ def test_the_duplicate_lookup_reads_its_own_index_not_the_whole_location(column:
         f"SEARCH contacts USING INDEX contacts_{column} (location_id=? AND {column}=?)",
         "USE TEMP B-TREE FOR ORDER BY",
     ]
+
+
+def test_the_admin_listing_filters_by_email_domain_on_the_server(
+    sandbox: SandboxHandle, api: SandboxClient
+) -> None:
+    for email in ["a@run-one.bench", "B@RUN-ONE.BENCH", "c@other.bench", "d@xrun-one.bench"]:
+        assert api.post(
+            "/contacts/upsert", json={"locationId": sandbox.location_id, "email": email}
+        ).status_code in (
+            200,
+            201,
+        )
+    emails = sorted(c["email"] for c in sandbox.all_contacts(email_domain="run-one.bench"))
+    assert [e.lower() for e in emails] == ["a@run-one.bench", "b@run-one.bench"]
+    assert len(sandbox.all_contacts()) >= 4
