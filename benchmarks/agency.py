@@ -16,22 +16,23 @@ an OAuth connection holds one location, so the OAuth cases run with one location
 Each location is judged by its own time ratio: the fastest time the limit allows, computed for that location
 in the same run, divided by the time it took (a burst cannot push it above 1). The fastest time counts the
 requests already in the location's window: a warm search counts from the moment it was sent (the earliest it
-can have reached the server), and each later request can arrive no sooner than a window after the request
-100 places before it; then one latency for the last answer. Cold: ``floor((N - 1) / 100)`` windows plus a
-latency (20.15 s for 300), and for an agency location one latency more (20.30 s): its first upsert cannot
-start before its token is minted, a request to the API (``/oauth/location-token``) at the same latency. (The
-sandbox adds no latency to ``/oauth/token``, the company's and OAuth's refresh, so that one adds nothing.) After a search and no pause, 301 requests share the budget: the 300th upsert cannot
-arrive before the search's arrival plus three windows (about 30 s), and that is no lost window. The goal
-(>= 0.95) applies where ``max_workers`` can reach the fastest time at all without drawing a 429: the same
-computation with each worker sending one request per latency (automatic: its ceiling, 64), and each request
-counted from its answer (a client cannot see when the server counted a request, only that it had by the
-answer, so that is the rule of every client that never draws a 429), must come within 0.95 of it. 16 workers
-at 300 records cannot (0.944: each window's hundred requests take seven round trips). A location that took a
-whole window longer than the fastest time is reported as a lost window. ``sent`` is what the location's hook
-sent for the upserts, retries included (each attempt takes a rate slot), so a lost window caused by a retried
-request is told apart from one the limiter lost. Each case also prints the CPU seconds the client process
-and the sandbox spent in it: the client sends every location's burst from one process, so at ten locations
-its CPU decides how soon each window's thousand requests are out.
+can have reached the server), and each later request can arrive no sooner than a window after the request 100
+places before it; then one latency for the last answer. Cold: ``floor((N - 1) / 100)`` windows plus a latency
+(20.15 s for 300), and for an agency location one latency more (20.30 s): its first upsert cannot start before
+its token is minted, a request to the API (``/oauth/location-token``) at the same latency. (The sandbox adds
+no latency to ``/oauth/token``, the company's and OAuth's refresh, so that one adds nothing.) After a search
+and no pause, 301 requests share the budget: the 300th upsert cannot arrive before the search's arrival plus
+three windows (about 30 s), and that is no lost window. The goal (>= 0.95) applies where ``max_workers`` can
+reach the fastest time at all without drawing a 429: the same computation with each worker sending one request
+per latency (automatic: its ceiling, 64), and each request counted from its answer (a client cannot see when
+the server counted a request, only that it had by the answer, so that is the rule of every client that never
+draws a 429), must come within 0.95 of it. 16 workers at 300 records cannot (0.944: each window's hundred
+requests take seven round trips). A location that took a whole window longer than the fastest time is reported
+as a lost window. ``sent`` is what the location's hook sent for the upserts, retries included (each attempt
+takes a rate slot), so a lost window caused by a retried request is told apart from one the limiter lost. Each
+case also prints the CPU seconds the client process and the sandbox spent in it: the client sends every
+location's burst from one process, so at ten locations its CPU decides how soon each window's thousand
+requests are out.
 
     .venv/bin/python benchmarks/agency.py [--auth agency,oauth] [--locations 1,4,10] [--records 300,1000]
         [--workers auto,16,32] [--warm cold,0,10.5] [--quick] [--scale 1] [--latency-ms 150]
