@@ -42,18 +42,23 @@ def agency_world(
         yield sb, bag.dags["contacts_agency_sync"], tmp_path
 
 
-def _states(run: Any) -> dict[tuple[str, int], str]:
+def _instances(run: Any) -> dict[tuple[str, int], tuple[str, int]]:
+    """Each task instance of the run: its state and its try number."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     with create_session() as session:
         rows = session.execute(
-            select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
-                TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id
-            )
+            select(
+                TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, TaskInstance.try_number
+            ).where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
         ).all()
-    return {(task_id, map_index): str(state) for task_id, map_index, state in rows}
+    return {(task_id, index): (str(state), tries) for task_id, index, state, tries in rows}
+
+
+def _states(run: Any) -> dict[tuple[str, int], str]:
+    return {key: state for key, (state, _) in _instances(run).items()}
 
 
 def test_agency_sync_maps_over_every_location(agency_world: tuple[SandboxHandle, Any, Path]) -> None:
@@ -106,10 +111,14 @@ def test_agency_sync_maps_over_every_location(agency_world: tuple[SandboxHandle,
     (tmp_path / f"agency-tokens.location-{locations[1]}.json").unlink()
     sb.suspend_locations(locations[1])
     clear_transports()  # every task of a real deployment is a new process: no token held in memory
+    # The DAG's retries (two, a minute apart) still run, without their minutes: dag.test() waits them out.
+    for task in dag.tasks:
+        task.retry_delay = timedelta(0)
     second = run({"since": (before - timedelta(seconds=1)).isoformat()})
     assert second.state == DagRunState.FAILED
     states = _states(second)
     assert [states[("per_location.audit", i)] for i in range(3)] == ["success", "failed", "success"]
+    assert _instances(second)[("per_location.push", 1)] == ("failed", 3), "the DAG's two retries ran"
     latest = [
         row for row in read_rows(reporting_hook(), AGENCY_AUDIT_TABLE) if row["run_id"] == second.run_id
     ]
