@@ -8,6 +8,7 @@ hook's threads, retries with backoff and jitter, and the mapping of API errors o
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from contextlib import contextmanager
@@ -237,7 +238,8 @@ class ContactsHook(BaseHook):
     def _send(self, call: Call) -> Any:
         """Send a built call from a thread, or over the async transport when on an event loop."""
         with self._counting(call):
-            if greenback.has_portal():
+            # greenback's own check costs a few microseconds per request; a worker thread has no loop.
+            if asyncio._get_running_loop() is not None and greenback.has_portal():
                 # On an event loop (a trigger's check): send over the async transport, awaited on the loop.
                 return greenback.await_(self.transport.aio.request(call))
             return self.transport.request(call)

@@ -48,7 +48,6 @@ from airflow_provider_contacts.transport.core import (
 )
 from airflow_provider_contacts.transport.limiter import RollingWindowLimiter
 from airflow_provider_contacts.transport.settings import ContactsSettings
-from airflow_provider_contacts.urls import origin
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,8 @@ class BearerSession(requests.Session):
             data=request.data,
             json=request.json,
             headers=_merged(request.headers, self.headers, CaseInsensitiveDict),
-            params=_merged(request.params, self.params, dict),
+            # An empty mapping would still cost requests' parameter encoding its protocol checks.
+            params=_merged(request.params, self.params, dict) or None,
             auth=merge_setting(request.auth, self.auth),
             cookies=cookies,
             hooks=merge_hooks(request.hooks, self.hooks),
@@ -117,13 +117,24 @@ class BearerSession(requests.Session):
         """
         if proxies or verify is not None or cert is not None:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        key = (origin(str(url)), stream)
+        key = (_origin_key(str(url)), stream)
         with self._environment_lock:
             found = self._environment.get(key)
             if found is None:
                 found = super().merge_environment_settings(url, {}, stream, verify, cert)
                 self._environment[key] = found
         return {**found, "proxies": dict(found["proxies"])}
+
+
+def _origin_key(url: str) -> str:
+    """
+    ``scheme://netloc`` of a URL as written: a cache key per origin, cheaper than parsing the URL (two
+    spellings of one origin only make two entries).
+    """
+    scheme, _, rest = url.partition("://")
+    for end in "/?#":
+        rest = rest.split(end, 1)[0]
+    return f"{scheme.lower()}://{rest.lower()}"
 
 
 def _merged(asked: Any, default: Any, kind: type) -> Any:
@@ -141,10 +152,44 @@ def _merged(asked: Any, default: Any, kind: type) -> Any:
     return merged
 
 
+class OriginAdapter(HTTPAdapter):
+    """
+    An :class:`~requests.adapters.HTTPAdapter` that works out a connection pool's key once per origin, CA
+    bundle and client certificate instead of once per request (a URL parse, and a file-system ``isdir``
+    whenever the CA bundle is a path, as ``REQUESTS_CA_BUNDLE`` makes it).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pool_keys: dict[tuple[str, Any, Any], Any] = {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._pool_keys = {}
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
+    ) -> Any:
+        """
+        :meth:`requests.adapters.HTTPAdapter.build_connection_pool_key_attributes`, remembered per origin.
+
+        :param request: the request.
+        :param verify: the CA bundle, or whether to verify.
+        :param cert: the client certificate.
+        """
+        key = (_origin_key(str(request.url)), verify, tuple(cert) if isinstance(cert, list) else cert)
+        found = self._pool_keys.get(key)
+        if found is None:
+            found = super().build_connection_pool_key_attributes(request, verify, cert)
+            self._pool_keys[key] = found
+        host, pool = found
+        return {**host}, {**pool}  # copies: urllib3 is free to change what it is given
+
+
 def new_session() -> requests.Session:
     """A keep-alive session with room for the most requests a transport runs at once."""
     session = BearerSession()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64)
+    adapter = OriginAdapter(pool_connections=4, pool_maxsize=64)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -333,9 +378,12 @@ class Transport:
         """
         with self._latency_lock:
             latency = min(self._fastest, default=None)
-        if latency is None:
-            return 4
         limiter = self.limiter
+        if latency is None:
+            # Nothing measured yet: a window's worth goes out at once, as they would with the
+            # latency known (starting with a few cost each location's first burst a round trip, and every
+            # later window the same, since each slot comes back a window after its first use).
+            return max(2, min(ceiling, limiter.limit))
         burst = limiter.limit * latency / (0.025 * limiter.window)
         return max(2, min(ceiling, int(burst) + 1))
 

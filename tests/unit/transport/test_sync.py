@@ -73,12 +73,17 @@ def test_the_budget_key_ends_with_the_location(monkeypatch: pytest.MonkeyPatch):
     assert key_a.rsplit(":", 1)[0] == key_b.rsplit(":", 1)[0], "same app and host: only the location differs"
 
 
-@pytest.mark.parametrize(("latency", "expected"), [(None, 4), (0.15, 61), (0.05, 21), (0.01, 5), (5.0, 64)])
+@pytest.mark.parametrize(("latency", "expected"), [(None, 64), (0.15, 61), (0.05, 21), (0.01, 5), (5.0, 64)])
 def test_automatic_workers_follow_the_measured_latency(hook, latency, expected):
     transport = hook.transport
     if latency is not None:
         transport.observe_latency(latency)
     assert transport.concurrency() == expected
+
+
+def test_before_any_answer_a_windows_worth_goes_out_at_once_and_no_more(make_hook):
+    assert make_hook(requests_per_10s=10).transport.concurrency() == 10
+    assert make_hook(requests_per_10s=1).transport.concurrency() == 2, "two at least, as with a latency"
 
 
 def test_upsert_contacts_without_max_workers_sizes_itself(hook, requests_mock: rm.Mocker):
