@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, bool] = {
     "read": True,
     "warehouse": True,
     "agency": True,
+    "burst": True,
     "overhead": False,
     "sandbox_server": False,
     "webhooks": False,

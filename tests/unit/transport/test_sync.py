@@ -188,3 +188,31 @@ def test_the_session_headers_merge_as_requests_merges_them(requests_mock: rm.Moc
     assert "gzip" in sent.headers["Accept-Encoding"], "the session's defaults still go out"
     assert "Accept" not in sent.headers, "a request's None removes the session's header"
     assert sent.qs == {"a": ["1"]}
+
+
+def test_a_connection_pools_key_is_worked_out_once_per_origin(monkeypatch: pytest.MonkeyPatch):
+    # requests parses the URL and, when the CA bundle is a path, asks the file system whether it is a
+    # directory, for every request.
+    import os
+
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    from airflow_provider_contacts.transport.sync import new_session
+
+    checked: list[str] = []
+    isdir = os.path.isdir
+    monkeypatch.setattr(os.path, "isdir", lambda path: checked.append(path) or isdir(path))
+    adapter = new_session().get_adapter("https://api.test/")
+    bundle = "/etc/corporate-ca.pem"
+    first = requests.Request("GET", "https://api.test/contacts/c1").prepare()
+    host, pool = adapter.build_connection_pool_key_attributes(first, bundle)
+    pool["ca_certs"] = "changed by its user"
+    later = requests.Request("POST", "https://api.test/contacts/upsert?a=1").prepare()
+    assert adapter.build_connection_pool_key_attributes(later, bundle) == (
+        HTTPAdapter().build_connection_pool_key_attributes(later, bundle)
+    )
+    assert checked == [bundle, bundle], "once for the adapter, once for requests' own in the comparison"
+    other = requests.Request("GET", "https://other.test:8443/x").prepare()
+    host, pool = adapter.build_connection_pool_key_attributes(other, False)
+    assert (host, pool["cert_reqs"]) == ({"scheme": "https", "host": "other.test", "port": 8443}, "CERT_NONE")
