@@ -66,8 +66,8 @@ class BearerSession(requests.Session):
     - the environment's proxy and CA-bundle settings (``HTTPS_PROXY``, ``NO_PROXY``,
       ``REQUESTS_CA_BUNDLE``, ...) are read once per origin, not twice per request (every environment
       variable is scanned each time); a worker process reads its environment at start;
-    - ``~/.netrc`` is not consulted: ``requests`` would put a matching entry's (or a ``default`` entry's)
-      Basic credentials in place of the request's bearer token;
+    - ``~/.netrc`` is not consulted, neither for a request nor after a redirect: ``requests`` would put a
+      matching entry's (or a ``default`` entry's) Basic credentials in place of the request's bearer token;
     - the session's cookies are handed to the request to read, not copied into a new jar for each one.
     """
 
@@ -104,6 +104,20 @@ class BearerSession(requests.Session):
             hooks=merge_hooks(request.hooks, self.hooks),
         )
         return prepared
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        """
+        On a redirect, drop the ``Authorization`` header when the host changes, as ``requests`` does, and add
+        nothing from ``~/.netrc`` (``requests`` would, for the new URL, whatever the host).
+
+        :param prepared_request: the redirected request.
+        :param response: the redirect.
+        """
+        headers = prepared_request.headers
+        if "Authorization" in headers and self.should_strip_auth(
+            str(response.request.url), str(prepared_request.url)
+        ):
+            del headers["Authorization"]
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
         """

@@ -163,6 +163,28 @@ def test_a_netrc_entry_never_replaces_the_bearer_token(
     assert requests_mock.last_request.headers["Authorization"].startswith("Bearer ")
 
 
+def test_a_redirect_adds_no_netrc_credentials_and_drops_the_token_to_another_host(
+    requests_mock: rm.Mocker, monkeypatch: pytest.MonkeyPatch, tmp_path
+):
+    from airflow_provider_contacts.transport.sync import new_session
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login someone password not-for-this-api\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    session = new_session()
+    requests_mock.get("https://api.test/old", status_code=307, headers={"Location": "https://api.test/new"})
+    requests_mock.get("https://api.test/new", json={})
+    requests_mock.get("https://api.test/away", status_code=302, headers={"Location": "https://other.test/x"})
+    requests_mock.get("https://other.test/x", json={})
+    session.get("https://api.test/old", headers={"Authorization": "Bearer t0ken"})
+    assert requests_mock.last_request.url == "https://api.test/new"
+    assert requests_mock.last_request.headers["Authorization"] == "Bearer t0ken", "same host: kept, not Basic"
+    session.get("https://api.test/away", headers={"Authorization": "Bearer t0ken"})
+    assert requests_mock.last_request.url == "https://other.test/x"
+    assert "Authorization" not in requests_mock.last_request.headers, "another host: neither token nor netrc"
+
+
 def test_the_session_sends_its_cookies_and_a_requests_own(requests_mock: rm.Mocker):
     from airflow_provider_contacts.transport.sync import new_session
 
