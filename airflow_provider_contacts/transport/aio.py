@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import tenacity
 
+from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.retries import Retry
 from airflow_provider_contacts.transport.core import (
     Answer,
@@ -28,6 +29,7 @@ from airflow_provider_contacts.transport.core import (
     classify,
     no_answer,
 )
+from airflow_provider_contacts.transport.settings import environment_ca_bundle
 
 if TYPE_CHECKING:
     from airflow_provider_contacts.transport.sync import Transport
@@ -40,12 +42,15 @@ def ca_bundle_context() -> ssl.SSLContext:
     default (``SSL_CERT_FILE``, ``SSL_CERT_DIR``, then certifi). httpx reads only the latter two, so a
     deployment that set the first for requests would see its deferred sensors fail where its tasks work.
     """
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    bundle = environment_ca_bundle()
     if not bundle:
         return httpx.create_ssl_context()
-    if os.path.isdir(bundle):
-        return ssl.create_default_context(capath=bundle)
-    return ssl.create_default_context(cafile=bundle)
+    try:
+        if os.path.isdir(bundle):
+            return ssl.create_default_context(capath=bundle)
+        return ssl.create_default_context(cafile=bundle)
+    except (OSError, ssl.SSLError) as err:  # unreadable, or no certificate in it
+        raise ContactsConfigError(f"the CA bundle {bundle!r} cannot be loaded: {err}") from err
 
 
 class AsyncTransport:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import ipaddress
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,3 +202,28 @@ def _rate_limit_backend(conn_id: str, value: Any) -> str | None:
             f"{redacted_url(url)}"
         )
     return url
+
+
+#: Where ``requests`` finds a CA bundle to trust instead of its own, in its order.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def environment_ca_bundle() -> str | None:
+    """
+    The CA bundle the environment names for TLS (a corporate CA of a TLS-inspecting proxy), as ``requests``
+    reads it: ``REQUESTS_CA_BUNDLE``, else ``CURL_CA_BUNDLE``; None when neither is set. Both faces of the
+    transport trust the same one.
+
+    :raises ContactsConfigError: the variable names no file or directory (``requests`` and ``ssl`` would say
+        only that a file is missing, or not even which).
+    """
+    for variable in CA_BUNDLE_VARIABLES:
+        path = os.environ.get(variable)
+        if path:
+            if not os.path.exists(path):
+                raise ContactsConfigError(
+                    f"{variable} names {path!r}, which does not exist: point it at the CA bundle (a file, or a "
+                    "directory of certificates) that TLS connections should trust, or unset it"
+                )
+            return path
+    return None

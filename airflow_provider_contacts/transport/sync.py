@@ -47,7 +47,7 @@ from airflow_provider_contacts.transport.core import (
     no_answer,
 )
 from airflow_provider_contacts.transport.limiter import RollingWindowLimiter
-from airflow_provider_contacts.transport.settings import ContactsSettings
+from airflow_provider_contacts.transport.settings import ContactsSettings, environment_ca_bundle
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,8 @@ class BearerSession(requests.Session):
         with self._environment_lock:
             found = self._environment.get(key)
             if found is None:
+                if key[0].startswith("https:") and self.trust_env:
+                    environment_ca_bundle()  # a bundle that is not there: an error naming the variable
                 found = super().merge_environment_settings(url, {}, stream, verify, cert)
                 self._environment[key] = found
         return {**found, "proxies": dict(found["proxies"])}
@@ -178,7 +180,7 @@ class OriginAdapter(HTTPAdapter):
         self._pool_keys: dict[tuple[str, Any, Any], Any] = {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
+        super().__setstate__(state)  # type: ignore[misc]  # defined by requests, not in its stubs
         self._pool_keys = {}
 
     def build_connection_pool_key_attributes(

@@ -1,8 +1,12 @@
-"""The async face's TLS context trusts the same CA bundle as the threads' ``requests``."""
+"""
+The async face's TLS context trusts the same CA bundle as the threads' ``requests``; a bundle that is not
+there is an error naming its variable, on both faces.
+"""
 
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 
 import pytest
@@ -56,3 +60,51 @@ def test_without_a_bundle_the_async_face_trusts_the_usual_authorities(monkeypatc
         monkeypatch.delenv(variable, raising=False)
     names = trusted_names(ca_bundle_context())
     assert CORPORATE not in names and len(names) > 50, "certifi's authorities"
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_a_bundle_that_is_not_there_is_an_error_naming_the_variable_on_both_faces(
+    variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_hook, requests_mock
+):
+    from airflow_provider_contacts.exceptions import ContactsConfigError
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    missing = tmp_path / "moved-away.pem"
+    monkeypatch.setenv(variable, str(missing))
+    with pytest.raises(ContactsConfigError, match=f"^{variable} names '{missing}', which does not exist"):
+        ca_bundle_context()
+    from tests.unit.conftest import BASE
+
+    hook = make_hook()  # an https base URL
+    requests_mock.get(f"{BASE}/contacts/c1", json={"contact": {"id": "c1"}})
+    with pytest.raises(ContactsConfigError, match=f"^{variable} names '{missing}'"):
+        hook.get_contact("c1")
+    assert not requests_mock.called, "nothing was sent"
+
+
+def test_a_plain_http_base_url_does_not_need_the_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, requests_mock
+):
+    from airflow_provider_contacts.hooks.contacts import ContactsHook
+    from tests.unit.conftest import connection
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "moved-away.pem"))
+    local = json.loads(connection())
+    local["host"] = "http://127.0.0.1:9999"  # a sandbox's
+    monkeypatch.setenv("AIRFLOW_CONN_CONTACTS_LOCAL", json.dumps(local))
+    hook = ContactsHook("contacts_local")
+    requests_mock.get("http://127.0.0.1:9999/contacts/c1", json={"contact": {"id": "c1"}})
+    assert hook.get_contact("c1") == {"id": "c1"}, "as requests itself: the bundle is read for TLS only"
+
+
+def test_a_bundle_without_a_certificate_is_an_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from airflow_provider_contacts.exceptions import ContactsConfigError
+
+    bundle = tmp_path / "empty.pem"
+    bundle.write_text("not a certificate\n")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    with pytest.raises(ContactsConfigError, match=f"the CA bundle '{bundle}' cannot be loaded"):
+        ca_bundle_context()

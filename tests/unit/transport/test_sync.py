@@ -96,14 +96,18 @@ def test_upsert_contacts_without_max_workers_sizes_itself(hook, requests_mock: r
 API = "https://services.leadconnectorhq.com/contacts/?locationId=loc1"
 
 
-def test_the_session_takes_proxies_and_ca_bundle_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+def test_the_session_takes_proxies_and_ca_bundle_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+):
     from airflow_provider_contacts.transport.sync import new_session
 
+    bundle = tmp_path / "corporate-ca.pem"
+    bundle.write_text("")
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/corporate-ca.pem")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     settings = new_session().merge_environment_settings(API, {}, None, None, None)
     assert settings["proxies"]["https"] == "http://proxy.test:3128"
-    assert settings["verify"] == "/etc/corporate-ca.pem"
+    assert settings["verify"] == str(bundle)
 
 
 def test_no_proxy_still_bypasses_the_proxy(monkeypatch: pytest.MonkeyPatch):
