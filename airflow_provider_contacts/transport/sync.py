@@ -260,7 +260,7 @@ def company_chain(
         client_secret=str(conn.password),
         seed_refresh_token=(conn.extra_dejson or {}).get("refresh_token"),
         store=store,
-        session=session or requests.Session(),
+        session=session or new_session(),  # not requests.Session(): ~/.netrc would add Basic credentials
         timeout=settings.timeout,
         conn_id=settings.conn_id,
         user_type=user_type,

@@ -37,6 +37,7 @@ from sqlalchemy import create_engine
 
 from airflow_provider_contacts.coercion import to_list
 from airflow_provider_contacts.exceptions import ContactsConfigError
+from airflow_provider_contacts.transport.sync import new_session
 from airflow_provider_contacts.webhooks.receiver import ReceiverSettings, create_receiver_app
 from airflow_provider_contacts.webhooks.store import Outcome, ReplayStore, write_outcome
 from airflow_provider_contacts.webhooks.verify import DEFAULT_MAX_AGE, WebhookEvent, WebhookKeys
@@ -68,7 +69,7 @@ class AirflowAssetsClient:
         self._token = token
         self._credentials = (username, password) if username else None
         self.timeout = timeout
-        self._session = requests.Session()
+        self._session = new_session()  # a bearer session: ~/.netrc never replaces the token
         self._asset_ids: dict[str, int] = {}
         self._lock = threading.Lock()
 

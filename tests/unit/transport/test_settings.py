@@ -54,3 +54,32 @@ def test_location_stores_are_apart_and_name_the_location(tmp_path: Path) -> None
     for bad in ("../x", "a b", "", "x" * 65):
         with pytest.raises(ContactsConfigError, match="location_id"):
             file_store.for_location(bad)
+
+
+def test_the_company_token_request_carries_no_netrc_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, requests_mock: Any
+) -> None:
+    # The company chain had a plain requests.Session: a ~/.netrc entry's Basic credentials went along.
+    from airflow_provider_contacts.transport.sync import company_chain
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login someone password not-for-this-api\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    conn = _conn(refresh_token="company-refresh-0001")
+    requests_mock.post(
+        "https://services.leadconnectorhq.com/oauth/token",
+        json={
+            "access_token": "company-access-0001",
+            "refresh_token": "company-refresh-0002",
+            "token_type": "Bearer",
+            "expires_in": 86399,
+            "userType": "Company",
+            "companyId": "co1",
+        },
+    )
+    chain = company_chain(
+        conn, ContactsSettings.from_connection(conn), MemoryTokenStore(), user_type="Company"
+    )
+    assert chain.access_token() == "company-access-0001"
+    assert "Authorization" not in requests_mock.last_request.headers
