@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+_STOP = object()
 
 
 def bounded_map(
@@ -40,30 +42,53 @@ def bounded_map(
     if in_flight is None:
         in_flight = workers
     limit = in_flight if callable(in_flight) else (lambda: in_flight)
-    pending: dict[Future[R], T] = {}
-    # Each call puts its future here as it finishes: collecting one costs the same with 2 or 64 in flight
-    # (waiting on every pending future, or asking each whether it is done, cost a lock per pending call
-    # for every item: a tenth of the client's CPU per upsert at 64 in flight).
-    finished: queue.SimpleQueue[Future[R]] = queue.SimpleQueue()
+    # Plain threads fed by one queue and answering on another: per item a put and a get each way. A
+    # ThreadPoolExecutor costs a Future (a condition and its lock), two global locks and a semaphore per
+    # item: an eighth of the client's CPU when ten locations' windows open at once (benchmarks/burst.py).
+    work: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    finished: queue.SimpleQueue[tuple[T, bool, Any]] = queue.SimpleQueue()
+    cancelled = threading.Event()
+    threads: list[threading.Thread] = []
 
-    def collect(future: Future[R]) -> tuple[T, R]:
-        return pending.pop(future), future.result()
+    def serve() -> None:
+        while (item := work.get()) is not _STOP:
+            if cancelled.is_set():
+                continue  # not started: the caller has stopped
+            try:
+                finished.put((item, True, fn(item)))
+            except BaseException as error:  # handed to the caller, who raises it
+                finished.put((item, False, error))
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
-        try:
-            for item in items:
-                while not finished.empty():
-                    yield collect(finished.get_nowait())
-                while len(pending) >= max(1, limit()):
-                    yield collect(finished.get())
-                future = pool.submit(fn, item)
-                pending[future] = item
-                future.add_done_callback(finished.put)
-            while pending:
-                yield collect(finished.get())
-        finally:
-            for future in pending:
-                future.cancel()
+    pending = 0
+
+    def collect() -> tuple[T, R]:
+        nonlocal pending
+        item, ok, value = finished.get()
+        pending -= 1
+        if not ok:
+            raise value
+        return item, value
+
+    try:
+        for item in items:
+            while not finished.empty():
+                yield collect()
+            while pending >= max(1, limit()):
+                yield collect()
+            work.put(item)
+            pending += 1
+            if len(threads) < min(pending, workers):  # a thread for each call in flight, up to workers
+                thread = threading.Thread(target=serve, name=f"{name}_{len(threads)}", daemon=True)
+                thread.start()
+                threads.append(thread)
+        while pending:
+            yield collect()
+    finally:
+        cancelled.set()
+        for _ in threads:
+            work.put(_STOP)
+        for thread in threads:  # the calls running finish before the caller goes on
+            thread.join()
 
 
 __all__ = ["bounded_map"]
