@@ -176,3 +176,37 @@ def test_secrets_stay_out_of_reprs_and_errors(
     for text in texts:
         assert token not in text and company.access_token() not in text
         assert agency_sandbox.client_secret not in text
+
+
+def test_a_minted_refresh_token_is_neither_kept_nor_logged(
+    agency_sandbox: SandboxHandle, agency_hook: HookFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The mint's answer carries a refresh token the provider does not use: it must not reach the store or a
+    # log line (it is not registered with the secrets masker, so nothing may print it).
+    import logging
+
+    import requests
+
+    caplog.set_level(logging.DEBUG)
+    minted: list[str] = []
+    post = requests.Session.post
+
+    def recording(self: requests.Session, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        answer = post(self, url, *args, **kwargs)
+        if "ocation" in url and "oken" in url:
+            minted.append(answer.json().get("refresh_token") or "")
+        return answer
+
+    store = FileTokenStore(tmp_path / "agency.json")
+    hook = agency_hook(agency_sandbox.installed_location_ids[2], store)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(requests.Session, "post", recording)
+        hook.get_custom_fields()
+    assert len(minted) == 1
+    if hook.settings.api_version != "v3":  # v3's answer has none (oauth-v3.json)
+        assert minted[0], "v2's mint answers with a refresh token, as the API's does"
+    saved = [path.read_text() for path in tmp_path.iterdir() if path.suffix == ".json"]
+    assert len(saved) == 2  # the company's tokens and the location's
+    for refresh_token in filter(None, minted):
+        assert all(refresh_token not in text for text in saved)
+        assert refresh_token not in caplog.text

@@ -293,6 +293,22 @@ def test_file_store_round_trip_is_private_and_atomic(tmp_path: Path):
         assert json.loads(store.path.read_text())["refresh_token"] == "r"
 
 
+def test_a_company_token_is_synced_to_disk_and_a_location_token_only_replaced(tmp_path: Path, monkeypatch):
+    # A rotated refresh token must outlive a crash of the machine; a location's token rotates nothing and is
+    # minted again when lost, and ten locations' first saves waited on each other's syncs.
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    company = FileTokenStore(tmp_path / "tokens.json")
+    company.save({"access_token": "a", "refresh_token": "r"})
+    assert len(synced) == 1
+    location = company.for_location("loc1")
+    location.save({"access_token": "b", "location_id": "loc1"})
+    assert len(synced) == 1 and not location.durable
+    assert location.load() == {"access_token": "b", "location_id": "loc1"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == [], "still written atomically"
+
+
 def test_file_store_lock_excludes_other_holders(tmp_path: Path):
     path = tmp_path / "tokens.json"
     first, second = FileTokenStore(path), FileTokenStore(path)
