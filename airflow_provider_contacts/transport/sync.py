@@ -1,5 +1,5 @@
 """
-The transport of one connection in one process, and its synchronous face over ``requests``.
+The transport of one connection in one process, and its synchronous face.
 
 A :class:`Transport` owns what must exist once per connection and process: the settings, the token
 provider (one refresh at a time), the rate limiter (one budget), the keep-alive session, and the measured
@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
-from http.cookiejar import CookieJar
 from typing import Any
 
 import requests
 import tenacity
-from requests.adapters import HTTPAdapter
-from requests.cookies import RequestsCookieJar, cookiejar_from_dict, merge_cookies
-from requests.sessions import merge_hooks, merge_setting
-from requests.structures import CaseInsensitiveDict
 
 from airflow_provider_contacts.api_versions import for_connection
 from airflow_provider_contacts.auth import (
@@ -40,175 +35,20 @@ from airflow_provider_contacts.auth import (
 from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.retries import Retry, retry_policy
 from airflow_provider_contacts.transport.core import (
-    Answer,
     Call,
     check_granted,
     classify,
     no_answer,
 )
+from airflow_provider_contacts.transport.direct import DirectPath
 from airflow_provider_contacts.transport.limiter import RollingWindowLimiter
-from airflow_provider_contacts.transport.settings import ContactsSettings, environment_ca_bundle
+from airflow_provider_contacts.transport.session import new_session
+from airflow_provider_contacts.transport.settings import ContactsSettings
 
 log = logging.getLogger(__name__)
 
 #: Weight of the newest sample in the latency average.
 _LATENCY_WEIGHT = 0.2
-
-
-class BearerSession(requests.Session):
-    """
-    A ``requests`` session for an API that authenticates every request with a bearer token.
-
-    Three things ``requests`` does before every request are done differently, for the cost of a request
-    (at ten locations' full budget a thousand requests go out of one process at each window's start, and
-    the client's CPU decides how soon the burst is out) and, in one case, for correctness:
-
-    - the environment's proxy and CA-bundle settings (``HTTPS_PROXY``, ``NO_PROXY``,
-      ``REQUESTS_CA_BUNDLE``, ...) are read once per origin, not twice per request (every environment
-      variable is scanned each time); a worker process reads its environment at start;
-    - ``~/.netrc`` is not consulted, neither for a request nor after a redirect: ``requests`` would put a
-      matching entry's (or a ``default`` entry's) Basic credentials in place of the request's bearer token;
-    - the session's cookies are handed to the request to read, not copied into a new jar for each one.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._environment: dict[tuple[str, bool | None], Any] = {}
-        self._environment_lock = threading.Lock()
-
-    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
-        """
-        :meth:`requests.Session.prepare_request` without the ``~/.netrc`` lookup and the cookie copy.
-
-        :param request: the request.
-        """
-        cookies: Any = request.cookies
-        if cookies:
-            if not isinstance(cookies, CookieJar):
-                cookies = cookiejar_from_dict(cookies)
-            cookies = merge_cookies(merge_cookies(RequestsCookieJar(), self.cookies), cookies)
-        else:
-            cookies = self.cookies  # only read while the request is prepared (its Cookie header)
-        prepared = requests.PreparedRequest()
-        prepared.prepare(
-            method=str(request.method).upper(),
-            url=request.url,
-            files=request.files,
-            data=request.data,
-            json=request.json,
-            headers=_merged(request.headers, self.headers, CaseInsensitiveDict),
-            # An empty mapping would still cost requests' parameter encoding its protocol checks.
-            params=_merged(request.params, self.params, dict) or None,
-            auth=merge_setting(request.auth, self.auth),
-            cookies=cookies,
-            hooks=merge_hooks(request.hooks, self.hooks),
-        )
-        return prepared
-
-    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
-        """
-        On a redirect, drop the ``Authorization`` header when the host changes, as ``requests`` does, and add
-        nothing from ``~/.netrc`` (``requests`` would, for the new URL, whatever the host).
-
-        :param prepared_request: the redirected request.
-        :param response: the redirect.
-        """
-        headers = prepared_request.headers
-        if "Authorization" in headers and self.should_strip_auth(
-            str(response.request.url), str(prepared_request.url)
-        ):
-            del headers["Authorization"]
-
-    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
-        """
-        :meth:`requests.Session.merge_environment_settings`, read once per origin for plain requests.
-
-        :param url: the request's URL.
-        :param proxies: the request's own proxies (then nothing is cached).
-        :param stream: the request's ``stream``.
-        :param verify: the request's own ``verify`` (then nothing is cached).
-        :param cert: the request's own ``cert`` (then nothing is cached).
-        """
-        if proxies or verify is not None or cert is not None:
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        key = (_origin_key(str(url)), stream)
-        with self._environment_lock:
-            found = self._environment.get(key)
-            if found is None:
-                if key[0].startswith("https:") and self.trust_env:
-                    environment_ca_bundle()  # a bundle that is not there: an error naming the variable
-                found = super().merge_environment_settings(url, {}, stream, verify, cert)
-                self._environment[key] = found
-        return {**found, "proxies": dict(found["proxies"])}
-
-
-def _origin_key(url: str) -> str:
-    """
-    ``scheme://netloc`` of a URL as written: a cache key per origin, cheaper than parsing the URL (two
-    spellings of one origin only make two entries).
-    """
-    scheme, _, rest = url.partition("://")
-    for end in "/?#":
-        rest = rest.split(end, 1)[0]
-    return f"{scheme.lower()}://{rest.lower()}"
-
-
-def _merged(asked: Any, default: Any, kind: type) -> Any:
-    """
-    :func:`requests.sessions.merge_setting` for two mappings, without its runtime protocol checks (a tenth
-    of a millisecond per request with ``requests`` 2.34); anything else goes to it.
-    """
-    if not (isinstance(asked, Mapping) and isinstance(default, Mapping)):
-        return merge_setting(asked, default, dict_class=kind)
-    merged = kind(default)
-    merged.update(asked)
-    for key, value in asked.items():
-        if value is None:  # a request's None removes the session's setting
-            del merged[key]
-    return merged
-
-
-class OriginAdapter(HTTPAdapter):
-    """
-    An :class:`~requests.adapters.HTTPAdapter` that works out a connection pool's key once per origin, CA
-    bundle and client certificate instead of once per request (a URL parse, and a file-system ``isdir``
-    whenever the CA bundle is a path, as ``REQUESTS_CA_BUNDLE`` makes it).
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pool_keys: dict[tuple[str, Any, Any], Any] = {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)  # type: ignore[misc]  # defined by requests, not in its stubs
-        self._pool_keys = {}
-
-    def build_connection_pool_key_attributes(
-        self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
-    ) -> Any:
-        """
-        :meth:`requests.adapters.HTTPAdapter.build_connection_pool_key_attributes`, remembered per origin.
-
-        :param request: the request.
-        :param verify: the CA bundle, or whether to verify.
-        :param cert: the client certificate.
-        """
-        key = (_origin_key(str(request.url)), verify, tuple(cert) if isinstance(cert, list) else cert)
-        found = self._pool_keys.get(key)
-        if found is None:
-            found = super().build_connection_pool_key_attributes(request, verify, cert)
-            self._pool_keys[key] = found
-        host, pool = found
-        return {**host}, {**pool}  # copies: urllib3 is free to change what it is given
-
-
-def new_session() -> requests.Session:
-    """A keep-alive session with room for the most requests a transport runs at once."""
-    session = BearerSession()
-    adapter = OriginAdapter(pool_connections=4, pool_maxsize=64)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 def budget(settings: ContactsSettings) -> RollingWindowLimiter:
@@ -300,6 +140,7 @@ class Transport:
         self._fastest: deque[float] = deque(maxlen=100)
         self._latency_lock = threading.Lock()
         self._retrying = tenacity.Retrying(**self.retry_policy())
+        self._sender = DirectPath(session)
         self._aio: Any = None
 
     @classmethod
@@ -427,10 +268,40 @@ class Transport:
         :param call: the call.
         :return: the decoded JSON body.
         """
+        # The first attempt goes without tenacity's bookkeeping (a twentieth of the client's CPU per
+        # request when ten locations' windows open at once, benchmarks/burst.py); most calls need no other.
         try:
-            return self._retrying(self._attempt, call)
+            return self._attempt(call)
+        except Retry as first:
+            failed = first
+        try:
+            return self._retry(call, failed)
         except Retry as exhausted:
             raise exhausted.final from None
+
+    def _retry(self, call: Call, failed: Retry) -> Any:
+        """
+        Tenacity's loop (``Retrying.__call__``), entered with the first attempt already failed: the same
+        stop, waits and log lines as if tenacity had made it.
+        """
+        retrying = self._retrying
+        retrying.begin()
+        state = tenacity.RetryCallState(retry_object=retrying, fn=self._attempt, args=(call,), kwargs={})
+        state.set_exception((type(failed), failed, failed.__traceback__))
+        while True:
+            do = retrying.iter(retry_state=state)
+            if isinstance(do, tenacity.DoAttempt):
+                try:
+                    result = self._attempt(call)
+                except BaseException:
+                    state.set_exception(sys.exc_info())  # type: ignore[arg-type]
+                else:
+                    state.set_result(result)
+            elif isinstance(do, tenacity.DoSleep):
+                state.prepare_for_next_attempt()
+                retrying.sleep(do)
+            else:
+                return do
 
     def _attempt(self, call: Call) -> Any:
         auth = self.auth
@@ -442,10 +313,10 @@ class Transport:
         call.sent += 1
         sent_at = time.perf_counter()
         try:
-            response = self.session.request(
+            answer = self._sender.send(
                 call.method,
                 call.url,
-                params=call.params or None,
+                params=call.params,
                 json=call.json,
                 headers=call.headers(token),
                 timeout=self.settings.timeout,
@@ -456,8 +327,7 @@ class Transport:
         finally:
             self.limiter.release(started_at)
         self.observe_latency(time.perf_counter() - sent_at)
-        self.limiter.update_from_headers(response.headers, started_at=started_at)
-        answer = Answer(response.status_code, response.headers, response.content, response.reason or "")
+        self.limiter.update_from_headers(answer.headers, started_at=started_at)
         try:
             return classify(answer, call, can_refresh=auth.can_refresh, window=self.limiter.window)
         except Retry as retry:
