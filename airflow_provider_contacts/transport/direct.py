@@ -281,3 +281,6 @@ def as_requests_error(error: Exception) -> Exception:
     if isinstance(error, Urllib3InvalidHeader):
         return InvalidHeader(error)
     return error  # as requests' adapter lets it through
+
+
+__all__ = ["DirectPath", "as_requests_error", "prepared_url"]

@@ -111,6 +111,8 @@ def origin_key(url: str) -> str:
     """
     ``scheme://netloc`` of a URL as written: a cache key per origin, cheaper than parsing the URL (two
     spellings of one origin only make two entries).
+
+    :param url: the URL.
     """
     scheme, _, rest = url.partition("://")
     for end in "/?#":

@@ -73,3 +73,16 @@ def test_the_first_error_is_raised_and_the_rest_is_not_started() -> None:
 def test_workers_must_be_at_least_one() -> None:
     with pytest.raises(ContactsConfigError, match="max_workers must be at least 1"):
         list(bounded_map(str, [1], workers=0))
+
+
+def test_a_thread_per_call_in_flight_and_none_left_when_the_caller_stops() -> None:
+    def alive() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("bounded-test")]
+
+    results = bounded_map(str, range(100), workers=8, in_flight=3, name="bounded-test")
+    assert next(results)[1] in {str(n) for n in range(100)}
+    assert 1 <= len(alive()) <= 3, "no more threads than calls in flight"
+    results.close()  # the caller stops early: its threads finish and exit
+    assert alive() == []
+    assert len(list(bounded_map(str, range(100), workers=8, name="bounded-test"))) == 100
+    assert alive() == []
