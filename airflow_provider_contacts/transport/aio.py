@@ -27,6 +27,7 @@ from airflow_provider_contacts.transport.core import (
     Call,
     check_granted,
     classify,
+    failure_kind,
     no_answer,
 )
 from airflow_provider_contacts.transport.settings import environment_ca_bundle
@@ -127,7 +128,7 @@ class AsyncTransport:
             )
         except httpx.TransportError as error:
             cut = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
-            raise no_answer(call, type(error).__name__, cut) from None
+            raise no_answer(call, failure_kind(error), cut) from None
         finally:
             await transport.limiter.arelease(started_at)
         transport.observe_latency(time.perf_counter() - sent_at)

@@ -145,6 +145,30 @@ def check_granted(call: Call, conn_id: str, granted: frozenset[str] | None) -> N
         )
 
 
+def failure_kind(error: BaseException, depth: int = 6) -> str:
+    """
+    A transport error's class and the classes of what it wraps, outermost first (``ConnectionError <
+    ProtocolError < RemoteDisconnected``): enough to tell a refused connection from one the server dropped,
+    without the errors' text, which can carry a URL's query.
+
+    :param error: the error.
+    :param depth: the most classes named.
+    """
+    names: list[str] = []
+    current: BaseException | None = error
+    for _ in range(2 * depth):  # a wrapper of the same name (httpx's over httpcore's) is walked, not named
+        if current is None or len(names) == depth:
+            break
+        if type(current).__name__ not in names[-1:]:
+            names.append(type(current).__name__)
+        reason = getattr(current, "reason", None)
+        wrapped = [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+        context = None if current.__suppress_context__ else current.__context__
+        candidates = [reason, *wrapped, current.__cause__, context]
+        current = next((c for c in candidates if isinstance(c, BaseException)), None)
+    return " < ".join(names)
+
+
 def no_answer(call: Call, kind: str, never_sent: bool) -> Exception:
     """
     The outcome of a request that got no answer: a :class:`Retry`, or the error to raise.

@@ -38,6 +38,7 @@ from airflow_provider_contacts.transport.core import (
     Call,
     check_granted,
     classify,
+    failure_kind,
     no_answer,
 )
 from airflow_provider_contacts.transport.direct import DirectPath
@@ -323,7 +324,7 @@ class Transport:
             )
         except requests.exceptions.RequestException as error:
             cut = isinstance(error, requests.exceptions.ConnectionError) and never_sent(error)
-            raise no_answer(call, type(error).__name__, cut) from None
+            raise no_answer(call, failure_kind(error), cut) from None
         finally:
             self.limiter.release(started_at)
         self.observe_latency(time.perf_counter() - sent_at)

@@ -238,3 +238,18 @@ def test_a_body_that_is_not_json_is_refused_as_requests_refuses_it(server: Recor
 def test_an_error_requests_lets_through_stays_itself():
     error = KeyError("not urllib3's")
     assert as_requests_error(error) is error
+
+
+def test_a_failures_kind_names_what_it_wraps_and_none_of_its_text():
+    # The retry log line and the final error name the chain (a refused connection and one the server dropped
+    # read differently), never the URL: its query can hold an e-mail address.
+    from airflow_provider_contacts.transport.core import failure_kind
+
+    url = f"http://127.0.0.1:{closed_port()}/contacts/"
+    with pytest.raises(requests.exceptions.ConnectionError) as caught:
+        DirectPath(new_session()).send(
+            "GET", url, params={"query": "someone@example.com"}, json=None, headers=HEADERS, timeout=5
+        )
+    kind = failure_kind(caught.value)
+    assert kind.startswith("ConnectionError < ") and kind.endswith("ConnectionRefusedError")
+    assert "example" not in kind and "127.0.0.1" not in kind and "contacts" not in kind
