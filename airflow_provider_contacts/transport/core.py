@@ -147,9 +147,10 @@ def check_granted(call: Call, conn_id: str, granted: frozenset[str] | None) -> N
 
 def failure_kind(error: BaseException, depth: int = 6) -> str:
     """
-    A transport error's class and the classes of what it wraps, outermost first (``ConnectionError <
-    ProtocolError < RemoteDisconnected``): enough to tell a refused connection from one the server dropped,
-    without the errors' text, which can carry a URL's query.
+    A transport error's class and the classes of what it wraps, outermost first.
+
+    Enough to tell a refused connection from one the server dropped (``ConnectionError < ProtocolError <
+    RemoteDisconnected``), without the errors' text, which can carry a URL's query.
 
     :param error: the error.
     :param depth: the most classes named.
