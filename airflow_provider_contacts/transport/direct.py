@@ -55,7 +55,7 @@ from urllib3.exceptions import (
 )
 
 from airflow_provider_contacts.transport.core import Answer
-from airflow_provider_contacts.transport.session import BearerSession, origin_key
+from airflow_provider_contacts.transport.session import BearerSession, merged_setting, origin_key
 
 _Route = tuple[HTTPAdapter, Any, Any]
 
@@ -108,8 +108,7 @@ class DirectPath:
             return Answer(response.status_code, response.headers, response.content, response.reason or "")
         adapter, host, pool_kwargs = route
         full_url, target = prepared_url(url, params) if params else _prepared_bare_url(url)
-        merged = CaseInsensitiveDict(self.session.headers)
-        merged.update(headers)
+        merged = merged_setting(headers, self.session.headers, CaseInsensitiveDict)  # as BearerSession merges
         body: bytes | None = None
         if json is not None:
             try:

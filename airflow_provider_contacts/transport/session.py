@@ -61,9 +61,9 @@ class BearerSession(requests.Session):
             files=request.files,
             data=request.data,
             json=request.json,
-            headers=_merged(request.headers, self.headers, CaseInsensitiveDict),
+            headers=merged_setting(request.headers, self.headers, CaseInsensitiveDict),
             # An empty mapping would still cost requests' parameter encoding its protocol checks.
-            params=_merged(request.params, self.params, dict) or None,
+            params=merged_setting(request.params, self.params, dict) or None,
             auth=merge_setting(request.auth, self.auth),
             cookies=cookies,
             hooks=merge_hooks(request.hooks, self.hooks),
@@ -120,10 +120,14 @@ def origin_key(url: str) -> str:
     return f"{scheme.lower()}://{rest.lower()}"
 
 
-def _merged(asked: Any, default: Any, kind: type) -> Any:
+def merged_setting(asked: Any, default: Any, kind: type) -> Any:
     """
     :func:`requests.sessions.merge_setting` for two mappings, without its runtime protocol checks (a tenth
     of a millisecond per request with ``requests`` 2.34); anything else goes to it.
+
+    :param asked: the request's own setting (a None value removes the default's key).
+    :param default: the session's setting.
+    :param kind: the mapping type to return.
     """
     if not (isinstance(asked, Mapping) and isinstance(default, Mapping)):
         return merge_setting(asked, default, dict_class=kind)
@@ -178,4 +182,4 @@ def new_session() -> requests.Session:
     return session
 
 
-__all__ = ["BearerSession", "OriginAdapter", "new_session", "origin_key"]
+__all__ = ["BearerSession", "OriginAdapter", "merged_setting", "new_session", "origin_key"]
