@@ -11,12 +11,17 @@ setting and keep-alive connections. Its URL is prepared by ``requests``, its hea
 ``requests``' rule, and its errors become the ``requests`` exceptions the adapter raises for them. An answer
 that redirects or sets a cookie is handed to ``requests`` to follow or keep.
 
+A request of an idempotent call that finds its kept-alive connection closed by the server before any byte of
+an answer (the server's idle timeout firing as the request went out) is sent again at once on a new
+connection, within the same attempt: the server never read it, so it takes no second rate slot.
+
 Anything else takes ``requests``' whole path: a proxy, the session's own auth, params or response hooks,
 cookies, another adapter mounted, or a test's mock (``requests_mock`` replaces ``Session.send``).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import lru_cache
 from typing import Any
@@ -55,12 +60,23 @@ from urllib3.exceptions import (
 )
 
 from airflow_provider_contacts.transport.core import Answer
-from airflow_provider_contacts.transport.session import BearerSession, merged_setting, origin_key
+from airflow_provider_contacts.transport.session import (
+    BearerSession,
+    last_connection_was_reused,
+    merged_setting,
+    origin_key,
+)
+
+log = logging.getLogger(__name__)
 
 _Route = tuple[HTTPAdapter, Any, Any]
 
 #: The adapter methods whose work the direct path does: an adapter that changes one takes requests' path.
 _ADAPTER_METHODS = ("send", "get_connection_with_tls_context", "cert_verify", "request_url", "add_headers")
+
+#: The most kept-alive connections one request finds closed before it goes out on a new one (each is
+#: discarded; a pool keeps at most this many).
+_MOST_CLOSED_CONNECTIONS = 64
 
 
 class DirectPath:
@@ -87,6 +103,7 @@ class DirectPath:
         json: Any,
         headers: dict[str, str],
         timeout: float | tuple[float, float],
+        idempotent: bool = False,
     ) -> Answer:
         """
         Send one request, by the direct path when it is plain, else by ``requests``.
@@ -97,6 +114,8 @@ class DirectPath:
         :param json: the JSON body, or None for none.
         :param headers: the request's own headers (the session's are added).
         :param timeout: connect and read timeout, in seconds.
+        :param idempotent: whether the call may be sent again when a kept-alive connection turns out closed
+            before any byte of its answer (RFC 9110, 9.2.2: only an idempotent request is resent by itself).
         :raises requests.exceptions.RequestException: what ``requests`` raises for the same failure.
         """
         route = self._route(url)
@@ -123,26 +142,35 @@ class DirectPath:
         for header in merged.items():
             check_header_validity(header)  # type: ignore[type-var]  # requests' own rule for a header
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-        try:
-            pool = adapter.poolmanager.connection_from_host(**host, pool_kwargs=pool_kwargs)
-            answer = pool.urlopen(
-                method=method,
-                url=target,
-                body=body,
-                headers=dict(merged.items()),
-                redirect=False,
-                assert_same_host=False,
-                preload_content=True,
-                decode_content=True,
-                retries=adapter.max_retries,
-                timeout=Timeout(connect=connect, read=read),
-                chunked=False,
-            )
-        except Exception as error:
-            mapped = as_requests_error(error)
-            if mapped is error:
-                raise
-            raise mapped from None
+        closed_found = 0
+        while True:
+            try:
+                pool = adapter.poolmanager.connection_from_host(**host, pool_kwargs=pool_kwargs)
+                answer = pool.urlopen(
+                    method=method,
+                    url=target,
+                    body=body,
+                    headers=dict(merged.items()),
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=True,
+                    decode_content=True,
+                    retries=adapter.max_retries,
+                    timeout=Timeout(connect=connect, read=read),
+                    chunked=False,
+                )
+            except Exception as error:
+                if idempotent and closed_found < _MOST_CLOSED_CONNECTIONS and closed_while_idle(error):
+                    closed_found += 1
+                    log.debug(
+                        "%s %s: the server had closed the kept-alive connection; sent again", method, target
+                    )
+                    continue
+                mapped = as_requests_error(error)
+                if mapped is error:
+                    raise
+                raise mapped from None
+            break
         if (
             answer.status in REDIRECT_STATI and "location" in answer.headers
         ) or "set-cookie" in answer.headers:
@@ -255,6 +283,25 @@ def prepared_url(url: str, params: dict[str, Any] | None = None) -> tuple[str, s
 _prepared_bare_url = lru_cache(maxsize=1024)(prepared_url)
 
 
+def closed_while_idle(error: Exception) -> bool:
+    """
+    Whether ``urlopen`` failed because the kept-alive connection it took had been closed by the server: the
+    connection had served before, and it was reset or ended before the first byte of an answer (not an
+    answer cut off, not a timeout). A server closes an idle connection only when no request is being read,
+    so the request was not processed. Read right after ``urlopen`` on the same thread.
+
+    :param error: what ``urlopen`` raised.
+    """
+    return (
+        isinstance(error, ProtocolError)
+        and len(error.args) == 2
+        and error.args[0]
+        == "Connection aborted."  # urllib3's wording before an answer; "broken" is after one
+        and isinstance(error.args[1], (ConnectionResetError, BrokenPipeError, ConnectionAbortedError))
+        and last_connection_was_reused()
+    )
+
+
 def as_requests_error(error: Exception) -> Exception:
     """
     The exception ``requests``' :meth:`~requests.adapters.HTTPAdapter.send` raises for an error of
@@ -282,4 +329,4 @@ def as_requests_error(error: Exception) -> Exception:
     return error  # as requests' adapter lets it through
 
 
-__all__ = ["DirectPath", "as_requests_error", "prepared_url"]
+__all__ = ["DirectPath", "as_requests_error", "closed_while_idle", "prepared_url"]

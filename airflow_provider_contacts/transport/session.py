@@ -16,6 +16,7 @@ from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, cookiejar_from_dict, merge_cookies
 from requests.sessions import merge_hooks, merge_setting
 from requests.structures import CaseInsensitiveDict
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from airflow_provider_contacts.transport.settings import environment_ca_bundle
 
@@ -139,11 +140,41 @@ def merged_setting(asked: Any, default: Any, kind: type) -> Any:
     return merged
 
 
+_last_connection = threading.local()
+
+
+def last_connection_was_reused() -> bool:
+    """
+    Whether the connection the calling thread last took from a pool of an :class:`OriginAdapter` had
+    served a request before (kept alive), rather than being opened for it.
+    """
+    return bool(getattr(_last_connection, "reused", False))
+
+
+class _TellsReuse(HTTPConnectionPool):
+    """A connection pool that notes, for the calling thread, whether the connection it hands out is kept alive."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)
+        # urllib3 has already closed a pooled connection the server was seen to close; an open one served before.
+        _last_connection.reused = not conn.is_closed
+        return conn
+
+
+class ReuseAwareHTTPPool(_TellsReuse):
+    """``urllib3``'s HTTP pool, telling :func:`last_connection_was_reused`."""
+
+
+class ReuseAwareHTTPSPool(_TellsReuse, HTTPSConnectionPool):
+    """``urllib3``'s HTTPS pool, telling :func:`last_connection_was_reused`."""
+
+
 class OriginAdapter(HTTPAdapter):
     """
     An :class:`~requests.adapters.HTTPAdapter` that works out a connection pool's key once per origin, CA
     bundle and client certificate instead of once per request (a URL parse, and a file-system ``isdir``
-    whenever the CA bundle is a path, as ``REQUESTS_CA_BUNDLE`` makes it).
+    whenever the CA bundle is a path, as ``REQUESTS_CA_BUNDLE`` makes it), and whose pools tell whether a
+    request went over a kept-alive connection (:func:`last_connection_was_reused`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -153,6 +184,21 @@ class OriginAdapter(HTTPAdapter):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)  # type: ignore[misc]  # defined by requests, not in its stubs
         self._pool_keys = {}
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        """
+        :meth:`requests.adapters.HTTPAdapter.init_poolmanager`, with pools that tell whether a connection was
+        kept alive.
+
+        :param connections: how many pools to keep.
+        :param maxsize: connections kept per pool.
+        :param block: whether to wait for a free connection rather than open another.
+        :param pool_kwargs: what else the pools get.
+        """
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": ReuseAwareHTTPPool, "https": ReuseAwareHTTPSPool}
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
@@ -182,4 +228,13 @@ def new_session() -> requests.Session:
     return session
 
 
-__all__ = ["BearerSession", "OriginAdapter", "merged_setting", "new_session", "origin_key"]
+__all__ = [
+    "BearerSession",
+    "OriginAdapter",
+    "ReuseAwareHTTPPool",
+    "ReuseAwareHTTPSPool",
+    "last_connection_was_reused",
+    "merged_setting",
+    "new_session",
+    "origin_key",
+]

@@ -321,6 +321,7 @@ class Transport:
                 json=call.json,
                 headers=call.headers(token),
                 timeout=self.settings.timeout,
+                idempotent=call.idempotent,
             )
         except requests.exceptions.RequestException as error:
             cut = isinstance(error, requests.exceptions.ConnectionError) and never_sent(error)

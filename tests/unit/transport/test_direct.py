@@ -4,10 +4,12 @@ not plain (a proxy, a mock) takes ``requests``' own path."""
 
 from __future__ import annotations
 
+import json
 import math
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 import requests
 import requests_mock as rm
 
+from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.transport.direct import DirectPath, as_requests_error
 from airflow_provider_contacts.transport.session import new_session
 
@@ -26,6 +29,7 @@ class Recorder(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.seen: list[dict[str, Any]] = []
         self.release = threading.Event()  # what /hold waits for
+        self.together = threading.Barrier(3)  # what /together waits for: three requests in flight at once
 
     @property
     def base(self) -> str:
@@ -42,10 +46,14 @@ class Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        self.served = getattr(self, "served", 0) + 1  # one handler per connection
         self.server.seen.append(
             {"method": self.command, "target": self.path, "headers": dict(self.headers.items()), "body": body}
         )
         path = self.path.split("?")[0]
+        if path == "/closes-always" or (path == "/closes-kept-alive" and self.served > 1):
+            self.close_connection = True  # closed with no byte of an answer, as an idle timeout closes
+            return
         extra: dict[str, str] = {}
         status, answer = 200, b'{"ok": true}'
         if path == "/moved":
@@ -56,6 +64,15 @@ class Handler(BaseHTTPRequestHandler):
             extra = {"Set-Cookie": "edge=e1; Path=/"}
         elif path == "/hold":
             self.server.release.wait(timeout=30)
+        elif path == "/together":
+            self.server.together.wait(timeout=10)
+        elif path == "/cut-when-kept-alive" and self.served > 1:
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b'{"ok"')  # an answer begun and cut off
+            self.close_connection = True
+            return
         self.send_response(status)
         for name, value in {
             "Content-Type": "application/json",
@@ -253,3 +270,70 @@ def test_a_failures_kind_names_what_it_wraps_and_none_of_its_text():
     kind = failure_kind(caught.value)
     assert kind.startswith("ConnectionError < ") and kind.endswith("ConnectionRefusedError")
     assert "example" not in kind and "127.0.0.1" not in kind and "contacts" not in kind
+
+
+def send_to(path: str, server: Recorder, *, idempotent: bool, direct: DirectPath | None = None) -> int:
+    direct = direct or DirectPath(new_session())
+    url = server.base + path
+    return direct.send(
+        "GET", url, params=None, json=None, headers=HEADERS, timeout=5, idempotent=idempotent
+    ).status
+
+
+def test_a_kept_alive_connection_closed_by_the_server_is_replaced_for_an_idempotent_call(server: Recorder):
+    direct = DirectPath(new_session())
+    assert send_to("/closes-kept-alive", server, idempotent=True, direct=direct) == 200
+    # The second finds its connection closed as it goes out, and is sent again on a new one.
+    assert send_to("/closes-kept-alive", server, idempotent=True, direct=direct) == 200
+    assert len(server.seen) == 3
+
+
+def test_a_new_connection_closed_without_an_answer_is_not_sent_again(server: Recorder):
+    # The server read it on a connection opened for it: it may have acted on it.
+    with pytest.raises(requests.exceptions.ConnectionError):
+        send_to("/closes-always", server, idempotent=True)
+    assert len(server.seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "idempotent"),
+    [
+        ("/closes-kept-alive", False),  # RFC 9110, 9.2.2: only an idempotent request is resent by itself
+        ("/cut-when-kept-alive", True),  # an answer begun: the server read and processed it
+    ],
+    ids=["not idempotent", "answer cut off"],
+)
+def test_a_failure_on_a_kept_alive_connection_is_not_sent_again(server: Recorder, path, idempotent):
+    direct = DirectPath(new_session())
+    assert send_to(path, server, idempotent=idempotent, direct=direct) == 200
+    with pytest.raises(requests.exceptions.ConnectionError):
+        send_to(path, server, idempotent=idempotent, direct=direct)
+    assert len(server.seen) == 2
+
+
+def test_every_closed_kept_alive_connection_is_replaced(server: Recorder):
+    direct = DirectPath(new_session())
+    with ThreadPoolExecutor(3) as pool:  # three connections kept alive
+        assert (
+            list(pool.map(lambda _: send_to("/together", server, idempotent=True, direct=direct), range(3)))
+            == [200] * 3
+        )
+    before = len(server.seen)
+    # The last one kept is closed by the server as the request goes out on it; a new one answers.
+    assert send_to("/closes-kept-alive", server, idempotent=True, direct=direct) == 200
+    assert len(server.seen) - before == 2
+    # The next finds the one it takes closed too, and so on: each is replaced as it is found.
+    assert send_to("/closes-kept-alive", server, idempotent=True, direct=direct) == 200
+    assert len(server.seen) - before == 4
+
+
+def test_a_call_sent_again_on_a_new_connection_takes_one_rate_slot(server: Recorder, monkeypatch):
+    extra = {"location_id": "loc1", "auth_type": "private_token", "retry_backoff": 0}
+    conn = {"conn_type": "contacts", "host": server.base, "password": "pit-direct-0001", "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_CONTACTS_DIRECT", json.dumps(conn))
+    hook = ContactsHook("contacts_direct")
+    assert hook.request("GET", "/closes-kept-alive") == {"ok": True}
+    assert hook.request("GET", "/closes-kept-alive") == {"ok": True}
+    assert len(server.seen) == 3  # the second went out twice: on the closed connection, then on a new one
+    assert hook.requests_sent == 2
+    assert len(hook.limiter._recent) == 2, "the server never read the first copy: it takes no slot of its own"
