@@ -1,4 +1,7 @@
-"""The one bounded thread pool: concurrent requests under the rate budget, items read lazily."""
+"""
+The one bounded thread pool (concurrent requests under the rate budget, items read lazily), and calls that
+threads asking for the same thing at once share (:class:`SharedCalls`).
+"""
 
 from __future__ import annotations
 
@@ -91,4 +94,65 @@ def bounded_map(
             thread.join()
 
 
-__all__ = ["bounded_map"]
+class SharedCalls:
+    """
+    Calls of one key made while one is running wait for it and share its outcome instead of running again
+    (a "single flight"). Nothing is kept afterwards: a call made later runs anew.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[Any, _Flight] = {}
+
+    def call(self, key: Any, fn: Callable[[], R]) -> R:
+        """
+        Run ``fn``, or wait for the run of ``key`` already under way and take its result or error.
+
+        :param key: what the call asks for.
+        :param fn: the call.
+        """
+        with self._lock:
+            flight = self._running.get(key)
+            leads = flight is None
+            if flight is None:
+                flight = self._running[key] = _Flight()
+            else:
+                flight.waiting += 1
+        if not leads:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.result  # type: ignore[no-any-return]
+        try:
+            flight.result = fn()
+        except BaseException as error:
+            flight.error = error
+            raise
+        finally:
+            with self._lock:
+                del self._running[key]
+            flight.done.set()
+        return flight.result  # type: ignore[no-any-return]
+
+    def waiting(self, key: Any) -> int:
+        """
+        How many callers wait for the run of ``key`` under way (0 when none is).
+
+        :param key: what the calls ask for.
+        """
+        with self._lock:
+            flight = self._running.get(key)
+            return flight.waiting if flight is not None else 0
+
+
+class _Flight:
+    """One shared call under way: its outcome once ``done`` is set."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.waiting = 0
+
+
+__all__ = ["SharedCalls", "bounded_map"]

@@ -4,6 +4,8 @@ the settings of the shared backend, and the automatic number of workers."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 import requests_mock as rm
@@ -91,3 +93,34 @@ def test_upsert_contacts_without_max_workers_sizes_itself(hook, requests_mock: r
     results = hook.upsert_contacts([{"email": f"p{i}@example.com"} for i in range(30)])
     assert [r["ok"] for r in results] == [True] * 30
     assert hook.transport.latency is not None, "the run measured the latency it sized itself from"
+
+
+def test_hooks_that_look_the_connection_up_at_once_share_one_lookup(make_hook, monkeypatch):
+    from airflow_provider_contacts.hooks import contacts
+
+    make_hook()  # the connection contacts_test
+    original = ContactsHook.get_connection.__func__  # type: ignore[attr-defined]
+    lookups, release = [], threading.Event()
+
+    def held(cls, conn_id):
+        lookups.append(conn_id)
+        assert release.wait(timeout=10)
+        return original(cls, conn_id)
+
+    monkeypatch.setattr(ContactsHook, "get_connection", classmethod(held))
+    hooks = [ContactsHook("contacts_test", location_id=f"loc{n}") for n in range(5)]
+    threads = [threading.Thread(target=lambda hook=hook: hook.transport) for hook in hooks]
+    for thread in threads:
+        thread.start()
+    key = (ContactsHook, "contacts_test")
+    deadline = time.monotonic() + 10
+    while contacts._CONNECTION_LOOKUPS.waiting(key) < 4 and time.monotonic() < deadline:
+        threading.Event().wait(0.001)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert lookups == ["contacts_test"], "five hooks asking at once: one lookup"
+    assert len({hook.transport.settings.location_id for hook in hooks}) == 5
+    # Nothing is kept: a hook that asks later looks the connection up again (an edit is noticed).
+    assert make_hook(timeout=5).settings.timeout == 5
+    assert lookups == ["contacts_test"] * 2
