@@ -32,7 +32,10 @@ as a lost window. ``sent`` is what the location's hook sent for the upserts, ret
 takes a rate slot), so a lost window caused by a retried request is told apart from one the limiter lost. Each
 case also prints the CPU seconds the client process and the sandbox spent in it: the client sends every
 location's burst from one process, so at ten locations its CPU decides how soon each window's thousand
-requests are out.
+requests are out. How far this machine's CPU lets any Python client go: each cold agency case of four
+locations or more is run again, in the same process and on emptied server windows, by a bare ``urllib3``
+client (:func:`bare_location`: the same workers and pacing, no validation or retries, tokens minted before
+its clock and one latency added for them), and its ratios are printed beside the hook's. They are not judged.
 
     .venv/bin/python benchmarks/agency.py [--auth agency,oauth] [--locations 1,4,10] [--records 300,1000]
         [--workers auto,16,32] [--warm cold,0,10.5] [--quick] [--scale 1] [--latency-ms 150]
@@ -45,6 +48,7 @@ thread or memory is left from the cases before it, and its imports are done befo
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import multiprocessing
@@ -60,8 +64,11 @@ from pathlib import Path
 from typing import Any
 
 import _common as common
+import urllib3
 
 GOAL_RATIO = 0.95
+#: Cold agency cases of this many locations or more are also run by a bare client (:func:`bare_reference`).
+BARE_FROM_LOCATIONS = 4
 #: ``upsert_contacts(max_workers=None)`` never has more requests in flight than this.
 AUTO_CEILING = 64
 
@@ -170,6 +177,97 @@ def _connection(sb: Any, auth: str) -> dict[str, Any]:
     return connection
 
 
+def bare_location(
+    base_url: str, location: str, token: str, version: str, records: int, workers: int, window: float
+) -> float:
+    """
+    One location's upserts by a bare ``urllib3`` client: the least a Python client of this machine spends.
+
+    Its own pool and ``workers`` threads; the bodies encoded before the clock; no validation, no retries, no
+    limiter but the rule of every client that never draws a 429 (a request starts a window after the answer
+    of the request ``limit`` places before it). Its time, from its first request to its last answer.
+
+    :param base_url: the sandbox.
+    :param location: the location.
+    :param token: the location's token, minted already.
+    :param version: the API version header.
+    :param records: how many new contacts.
+    :param workers: requests in flight at most.
+    :param window: the window in seconds.
+    """
+    host, port = base_url.split("//", 1)[1].rsplit(":", 1)
+    pool = urllib3.HTTPConnectionPool(host, int(port), maxsize=workers)
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Version": version,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+    }
+    domain = f"bare-{location[-4:].lower()}-{uuid.uuid4().hex[:6]}.bench"
+    bodies = [
+        json.dumps({**record, "locationId": location}).encode() for record in common.people(records, domain)
+    ]
+    answered = [0.0] * records
+    done = [threading.Event() for _ in range(records)]
+    order = itertools.count()
+    limit = common.API_LIMIT
+    failures: list[str] = []
+
+    def worker() -> None:
+        while (index := next(order)) < records and not failures:
+            if index >= limit:
+                done[index - limit].wait(timeout=600)
+                delay = answered[index - limit] + window - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            answer = pool.request("POST", "/contacts/upsert", body=bodies[index], headers=headers)
+            if answer.status >= 300:
+                failures.append(f"HTTP {answer.status}")
+            json.loads(answer.data)
+            answered[index] = time.monotonic()
+            done[index].set()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.monotonic() - started
+    pool.close()
+    if failures:
+        raise RuntimeError(f"the bare client of {location}: {failures[0]}")
+    return seconds
+
+
+def bare_reference(
+    sb: Any, case: Case, window: float, tokens: dict[str, str], version: str
+) -> dict[str, float]:
+    """
+    The case's locations by :func:`bare_location`, all at once as the hook's were, on emptied server windows.
+
+    :param sb: the sandbox.
+    :param case: the case.
+    :param window: the window in seconds.
+    :param tokens: each location's token, minted already.
+    :param version: the API version header.
+    :return: seconds per location.
+    """
+    sb.reset_stats()
+    workers = case.workers or AUTO_CEILING
+    with ThreadPoolExecutor(len(tokens)) as pool:
+        futures = {
+            location: pool.submit(
+                bare_location, sb.base_url, location, token, version, case.records, workers, window
+            )
+            for location, token in tokens.items()
+        }
+        seconds = {location: future.result() for location, future in futures.items()}
+    if sb.stats()["rate_limited_429"]:
+        raise RuntimeError("the bare client drew a 429: its pacing is wrong")
+    return seconds
+
+
 def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[Location], dict[str, Any]]:
     """
     Run one case and measure every location.
@@ -194,6 +292,8 @@ def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[L
     timing: dict[str, tuple[float, float, list[float]]] = {}
     attempts: dict[str, int] = {}
     token_waits: dict[str, float] = {}
+    tokens: dict[str, str] = {}
+    versions: list[str] = []
 
     def work(location: str) -> list[dict[str, Any]]:
         hook = ContactsHook(conn_id, location_id=location)
@@ -211,6 +311,8 @@ def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[L
         if case.pause is None:
             hook.auth.access_token()  # what the first upsert waits for anyway: inside the clock, timed apart
         token_waits[location] = time.monotonic() - start
+        tokens[location] = hook.auth.access_token()
+        versions.append(hook.settings.api_version)
         results = hook.upsert_contacts(records, max_workers=case.workers)
         timing[location] = (start, time.monotonic(), sent)
         attempts[location] = hook.requests_sent - before  # retries included: each took a rate slot
@@ -224,6 +326,13 @@ def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[L
     stats = sb.stats()
     stats["client_cpu_seconds"] = client_cpu
     stats["server_cpu_seconds"] = stats["process_cpu_seconds"] - server_cpu
+    if case.auth == "agency" and case.pause is None and case.locations >= BARE_FROM_LOCATIONS:
+        # After the hook's figures are read (the reference empties the server's windows and counters).
+        mint = latency
+        stats["bare_ratios"] = [
+            (mint + fastest_allowed(case.records, window, latency)) / (mint + seconds)
+            for seconds in bare_reference(sb, case, window, tokens, versions[0]).values()
+        ]
     peaks = {key.split("/", 1)[1]: n for key, n in stats["peak_requests_in_window"].items()}
     figures = []
     # A cold agency location's first upsert waits for its token's mint, one request at the API's latency.
@@ -353,6 +462,15 @@ def main(argv: list[str] | None = None) -> bool:
                 if f.covered:
                     worst = min(worst, f.ratio)
                     passed &= f.ratio >= GOAL_RATIO
+            if "bare_ratios" in stats:
+                bare = stats["bare_ratios"]
+                hook_worst = min(f.ratio for f in figures)
+                print(
+                    f"  {case.label}: a bare urllib3 client, same run, same pacing, tokens ready (one latency "
+                    f"added): ratio {min(bare):.3f}-{max(bare):.3f}; the hook's worst location "
+                    f"{hook_worst:.3f}, {hook_worst / min(bare):.3f} of the bare client's worst",
+                    flush=True,
+                )
     passed &= rejected == 0 and lost_windows == 0
     return common.verdict(
         "agency",
