@@ -292,11 +292,11 @@ def closed_while_idle(error: Exception) -> bool:
 
     :param error: what ``urlopen`` raised.
     """
+    # urllib3 words a failure before an answer "Connection aborted.", one in the middle of an answer "broken".
     return (
         isinstance(error, ProtocolError)
+        and error.args[:1] == ("Connection aborted.",)
         and len(error.args) == 2
-        and error.args[0]
-        == "Connection aborted."  # urllib3's wording before an answer; "broken" is after one
         and isinstance(error.args[1], (ConnectionResetError, BrokenPipeError, ConnectionAbortedError))
         and last_connection_was_reused()
     )
