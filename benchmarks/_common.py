@@ -14,10 +14,13 @@ import platform
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import requests
+import urllib3
 
 # Before anything imports Airflow: a throw-away AIRFLOW_HOME, never the user's ~/airflow.
 _HOME = Path(tempfile.mkdtemp(prefix="contacts-bench-home-"))
@@ -119,6 +122,48 @@ def peak_in_window(stats: dict[str, Any]) -> int:
     :param stats: ``sb.stats()``.
     """
     return max(stats["peak_requests_in_window"].values(), default=0)
+
+
+def bare_sender(kind: str, base_url: str, threads: int) -> Callable[[str, str, bytes], None]:
+    """
+    One location's bare client (its own ``urllib3`` pool or ``requests`` session), the least a Python client
+    of this machine spends: ``send(location token, version, body)`` upserts one contact and decodes the answer.
+
+    :param kind: ``urllib3`` or ``requests``.
+    :param base_url: the sandbox.
+    :param threads: the threads that send through it (the pool's size).
+    """
+    if kind == "urllib3":
+        host, port = base_url.split("//", 1)[1].rsplit(":", 1)
+        pool = urllib3.HTTPConnectionPool(host, int(port), maxsize=threads)
+
+        def send(token: str, version: str, body: bytes) -> None:
+            answer = pool.request("POST", "/contacts/upsert", body=body, headers=bare_headers(token, version))
+            if answer.status >= 300:
+                raise RuntimeError(f"HTTP {answer.status}")
+            json.loads(answer.data)
+
+        return send
+    session = requests.Session()
+
+    def send_with_requests(token: str, version: str, body: bytes) -> None:
+        answer = session.post(
+            f"{base_url}/contacts/upsert", data=body, headers=bare_headers(token, version), timeout=30
+        )
+        answer.raise_for_status()
+        answer.json()
+
+    return send_with_requests
+
+
+def bare_headers(token: str, version: str) -> dict[str, str]:
+    """The headers of a bare client's upsert."""
+    return {
+        "Authorization": f"Bearer {token}",
+        "Version": version,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+    }
 
 
 def person(i: int, domain: str = "bench.example") -> dict[str, Any]:

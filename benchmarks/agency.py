@@ -64,7 +64,6 @@ from pathlib import Path
 from typing import Any
 
 import _common as common
-import urllib3
 
 GOAL_RATIO = 0.95
 #: Cold agency cases of this many locations or more are also run by a bare client (:func:`bare_reference`).
@@ -195,14 +194,7 @@ def bare_location(
     :param workers: requests in flight at most.
     :param window: the window in seconds.
     """
-    host, port = base_url.split("//", 1)[1].rsplit(":", 1)
-    pool = urllib3.HTTPConnectionPool(host, int(port), maxsize=workers)
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Version": version,
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-    }
+    send = common.bare_sender("urllib3", base_url, workers)
     domain = f"bare-{location[-4:].lower()}-{uuid.uuid4().hex[:6]}.bench"
     bodies = [
         json.dumps({**record, "locationId": location}).encode() for record in common.people(records, domain)
@@ -220,10 +212,10 @@ def bare_location(
                 delay = answered[index - limit] + window - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            answer = pool.request("POST", "/contacts/upsert", body=bodies[index], headers=headers)
-            if answer.status >= 300:
-                failures.append(f"HTTP {answer.status}")
-            json.loads(answer.data)
+            try:
+                send(token, version, bodies[index])
+            except Exception as error:
+                failures.append(str(error))
             answered[index] = time.monotonic()
             done[index].set()
 
@@ -234,7 +226,6 @@ def bare_location(
     for thread in threads:
         thread.join()
     seconds = time.monotonic() - started
-    pool.close()
     if failures:
         raise RuntimeError(f"the bare client of {location}: {failures[0]}")
     return seconds
@@ -311,10 +302,10 @@ def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[L
         if case.pause is None:
             hook.auth.access_token()  # what the first upsert waits for anyway: inside the clock, timed apart
         token_waits[location] = time.monotonic() - start
-        tokens[location] = hook.auth.access_token()
-        versions.append(hook.settings.api_version)
         results = hook.upsert_contacts(records, max_workers=case.workers)
         timing[location] = (start, time.monotonic(), sent)
+        tokens[location] = hook.auth.access_token()  # for the bare client, after the clock
+        versions.append(hook.settings.api_version)
         attempts[location] = hook.requests_sent - before  # retries included: each took a rate slot
         return results
 

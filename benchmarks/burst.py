@@ -33,46 +33,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import _common as common
-import requests
-import urllib3
 
 GOAL = 1.1
 THREADS = 32
 PER_LOCATION = common.API_LIMIT
-
-
-def _bare_sender(kind: str, base_url: str) -> Callable[[str, str, bytes], None]:
-    """One location's bare client (its own pool or session): ``send(location token, version, body)``."""
-    if kind == "urllib3":
-        host, port = base_url.split("//", 1)[1].rsplit(":", 1)
-        pool = urllib3.HTTPConnectionPool(host, int(port), maxsize=THREADS)
-
-        def send(token: str, version: str, body: bytes) -> None:
-            answer = pool.request("POST", "/contacts/upsert", body=body, headers=_headers(token, version))
-            if answer.status >= 300:
-                raise RuntimeError(f"HTTP {answer.status}")
-            json.loads(answer.data)
-
-        return send
-    session = requests.Session()
-
-    def send_with_requests(token: str, version: str, body: bytes) -> None:
-        answer = session.post(
-            f"{base_url}/contacts/upsert", data=body, headers=_headers(token, version), timeout=30
-        )
-        answer.raise_for_status()
-        answer.json()
-
-    return send_with_requests
-
-
-def _headers(token: str, version: str) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {token}",
-        "Version": version,
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-    }
 
 
 def main(argv: list[str] | None = None) -> bool:
@@ -118,7 +82,7 @@ def main(argv: list[str] | None = None) -> bool:
 
         def bare_burst(kind: str, tag: str) -> None:
             def one(location: str) -> None:
-                send = _bare_sender(kind, sb.base_url)
+                send = common.bare_sender(kind, sb.base_url, THREADS)
                 bodies = [
                     json.dumps({**record, "locationId": location}).encode()
                     for record in common.people(PER_LOCATION, f"{tag}{location[-3:]}.b")

@@ -61,6 +61,7 @@ from urllib3.exceptions import (
 
 from airflow_provider_contacts.transport.core import Answer
 from airflow_provider_contacts.transport.session import (
+    POOL_MAXSIZE,
     BearerSession,
     last_connection_was_reused,
     merged_setting,
@@ -76,7 +77,7 @@ _ADAPTER_METHODS = ("send", "get_connection_with_tls_context", "cert_verify", "r
 
 #: The most kept-alive connections one request finds closed before it goes out on a new one (each is
 #: discarded; a pool keeps at most this many).
-_MOST_CLOSED_CONNECTIONS = 64
+_MOST_CLOSED_CONNECTIONS = POOL_MAXSIZE
 
 
 class DirectPath:

@@ -140,6 +140,8 @@ def merged_setting(asked: Any, default: Any, kind: type) -> Any:
     return merged
 
 
+#: Connections a transport's pool keeps per origin: room for the most requests a transport runs at once.
+POOL_MAXSIZE = 64
 _last_connection = threading.local()
 
 
@@ -222,13 +224,14 @@ class OriginAdapter(HTTPAdapter):
 def new_session() -> requests.Session:
     """A keep-alive session with room for the most requests a transport runs at once."""
     session = BearerSession()
-    adapter = OriginAdapter(pool_connections=4, pool_maxsize=64)
+    adapter = OriginAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
 
 
 __all__ = [
+    "POOL_MAXSIZE",
     "BearerSession",
     "OriginAdapter",
     "ReuseAwareHTTPPool",
