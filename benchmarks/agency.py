@@ -41,8 +41,8 @@ its clock and one latency added for them), and its ratios are printed beside the
         [--workers auto,16,32] [--warm cold,0,10.5] [--quick] [--scale 1] [--latency-ms 150]
 
 ``--quick``: 300 records, automatic workers, 1 and 4 locations, every warmth, both kinds (about 4 minutes).
-The full matrix (the default) takes about 85 minutes at the real limit (81 on 2026-12-05, before each case ran
-in a process of its own). Each case runs in a spawned process of its own, as a task does: no transport, token,
+The full matrix (the default) takes about 90 minutes at the real limit (91 on 2026-12-06, with the bare
+client's runs; 81 on 2026-12-05, before each case ran in a process of its own). Each case runs in a spawned process of its own, as a task does: no transport, token,
 thread or memory is left from the cases before it, and its imports are done before its clock starts.
 """
 

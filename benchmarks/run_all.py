@@ -1,6 +1,6 @@
 """Run every benchmark, each in its own process, print all their figures, then the verdicts together.
 
-``make bench`` runs this at the API's real limit, 100 requests per 10 s (about 90 minutes, 80 of them the agency
+``make bench`` runs this at the API's real limit, 100 requests per 10 s (about 100 minutes, 90 of them the agency
 matrix; ``--quick`` runs the agency benchmark's quick cases instead, about 15 minutes in all); for a quick look,
 ``make bench BENCH_ARGS="--scale 10"`` shortens the window to 1 s, where the sandbox's whole-second Retry-After
 and the limiter's fixed safety margin weigh ten times more.
