@@ -42,8 +42,9 @@ its clock and one latency added for them), and its ratios are printed beside the
 
 ``--quick``: 300 records, automatic workers, 1 and 4 locations, every warmth, both kinds (about 4 minutes).
 The full matrix (the default) takes about 90 minutes at the real limit (91 on 2026-12-06, with the bare
-client's runs; 81 on 2026-12-05, before each case ran in a process of its own). Each case runs in a spawned process of its own, as a task does: no transport, token,
-thread or memory is left from the cases before it, and its imports are done before its clock starts.
+client's runs; 81 on 2026-12-05, before each case ran in a process of its own). Each case runs in a spawned
+process of its own, as a task does: no transport, token, thread or memory is left from the cases before it,
+and its imports are done before its clock starts.
 """
 
 from __future__ import annotations
@@ -317,17 +318,17 @@ def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[L
     stats = sb.stats()
     stats["client_cpu_seconds"] = client_cpu
     stats["server_cpu_seconds"] = stats["process_cpu_seconds"] - server_cpu
-    if case.auth == "agency" and case.pause is None and case.locations >= BARE_FROM_LOCATIONS:
+    # A cold agency location's first upsert waits for its token's mint, one request at the API's latency.
+    cold_agency = case.auth == "agency" and case.pause is None
+    mint = latency if cold_agency else 0.0
+    if cold_agency and case.locations >= BARE_FROM_LOCATIONS:
         # After the hook's figures are read (the reference empties the server's windows and counters).
-        mint = latency
         stats["bare_ratios"] = [
             (mint + fastest_allowed(case.records, window, latency)) / (mint + seconds)
             for seconds in bare_reference(sb, case, window, tokens, versions[0]).values()
         ]
     peaks = {key.split("/", 1)[1]: n for key, n in stats["peak_requests_in_window"].items()}
     figures = []
-    # A cold agency location's first upsert waits for its token's mint, one request at the API's latency.
-    mint = latency if case.auth == "agency" and case.pause is None else 0.0
     for location in locations:
         start, end, sent = timing[location]
         before = [at - start for at in sent]
