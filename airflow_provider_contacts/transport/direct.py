@@ -70,7 +70,6 @@ from airflow_provider_contacts.transport.session import (
 
 log = logging.getLogger(__name__)
 
-_Route = tuple[HTTPAdapter, Any, Any]
 
 #: The adapter methods whose work the direct path does: an adapter that changes one takes requests' path.
 _ADAPTER_METHODS = ("send", "get_connection_with_tls_context", "cert_verify", "request_url", "add_headers")
@@ -78,6 +77,35 @@ _ADAPTER_METHODS = ("send", "get_connection_with_tls_context", "cert_verify", "r
 #: The most kept-alive connections one request finds closed before it goes out on a new one (each is
 #: discarded; a pool keeps at most this many).
 _MOST_CLOSED_CONNECTIONS = POOL_MAXSIZE
+
+
+class _Route:
+    """An origin's adapter and pool key, and the pool they name once it has been asked for."""
+
+    __slots__ = ("adapter", "closings", "host", "pool", "pool_kwargs")
+
+    def __init__(self, adapter: HTTPAdapter, host: Any, pool_kwargs: Any) -> None:
+        self.adapter = adapter
+        self.host = host
+        self.pool_kwargs = pool_kwargs
+        self.pool: Any = None
+        self.closings = -1
+
+    def connection_pool(self) -> Any:
+        """
+        The origin's pool, as the adapter's pool manager hands it out. An :class:`OriginAdapter`'s is kept
+        until the adapter is closed: asking the manager each time takes its lock and builds its key again
+        (a twentieth of the direct path's CPU when ten locations' windows open at once). Another adapter's
+        is asked for each time.
+        """
+        adapter = self.adapter
+        closings = getattr(adapter, "closings", None)
+        pool = self.pool
+        if closings is None or closings != self.closings or pool is None or pool.pool is None:
+            pool = adapter.poolmanager.connection_from_host(**self.host, pool_kwargs=self.pool_kwargs)
+            if closings is not None:
+                self.pool, self.closings = pool, closings
+        return pool
 
 
 class DirectPath:
@@ -126,7 +154,6 @@ class DirectPath:
             )
             # Read here: a body cut off is a request without an answer, like a refused connection.
             return Answer(response.status_code, response.headers, response.content, response.reason or "")
-        adapter, host, pool_kwargs = route
         full_url, target = prepared_url(url, params) if params else _prepared_bare_url(url)
         merged = merged_setting(headers, self.session.headers, CaseInsensitiveDict)  # as BearerSession merges
         body: bytes | None = None
@@ -146,8 +173,7 @@ class DirectPath:
         closed_found = 0
         while True:
             try:
-                pool = adapter.poolmanager.connection_from_host(**host, pool_kwargs=pool_kwargs)
-                answer = pool.urlopen(
+                answer = route.connection_pool().urlopen(
                     method=method,
                     url=target,
                     body=body,
@@ -156,7 +182,7 @@ class DirectPath:
                     assert_same_host=False,
                     preload_content=True,
                     decode_content=True,
-                    retries=adapter.max_retries,
+                    retries=route.adapter.max_retries,
                     timeout=Timeout(connect=connect, read=read),
                     chunked=False,
                 )
@@ -191,7 +217,7 @@ class DirectPath:
             return None
         origin = origin_key(url)
         route = self._routes.get(origin)
-        if origin not in self._routes or (route is not None and route[0] is not adapter):
+        if origin not in self._routes or (route is not None and route.adapter is not adapter):
             with self._lock:
                 settings = session.merge_environment_settings(url, {}, False, None, None)
                 route = None
@@ -201,7 +227,7 @@ class DirectPath:
                     host, pool_kwargs = adapter.build_connection_pool_key_attributes(
                         probe, settings["verify"], settings["cert"]
                     )
-                    route = (adapter, host, pool_kwargs)
+                    route = _Route(adapter, host, pool_kwargs)
                 self._routes[origin] = route
         return route
 

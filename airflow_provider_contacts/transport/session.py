@@ -183,9 +183,18 @@ class OriginAdapter(HTTPAdapter):
         super().__init__(*args, **kwargs)
         self._pool_keys: dict[tuple[str, Any, Any], Any] = {}
 
+    #: How many times :meth:`close` has run: a pool handed out before is not to be used again (urllib3 2
+    #: forgets the pools when its manager is cleared, and closes none of them).
+    closings = 0
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)  # type: ignore[misc]  # defined by requests, not in its stubs
         self._pool_keys = {}
+
+    def close(self) -> None:
+        """:meth:`requests.adapters.HTTPAdapter.close`, and every pool handed out so far is done with."""
+        super().close()
+        self.closings += 1
 
     def init_poolmanager(
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any

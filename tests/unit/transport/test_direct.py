@@ -343,3 +343,23 @@ def test_a_call_sent_again_on_a_new_connection_takes_one_rate_slot(server: Recor
     assert len(server.seen) == 3  # the second went out twice: on the closed connection, then on a new one
     assert hook.requests_sent == 2
     assert len(hook.limiter._recent) == 2, "the server never read the first copy: it takes no slot of its own"
+
+
+def test_the_pool_is_asked_for_once_and_again_after_it_was_closed(server: Recorder, monkeypatch):
+    session = new_session()
+    direct = DirectPath(session)
+    manager = session.get_adapter(server.base).poolmanager
+    asked: list[str] = []
+    original = type(manager).connection_from_host
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(str(args or kwargs.get("host")))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(manager), "connection_from_host", counted)
+    for _ in range(5):
+        assert send_to("/contacts/", server, idempotent=True, direct=direct) == 200
+    assert len(asked) == 1, "the origin's pool is kept, not looked up for every request"
+    session.close()  # the adapter closes its pools (as an evicted pool is closed)
+    assert send_to("/contacts/", server, idempotent=True, direct=direct) == 200, "a closed pool is not used"
+    assert len(asked) == 2 and len(server.seen) == 6
