@@ -372,6 +372,12 @@ class RollingWindowLimiter:
 
     def acquire(self) -> float:
         """Block until a request may start; return its start time on the limiter's clock."""
+        if not self._turn.locked():
+            # No thread is waiting for the window: a free slot is taken without queueing for the turn (a
+            # lock less per request while the window has room).
+            started_at, _ = self.try_acquire()
+            if started_at is not None:
+                return started_at
         with self._turn:
             while True:
                 started_at, delay = self.try_acquire()
