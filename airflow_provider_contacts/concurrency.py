@@ -25,6 +25,7 @@ def bounded_map(
     workers: int,
     in_flight: int | Callable[[], int] | None = None,
     name: str = "contacts",
+    read_anywhere: bool = False,
 ) -> Iterator[tuple[T, R]]:
     """
     Run ``fn`` over ``items`` on ``workers`` threads; yield ``(item, result)`` as each finishes.
@@ -39,12 +40,26 @@ def bounded_map(
     :param in_flight: calls submitted and not yet collected at most (default ``workers``); a function is
         asked again before each submission (a limit that follows the measured latency).
     :param name: the threads' name prefix.
+    :param read_anywhere: reading ``items`` does nothing but hand out the next one (a list, or ``enumerate``
+        of one), so a worker that is free reads it itself, under a lock, instead of waiting for the caller's
+        thread to hand it over: one thread wake-up less per item, which is what a process spends most on
+        when ten locations' windows open at once (``benchmarks/burst.py``). Calls running are then bounded
+        by ``in_flight``, and results not yet collected by as many again.
     """
     if workers < 1:
         raise ContactsConfigError(f"max_workers must be at least 1, got {workers}")
     if in_flight is None:
         in_flight = workers
     limit = in_flight if callable(in_flight) else (lambda: in_flight)
+    if read_anywhere:
+        return _pulled_map(fn, iter(items), workers, limit, name)
+    return _handed_map(fn, items, workers, limit, name)
+
+
+def _handed_map(
+    fn: Callable[[T], R], items: Iterable[T], workers: int, limit: Callable[[], int], name: str
+) -> Iterator[tuple[T, R]]:
+    """:func:`bounded_map` with the items read on the caller's thread and handed to the workers."""
     # Plain threads fed by one queue and answering on another: per item a put and a get each way. A
     # ThreadPoolExecutor costs a Future (a condition and its lock), two global locks and a semaphore per
     # item: an eighth of the client's CPU when ten locations' windows open at once (benchmarks/burst.py).
@@ -91,6 +106,101 @@ def bounded_map(
         for _ in threads:
             work.put(_STOP)
         for thread in threads:  # the calls running finish before the caller goes on
+            thread.join()
+
+
+def _pulled_map(
+    fn: Callable[[T], R], source: Iterator[T], workers: int, limit: Callable[[], int], name: str
+) -> Iterator[tuple[T, R]]:
+    """:func:`bounded_map` with the items read by the workers themselves (``read_anywhere``)."""
+    state = threading.Condition(threading.Lock())
+    finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    threads: list[threading.Thread] = []
+    running = uncollected = parked = 0
+    stopped = False  # the items ran out, a call raised, or the caller stopped
+
+    def room_for_one() -> bool:
+        """Whether one more call may start (under ``state``)."""
+        room = max(1, limit())
+        return running < room and uncollected < room
+
+    def take() -> Any:
+        """The next item for a free worker, or _STOP; under ``state``."""
+        nonlocal running, parked, stopped
+        while not stopped:
+            room = max(1, limit())
+            if running < room and uncollected < room:
+                try:
+                    item = next(source)
+                except StopIteration:
+                    stopped = True
+                    state.notify_all()
+                    return _STOP
+                running += 1
+                if running == len(threads) and len(threads) < min(workers, room):
+                    start()  # every thread is busy: one more, for each call in flight up to workers
+                return item
+            parked += 1
+            state.wait()
+            parked -= 1
+        return _STOP
+
+    def serve() -> None:
+        nonlocal running, uncollected, stopped
+        try:
+            while True:
+                with state:
+                    item = take()
+                if item is _STOP:
+                    break
+                outcome: tuple[T, bool, Any]
+                try:
+                    outcome = (item, True, fn(item))
+                except BaseException as error:  # handed to the caller, who raises it; nothing more starts
+                    outcome = (item, False, error)
+                with state:
+                    running -= 1
+                    uncollected += 1
+                    if not outcome[1]:
+                        stopped = True
+                        state.notify_all()
+                finished.put(outcome)  # this worker takes the slot it frees itself: no one else to wake
+        except BaseException as error:  # reading the items failed: the caller raises it
+            with state:
+                stopped = True
+                state.notify_all()
+            finished.put((None, False, error))
+        finally:
+            finished.put(_STOP)
+
+    def start() -> None:
+        """Start one more worker (under ``state``, so it cannot end before it is counted)."""
+        thread = threading.Thread(target=serve, name=f"{name}_{len(threads)}", daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    try:
+        with state:
+            start()
+        ended = 0
+        while ended < len(threads):  # every thread started has said it stopped
+            outcome = finished.get()
+            if outcome is _STOP:
+                ended += 1
+                continue
+            with state:
+                uncollected -= 1
+                if parked and room_for_one():  # a worker waits for results to be collected, or a bigger limit
+                    state.notify()
+            item, ok, value = outcome
+            if not ok:
+                raise value
+            yield item, value
+    finally:
+        with state:
+            stopped = True
+            state.notify_all()
+        for thread in list(threads):  # the calls running finish before the caller goes on
             thread.join()
 
 

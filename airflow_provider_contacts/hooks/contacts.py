@@ -909,6 +909,7 @@ class ContactsHook(BaseHook):
             workers=max_workers or AUTO_WORKERS_CEILING,
             in_flight=max_workers or (lambda: transport.concurrency(AUTO_WORKERS_CEILING)),
             name="contacts-upsert",
+            read_anywhere=isinstance(records, (list, tuple)),  # reading one does nothing else
         ):
             results[result["index"]] = result
             progress.advance(failed=0 if result["ok"] else 1)

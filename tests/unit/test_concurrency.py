@@ -12,12 +12,18 @@ import pytest
 from airflow_provider_contacts.concurrency import SharedCalls, bounded_map
 from airflow_provider_contacts.exceptions import ContactsConfigError
 
+#: Both ways of reading the items: on the caller's thread (any iterable), and by the free worker (a list).
+MODES = pytest.mark.parametrize("read_anywhere", [False, True], ids=["read by the caller", "read by workers"])
 
-def test_every_item_comes_back_with_its_result() -> None:
-    assert sorted(bounded_map(lambda n: n * n, range(50), workers=4)) == [(n, n * n) for n in range(50)]
+
+@MODES
+def test_every_item_comes_back_with_its_result(read_anywhere: bool) -> None:
+    results = bounded_map(lambda n: n * n, range(50), workers=4, read_anywhere=read_anywhere)
+    assert sorted(results) == [(n, n * n) for n in range(50)]
 
 
-def test_items_are_read_only_when_a_slot_is_free() -> None:
+@MODES
+def test_items_are_read_only_when_a_slot_is_free(read_anywhere: bool) -> None:
     lock = threading.Lock()
     running, most, read = 0, 0, []
 
@@ -36,25 +42,28 @@ def test_items_are_read_only_when_a_slot_is_free() -> None:
             yield n
 
     consumed = 0
-    for _ in bounded_map(work, items(), workers=3, in_flight=2):
+    for _ in bounded_map(work, items(), workers=3, in_flight=2, read_anywhere=read_anywhere):
         consumed += 1
-        # never more than the limit taken from the generator ahead of what the caller has seen
-        assert len(read) - consumed <= 2
+        # Never more taken ahead of what the caller has seen than the limit: calls in flight, and (read by
+        # the workers) as many results not collected yet.
+        assert len(read) - consumed <= (4 if read_anywhere else 2)
     assert consumed == 40 and most <= 2
 
 
-def test_a_limit_may_change_between_submissions() -> None:
+@MODES
+def test_a_limit_may_change_between_submissions(read_anywhere: bool) -> None:
     asked = []
 
     def limit() -> int:
         asked.append(1)
         return 1
 
-    assert len(list(bounded_map(str, range(5), workers=2, in_flight=limit))) == 5
+    assert len(list(bounded_map(str, range(5), workers=2, in_flight=limit, read_anywhere=read_anywhere))) == 5
     assert len(asked) >= 5
 
 
-def test_the_first_error_is_raised_and_the_rest_is_not_started() -> None:
+@MODES
+def test_the_first_error_is_raised_and_the_rest_is_not_started(read_anywhere: bool) -> None:
     started = []
     gate = threading.Event()
 
@@ -65,29 +74,96 @@ def test_the_first_error_is_raised_and_the_rest_is_not_started() -> None:
         assert gate.wait(timeout=30)
         return n
 
-    results = bounded_map(work, range(100), workers=1, in_flight=1)
+    results = bounded_map(work, range(100), workers=1, in_flight=1, read_anywhere=read_anywhere)
     with pytest.raises(ValueError, match="record 0"):
         next(results)
     gate.set()
     assert len(started) < 100
+    if read_anywhere:
+        assert started == [0], "a worker whose call raised starts nothing more"
 
 
-def test_workers_must_be_at_least_one() -> None:
+@MODES
+def test_workers_must_be_at_least_one(read_anywhere: bool) -> None:
     with pytest.raises(ContactsConfigError, match="max_workers must be at least 1"):
-        list(bounded_map(str, [1], workers=0))
+        list(bounded_map(str, [1], workers=0, read_anywhere=read_anywhere))
 
 
-def test_a_thread_per_call_in_flight_and_none_left_when_the_caller_stops() -> None:
+@MODES
+def test_a_thread_per_call_in_flight_and_none_left_when_the_caller_stops(read_anywhere: bool) -> None:
     def alive() -> list[str]:
         return [t.name for t in threading.enumerate() if t.name.startswith("bounded-test")]
 
-    results = bounded_map(str, range(100), workers=8, in_flight=3, name="bounded-test")
+    results = bounded_map(
+        str, range(100), workers=8, in_flight=3, name="bounded-test", read_anywhere=read_anywhere
+    )
     assert next(results)[1] in {str(n) for n in range(100)}
     assert 1 <= len(alive()) <= 3, "no more threads than calls in flight"
     results.close()  # the caller stops early: its threads finish and exit
     assert alive() == []
-    assert len(list(bounded_map(str, range(100), workers=8, name="bounded-test"))) == 100
+    assert (
+        len(list(bounded_map(str, range(100), workers=8, name="bounded-test", read_anywhere=read_anywhere)))
+        == 100
+    )
     assert alive() == []
+
+
+def test_items_that_fail_to_read_reach_the_caller_when_workers_read_them() -> None:
+    def items() -> Iterator[int]:
+        yield 1
+        raise OSError("the source went away after record 1")
+
+    with pytest.raises(OSError, match="after record 1"):
+        list(bounded_map(str, items(), workers=4, read_anywhere=True))
+    assert not [t for t in threading.enumerate() if t.name.startswith("contacts_")]
+
+
+def test_workers_reading_the_items_follow_a_limit_that_shrinks_and_grows() -> None:
+    """Calls in flight keep to the limit of the moment; a grown limit wakes the workers that waited."""
+    lock = threading.Lock()
+    running, most_when_narrow, first_done, limit_now = 0, 0, 0, 6
+    narrowed, release, grown, widened = (
+        threading.Event(),
+        threading.Event(),
+        threading.Event(),
+        threading.Event(),
+    )
+
+    def work(n: int) -> int:
+        nonlocal running, most_when_narrow, first_done
+        with lock:
+            running += 1
+            if narrowed.is_set() and first_done == 6 and not grown.is_set():
+                most_when_narrow = max(most_when_narrow, running)
+            if grown.is_set() and running >= 2:
+                widened.set()
+        if n < 6:
+            assert release.wait(timeout=30)  # the first six hold their slots until the limit has shrunk
+        elif n == 20:
+            assert grown.wait(timeout=30)  # the limit grows while this one runs
+        elif n > 20:
+            assert widened.wait(timeout=30), "a grown limit lets the waiting workers start"
+        with lock:
+            running -= 1
+            if n < 6:
+                first_done += 1
+        return n
+
+    results = bounded_map(work, list(range(60)), workers=6, in_flight=lambda: limit_now, read_anywhere=True)
+    collected: list[tuple[int, int]] = []
+    consumer = threading.Thread(target=lambda: collected.extend(results))
+    consumer.start()
+    assert wait_for(lambda: running == 6), "six calls in flight under a limit of six"
+    limit_now = 1
+    narrowed.set()
+    release.set()
+    assert wait_for(lambda: len(collected) == 20), "the rest goes on, one call at a time"
+    assert most_when_narrow == 1
+    limit_now = 4
+    grown.set()
+    consumer.join(timeout=60)
+    assert widened.is_set()
+    assert sorted(n for n, _ in collected) == list(range(60))
 
 
 def wait_for(condition, timeout: float = 10.0) -> bool:
