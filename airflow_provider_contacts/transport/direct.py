@@ -74,6 +74,9 @@ log = logging.getLogger(__name__)
 #: The adapter methods whose work the direct path does: an adapter that changes one takes requests' path.
 _ADAPTER_METHODS = ("send", "get_connection_with_tls_context", "cert_verify", "request_url", "add_headers")
 
+#: Distinct sets of headers the direct path keeps checked, at most.
+_HEADER_SETS_KEPT = 64
+
 #: The most kept-alive connections one request finds closed before it goes out on a new one (each is
 #: discarded; a pool keeps at most this many).
 _MOST_CLOSED_CONNECTIONS = POOL_MAXSIZE
@@ -122,6 +125,8 @@ class DirectPath:
         # origin -> its adapter and pool key, or None when requests' own path must send to it
         self._routes: dict[str, _Route | None] = {}
         self._lock = threading.Lock()
+        # (the request's headers, the session's, whether a JSON body goes) -> the headers checked, merged
+        self._headers: dict[tuple[Any, ...], dict[str, str]] = {}
 
     def send(
         self,
@@ -155,20 +160,17 @@ class DirectPath:
             # Read here: a body cut off is a request without an answer, like a refused connection.
             return Answer(response.status_code, response.headers, response.content, response.reason or "")
         full_url, target = prepared_url(url, params) if params else _prepared_bare_url(url)
-        merged = merged_setting(headers, self.session.headers, CaseInsensitiveDict)  # as BearerSession merges
         body: bytes | None = None
+        wire = dict(self._checked_headers(headers, json is not None))
         if json is not None:
             try:
                 text = compat.json.dumps(json, allow_nan=False)  # type: ignore[attr-defined]  # as requests encodes
             except ValueError as error:
                 raise InvalidJSONError(error) from None
             body = text.encode("utf-8")
-            merged.setdefault("Content-Type", "application/json")
-            merged["Content-Length"] = str(len(body))
+            wire["Content-Length"] = str(len(body))
         elif method not in ("GET", "HEAD"):
-            merged["Content-Length"] = "0"  # as requests sends it (urllib3 would not, for DELETE)
-        for header in merged.items():
-            check_header_validity(header)  # type: ignore[type-var]  # requests' own rule for a header
+            wire["Content-Length"] = "0"  # as requests sends it (urllib3 would not, for DELETE)
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         closed_found = 0
         while True:
@@ -177,7 +179,7 @@ class DirectPath:
                     method=method,
                     url=target,
                     body=body,
-                    headers=dict(merged.items()),
+                    headers=wire,
                     redirect=False,
                     assert_same_host=False,
                     preload_content=True,
@@ -203,6 +205,36 @@ class DirectPath:
         ) or "set-cookie" in answer.headers:
             return self._hand_over(method, full_url, answer, json=json, headers=headers, timeout=timeout)
         return Answer(answer.status, answer.headers, answer.data, answer.reason or "")
+
+    def _checked_headers(self, headers: dict[str, str], json_body: bool) -> dict[str, str]:
+        """
+        The request's headers merged over the session's as ``BearerSession`` merges them, a JSON body's
+        ``Content-Type`` added unless given, any ``Content-Length`` left out (the body's own is set), each
+        header checked by ``requests``' rule. Kept per distinct headers: a bulk job sends the same ones
+        thousands of times, and merging and checking them costs a fiftieth of its CPU per request.
+
+        :param headers: the request's own headers.
+        :param json_body: whether a JSON body goes with them.
+        """
+        key = (tuple(headers.items()), tuple(self.session.headers.items()), json_body)
+        try:
+            checked = self._headers.get(key)
+            keep = True
+        except TypeError:  # a value that is not a string: requests' rule refuses it below
+            checked, keep = None, False
+        if checked is None:
+            merged = merged_setting(headers, self.session.headers, CaseInsensitiveDict)
+            if json_body:
+                merged.setdefault("Content-Type", "application/json")
+            merged.pop("Content-Length", None)
+            for header in merged.items():
+                check_header_validity(header)  # type: ignore[type-var]  # requests' own rule for a header
+            checked = dict(merged.items())
+            if keep:
+                if len(self._headers) >= _HEADER_SETS_KEPT:  # tokens rotated, or headers that differ per call
+                    self._headers.clear()
+                self._headers[key] = checked
+        return checked
 
     def _route(self, url: str) -> _Route | None:
         """The pool of a URL's origin, or None when ``requests``' own path must send it."""

@@ -250,6 +250,29 @@ def test_a_header_value_that_would_split_the_request_is_refused(server: Recorder
     assert server.seen == [], "nothing was sent"
 
 
+def test_headers_checked_once_still_follow_every_change_and_refuse_every_bad_value(server: Recorder):
+    session = new_session()
+    path = DirectPath(session)
+
+    def send(headers: dict[str, Any], body: Any = None) -> dict[str, str]:
+        path.send("POST", server.base + "/x", params=None, json=body, headers=headers, timeout=5)
+        return server.seen[-1]["headers"]
+
+    assert send(HEADERS, {"a": 1})["Content-Type"] == "application/json"
+    assert send(HEADERS, {"a": 12345})["Content-Length"] == str(len(b'{"a": 12345}')), "each body its length"
+    assert send({**HEADERS, "Authorization": "Bearer rotated"}, {"a": 1})["Authorization"] == "Bearer rotated"
+    session.headers["X-Edge"] = "e1"  # a session edited between two requests
+    assert send(HEADERS)["X-Edge"] == "e1"
+    assert send(HEADERS)["Content-Length"] == "0"
+    bad = {**HEADERS, "Authorization": "Bearer t0ken\r\nX-Injected: 1"}
+    for _ in range(2):  # refused every time: a refused value is never kept as checked
+        with pytest.raises(requests.exceptions.InvalidHeader):
+            send(bad)
+    with pytest.raises(requests.exceptions.InvalidHeader):
+        send({**HEADERS, "Version": ["not", "a", "string"]})
+    assert len(server.seen) == 5
+
+
 def test_a_body_that_is_not_json_is_refused_as_requests_refuses_it(server: Recorder):
     with pytest.raises(requests.exceptions.InvalidJSONError):
         DirectPath(new_session()).send(
