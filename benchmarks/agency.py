@@ -273,6 +273,10 @@ def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[L
     :param latency: the sandbox's latency in seconds.
     :return: the figures per location, and the sandbox's counters.
     """
+    # Airflow's connection lookup imports its supervisor module on first use (23 ms of the first location's
+    # token wait on 2026-12-06); a task process is forked from its supervisor and has it loaded already.
+    import airflow.sdk.execution_time.supervisor  # noqa: F401
+
     from airflow_provider_contacts.hooks.contacts import ContactsHook
     from airflow_provider_contacts.transport import clear_transports
 
