@@ -119,17 +119,16 @@ def _pulled_map(
     running = uncollected = parked = 0
     stopped = False  # the items ran out, a call raised, or the caller stopped
 
-    def room_for_one() -> bool:
-        """Whether one more call may start (under ``state``)."""
+    def room_for_one() -> int:
+        """The limit of the moment when one more call may start under it, else 0 (under ``state``)."""
         room = max(1, limit())
-        return running < room and uncollected < room
+        return room if running < room and uncollected < room else 0
 
     def take() -> Any:
         """The next item for a free worker, or _STOP; under ``state``."""
         nonlocal running, parked, stopped
         while not stopped:
-            room = max(1, limit())
-            if running < room and uncollected < room:
+            if room := room_for_one():
                 try:
                     item = next(source)
                 except StopIteration:
