@@ -151,5 +151,8 @@ def _summarise(tier: Tier) -> None:
         )
     except Exception as error:  # the summary must never hide the tests' own outcome
         SUMMARY.append(f"(summary incomplete: {type(error).__name__}: {error})")
+    errors = tier.deployment.server_errors()
+    SUMMARY.append(f"API server answers of 500: {len(errors)}")
+    SUMMARY.extend(f"  {error[:300]}" for error in errors[:10])
     SUMMARY.append(f"tier wall time {time.monotonic() - tier.started:.1f} s")
     SUMMARY_FILE.write_text("\n".join(SUMMARY) + "\n")

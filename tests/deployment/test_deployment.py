@@ -211,9 +211,9 @@ def test_webhooks_start_contacts_events_and_the_poller_catches_a_refused_deliver
 
         def recorded_creations() -> set[str]:
             return {
-                (e.get("extra") or {}).get("contact_id")
-                for e in tier.api.asset_events(webhook_asset.uri)
-                if (e.get("extra") or {}).get("type") == "ContactCreate"
+                extra.get("contact_id")
+                for extra in tier.deployment.asset_event_extras(webhook_asset.uri)
+                if extra.get("type") == "ContactCreate"
             }
 
         wait_until(lambda: set(hooked) <= recorded_creations(), 60, "the webhooks to be recorded")
@@ -346,6 +346,8 @@ def test_the_operations_view_shows_the_numbers_of_this_run(tier: Tier) -> None:
 
 def test_the_whole_run(tier: Tier) -> None:
     assert tier.api.failed_task_instances() == []
+    # The webhook receiver, the operations view and every REST call of the tier answered without a server error.
+    assert tier.deployment.server_errors() == []
     stats = tier.sandbox.stats()
     assert stats["rejected_refresh_tokens"] == 0, stats
     assert stats["rate_limit_rejections"] == 0, stats  # every process spends one budget (rate_limit_backend)
