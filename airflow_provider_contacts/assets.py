@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from airflow.sdk import Asset
+from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
 
 from airflow_provider_contacts.lineage import SCHEME
 
 if TYPE_CHECKING:
     from urllib.parse import SplitResult
+
+log = logging.getLogger(__name__)
 
 # SCHEME (``highlevel://<location id>/<kind>``) is registered by the provider so Airflow validates a
 # hand-written ``Asset("highlevel://...")`` and OpenLineage names it like the operators' datasets.
@@ -111,6 +116,12 @@ def held_back_asset_events(
         @task(inlets=[webhooks, created])
         def contact_ids(triggering_asset_events=None, inlet_events=None, dag_run=None): ...
 
+    An asset whose events the API server cannot list (it answers 500) gets ``[]`` and a warning, and the run
+    goes on: Airflow 3.3.2 answers so while a run made from one of the events has not started
+    (apache/airflow#71360), which is the DAG's next run whenever ``max_active_runs=1`` holds it queued behind
+    this one. That run, or the DAG's next, gets those events as its triggering events; failing this run would
+    only hold the queued one back until this one's retries are spent.
+
     :param inlet_events: the task's ``inlet_events``.
     :param dag_run: the task's ``dag_run``.
     :param assets: the DAG's schedule assets, each an inlet of the task.
@@ -130,5 +141,27 @@ def held_back_asset_events(
         accessor = accessor.after(after.isoformat())
         if dag_run.start_date is not None:
             accessor = accessor.before(dag_run.start_date.isoformat())
-        held_back[asset] = [event for event in accessor if event.timestamp > after]
+        try:
+            held_back[asset] = [event for event in accessor if event.timestamp > after]
+        except (AirflowRuntimeError, httpx.HTTPStatusError) as error:
+            if not _server_failed(error):
+                raise
+            log.warning(
+                "The API server could not list the events of asset %r (HTTP 500); reading none of them in "
+                "this run. On Airflow 3.3.2 this happens while a run made from one of them has not started "
+                "(apache/airflow#71360); that run, or this DAG's next, gets them as its triggering events.",
+                asset.name,
+            )
+            held_back[asset] = []
     return held_back
+
+
+def _server_failed(error: AirflowRuntimeError | httpx.HTTPStatusError) -> bool:
+    """
+    Whether the API server answered 500: passed on by a task's supervisor process (an ``AirflowRuntimeError``,
+    after the Task SDK's retries), or raised as it is by ``dag.test()``, which runs the task in its own process.
+    """
+    if isinstance(error, httpx.HTTPStatusError):
+        return error.response.status_code == 500
+    detail = error.error.detail if isinstance(error.error.detail, dict) else {}
+    return error.error.error == ErrorType.API_SERVER_ERROR and detail.get("status_code") == 500

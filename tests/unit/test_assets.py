@@ -82,3 +82,51 @@ def test_an_asset_that_is_not_an_inlet_is_named() -> None:
 def test_contacts_asset_refuses_bad_input(location: str, kind: str) -> None:
     with pytest.raises(ValueError, match=r"(kind|location_id) must be"):
         contacts_asset(location, kind)
+
+
+class FailingAccessor(FakeAccessor):
+    """``inlet_events[asset]`` whose listing the supervisor passes on as an error of the API server."""
+
+    def __init__(self, error: Any, detail: dict[str, Any] | None) -> None:
+        super().__init__([])
+        self.error, self.detail = error, detail
+
+    def __iter__(self) -> Any:
+        from airflow.sdk.exceptions import AirflowRuntimeError
+        from airflow.sdk.execution_time.comms import ErrorResponse
+
+        raise AirflowRuntimeError(ErrorResponse(error=self.error, detail=self.detail))
+
+
+def test_events_the_server_cannot_list_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """Airflow 3.3.2 answers 500 while a run made from one of the events is queued (apache/airflow#71360)."""
+    from airflow.sdk.exceptions import ErrorType
+
+    webhooks, created = contacts_asset("loc1"), Asset("contacts_created")
+    detail = {"status_code": 500, "message": "Server error", "detail": {"message": "Internal server error"}}
+    accessors = {
+        webhooks: FailingAccessor(ErrorType.API_SERVER_ERROR, detail),
+        created: FakeAccessor([event(3, "held back")]),
+    }
+    with caplog.at_level("WARNING", logger="airflow_provider_contacts.assets"):
+        held = held_back_asset_events(accessors, run(), [webhooks, created])
+    assert held[webhooks] == [] and [e.extra["name"] for e in held[created]] == ["held back"]
+    [warning] = caplog.records
+    assert webhooks.name in warning.getMessage() and "apache/airflow#71360" in warning.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("error", "detail"),
+    [
+        ("API_SERVER_ERROR", {"status_code": 403, "message": "Forbidden"}),
+        ("API_SERVER_ERROR", {"status_code": None, "message": "connection refused"}),  # after the retries
+        ("API_SERVER_ERROR", None),
+        ("GENERIC_ERROR", {"status_code": 500}),
+    ],
+)
+def test_other_errors_of_the_server_still_fail_the_task(error: str, detail: dict[str, Any] | None) -> None:
+    from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
+
+    created = Asset("contacts_created")
+    with pytest.raises(AirflowRuntimeError):
+        held_back_asset_events({created: FailingAccessor(ErrorType[error], detail)}, run(), [created])
