@@ -213,6 +213,10 @@ class RollingWindowLimiter:
         # Threads take turns at watching the window: only the first in line waits for a slot to free, so a
         # free slot wakes one thread, not every thread of a bulk job (a hundred wake-ups per slot otherwise).
         self._turn = threading.Lock()
+        # The window entry whose departure the thread watching the window waits for (+inf: none known). An
+        # answer wakes that thread only when it leaves the window before this entry does: the first answer
+        # of a full window, not each of its hundred (they came in the very burst the process's CPU is busy).
+        self._slot_frees_with = float("inf")
         #: The budget shared through Redis, when the connection names a backend.
         self.shared: RedisWindow | None = None
         self._shared_down_until = float("-inf")
@@ -257,6 +261,7 @@ class RollingWindowLimiter:
             # The slot frees when the (over+1)-th oldest arrival, ours or foreign, leaves the window. A
             # request still waiting for its answer leaves it no sooner than a window from now.
             oldest = next(islice(heapq.merge(self._arrivals, self._foreign), over, None))
+            self._slot_frees_with = oldest
             return self.window if oldest > now else max(oldest - horizon, 1e-3)
         self._record(now)
         return 0.0
@@ -316,7 +321,10 @@ class RollingWindowLimiter:
             if index < len(self._arrivals) and abs(self._arrivals[index] - waiting) <= 1e-9:
                 del self._arrivals[index]
                 bisect.insort(self._arrivals, answered)
-            self._cond.notify_all()
+            if answered < self._slot_frees_with or self.shared is not None:
+                # The slot frees sooner than the watching thread was told (the shared window's own
+                # arithmetic is Redis's: any answer may matter there).
+                self._cond.notify_all()
             slots = self._shared_slots.get(started_at)
             if not slots:
                 return None
@@ -478,15 +486,16 @@ class RollingWindowLimiter:
         daily_remaining = _header_number(headers, "X-RateLimit-Daily-Remaining")
         daily_limit = _header_number(headers, "X-RateLimit-Limit-Daily")
         with self._cond:
+            # Headers only tighten the budget, so they wake no waiting thread, except to refuse at once.
             if max_requests is not None and 1 <= max_requests < self.limit:
                 self.limit = int(max_requests)
             if interval_ms is not None and interval_ms / 1000.0 > self.window:
                 self.window = interval_ms / 1000.0
-            if daily_remaining is not None and daily_remaining <= 0:
+            if daily_remaining is not None and daily_remaining <= 0 and self._day_spent != self._utc_day():
                 self._day_spent = self._utc_day()
+                self._cond.notify_all()
             if remaining is not None and self.shared is None:
                 self._book_foreign(int(remaining), self._clock() if started_at is None else started_at)
-            self._cond.notify_all()
         if self.shared is not None and (max_requests or interval_ms or daily_remaining is not None):
             self.shared.configure(self.limit, self.window, self.hold, daily_limit, daily_remaining)
 

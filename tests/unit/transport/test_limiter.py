@@ -319,6 +319,40 @@ def test_a_warm_request_leaves_the_next_window_whole():
     assert limiter.acquire() == pytest.approx(20.81), "the next window starts when the first burst leaves"
 
 
+def test_an_answer_wakes_the_waiting_thread_only_when_it_frees_a_slot_sooner():
+    # A full window's hundred answers come in its first burst, while the process's CPU is busiest. Only the
+    # first of them brings the awaited slot closer (it frees a window after that answer, not a window after
+    # the hold), or one reported late that came before the awaited one. Headers only tighten the budget,
+    # except that a spent day must refuse the waiting thread at once.
+    limiter, clock = limiter_with_fake_time(3, 10.0)
+    wakes: list[float] = []
+    notify_all = limiter._cond.notify_all
+
+    def counted() -> None:
+        wakes.append(clock.now)
+        notify_all()
+
+    limiter._cond.notify_all = counted  # type: ignore[method-assign]
+    starts = [limiter.acquire() for _ in range(3)]
+    assert limiter.try_acquire() == (None, 10.0), "no answer yet: a window at least"
+    clock.now = 0.2
+    limiter.release(starts[0], answered_at=0.2)
+    assert wakes == [0.2]
+    assert limiter.try_acquire() == (None, pytest.approx(10.0)), "the woken thread: the slot frees at 10.2"
+    clock.now = 0.3
+    limiter.release(starts[2], answered_at=0.3)
+    limiter.update_from_headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Max": "3"}, started_at=starts[2])
+    assert wakes == [0.2], "a later answer leaves the awaited slot where it was"
+    limiter.release(starts[1], answered_at=0.15)  # its answer came first, its thread reports it last
+    assert wakes == [0.2, 0.3]
+    assert limiter.try_acquire() == (None, pytest.approx(9.85))
+    limiter.update_from_headers({"X-RateLimit-Daily-Remaining": "0"})
+    limiter.update_from_headers({"X-RateLimit-Daily-Remaining": "0"})
+    assert wakes == [0.2, 0.3, 0.3], "the spent day wakes the waiting thread to refuse, once"
+    with pytest.raises(ContactsRateLimitError, match="daily"):
+        limiter.acquire()
+
+
 def test_threads_waiting_for_a_slot_take_turns():
     # Many threads of a bulk job wait for a full window. A free slot must wake the thread next in line, not
     # every waiting thread: with four locations x 32 workers the wake-ups kept the client's CPU busy
