@@ -159,7 +159,8 @@ def held_back_asset_events(
 def _server_failed(error: AirflowRuntimeError | httpx.HTTPStatusError) -> bool:
     """
     Whether the API server answered 500: passed on by a task's supervisor process (an ``AirflowRuntimeError``,
-    after the Task SDK's retries), or raised as it is by ``dag.test()``, which runs the task in its own process.
+    after the Task SDK's retries), or raised as it is by ``dag.test()``, whose supervisor runs in the task's
+    process.
     """
     if isinstance(error, httpx.HTTPStatusError):
         return error.response.status_code == 500
