@@ -1,7 +1,8 @@
 """
-``held_back_asset_events`` in a real task run (``dag.test()``: the Task SDK's in-process supervisor, Airflow's execution
-API and metadata database) while a run made from one of the events is still queued: Airflow 3.3.2's API
-server answers the listing with 500 then (apache/airflow#71360), and the run goes on without those events.
+``held_back_asset_events`` in a real task run (``dag.test()``: the Task SDK's in-process supervisor,
+Airflow's execution API and metadata database) while a run made from one of the events is still queued:
+Airflow 3.3.2's API server answers the listing with 500 then (apache/airflow#71360), and the run goes on
+without those events.
 """
 
 from __future__ import annotations
