@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, bool] = {
     "warehouse": True,
     "agency": True,
     "burst": True,
+    "tls_connections": False,
     "overhead": False,
     "sandbox_server": False,
     "webhooks": False,

@@ -63,6 +63,7 @@ from airflow_provider_contacts.transport.core import Answer
 from airflow_provider_contacts.transport.session import (
     POOL_MAXSIZE,
     BearerSession,
+    OriginAdapter,
     last_connection_was_reused,
     merged_setting,
     origin_key,
@@ -245,6 +246,7 @@ class DirectPath:
         adapter = session.get_adapter(url)
         if not isinstance(adapter, HTTPAdapter) or not all(
             _own(getattr(type(adapter), name, None), "requests.adapters", f"HTTPAdapter.{name}")
+            or getattr(type(adapter), name, None) is getattr(OriginAdapter, name)  # its TLS context's rule
             for name in _ADAPTER_METHODS
         ):
             return None

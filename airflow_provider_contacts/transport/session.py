@@ -6,6 +6,8 @@ sends the plain requests over the same pools.
 
 from __future__ import annotations
 
+import os
+import ssl
 import threading
 from collections.abc import Mapping
 from http.cookiejar import CookieJar
@@ -16,8 +18,11 @@ from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, cookiejar_from_dict, merge_cookies
 from requests.sessions import merge_hooks, merge_setting
 from requests.structures import CaseInsensitiveDict
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util.ssl_ import create_urllib3_context
 
+from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.transport.settings import environment_ca_bundle
 
 
@@ -104,6 +109,15 @@ class BearerSession(requests.Session):
                 if key[0].startswith("https:") and self.trust_env:
                     environment_ca_bundle()  # a bundle that is not there: an error naming the variable
                 found = super().merge_environment_settings(url, {}, stream, verify, cert)
+                adapter = self.get_adapter(str(url)) if key[0].startswith("https:") else None
+                if (
+                    isinstance(adapter, OriginAdapter)
+                    and found["cert"] is None
+                    and found["verify"] is not None
+                ):
+                    # Loaded here, before any request: an unreadable bundle is an error naming it (in the
+                    # adapter, requests would turn it into an InvalidURL).
+                    adapter.tls_context(found["verify"])
                 self._environment[key] = found
         return {**found, "proxies": dict(found["proxies"])}
 
@@ -177,11 +191,21 @@ class OriginAdapter(HTTPAdapter):
     bundle and client certificate instead of once per request (a URL parse, and a file-system ``isdir``
     whenever the CA bundle is a path, as ``REQUESTS_CA_BUNDLE`` makes it), and whose pools tell whether a
     request went over a kept-alive connection (:func:`last_connection_was_reused`).
+
+    Its HTTPS pools share one TLS context per CA bundle, loaded once. ``requests`` hands each pool the
+    bundle's path instead, and ``urllib3`` then builds a context and parses the whole bundle for every new
+    connection: 17 to 19 ms of CPU with ``certifi``'s (``benchmarks/tls_connections.py``), where the
+    handshake and the request take about 2 ms. A batch opens up to 64 connections per location at once, so
+    ten agency locations spent some eleven seconds of CPU inside their first window. The context trusts exactly
+    what ``requests`` would (its own bundle for ``verify=True``, else the file or directory given) and checks
+    the host name as ``urllib3`` does; a pool with a client certificate keeps ``requests``' way.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pool_keys: dict[tuple[str, Any, Any], Any] = {}
+        self._tls_contexts: dict[str, ssl.SSLContext] = {}
+        self._tls_lock = threading.Lock()
 
     #: How many times :meth:`close` has run: a pool handed out before is not to be used again (urllib3 2
     #: forgets the pools when its manager is cleared, and closes none of them).
@@ -190,6 +214,8 @@ class OriginAdapter(HTTPAdapter):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)  # type: ignore[misc]  # defined by requests, not in its stubs
         self._pool_keys = {}
+        self._tls_contexts = {}
+        self._tls_lock = threading.Lock()
 
     def close(self) -> None:
         """:meth:`requests.adapters.HTTPAdapter.close`, and every pool handed out so far is done with."""
@@ -224,10 +250,63 @@ class OriginAdapter(HTTPAdapter):
         key = (origin_key(str(request.url)), verify, tuple(cert) if isinstance(cert, list) else cert)
         found = self._pool_keys.get(key)
         if found is None:
-            found = super().build_connection_pool_key_attributes(request, verify, cert)
-            self._pool_keys[key] = found
+            host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+            context = self.tls_context(verify) if host["scheme"] == "https" and cert is None else None
+            if context is not None:
+                pool.pop("ca_certs", None)
+                pool.pop("ca_cert_dir", None)
+                pool["ssl_context"] = context
+            found = self._pool_keys[key] = (host, pool)
         host, pool = found
         return {**host}, {**pool}  # copies: urllib3 is free to change what it is given
+
+    def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
+        """
+        :meth:`requests.adapters.HTTPAdapter.cert_verify`, except that a pool holding this adapter's TLS
+        context for the bundle is not given the bundle's path again (``urllib3`` would load it into the
+        context for every new connection).
+
+        :param conn: the connection pool.
+        :param url: the request's URL.
+        :param verify: the CA bundle, or whether to verify.
+        :param cert: the client certificate.
+        """
+        super().cert_verify(conn, url, verify, cert)
+        context = getattr(conn, "ssl_context", None)
+        if context is not None and verify is not False and context is self._tls_contexts.get(_bundle(verify)):
+            conn.ca_certs = conn.ca_cert_dir = None
+
+    def tls_context(self, verify: bool | str) -> ssl.SSLContext | None:
+        """
+        This adapter's TLS context for a CA bundle, loaded on first use; None without verification, or
+        when the bundle is missing (``requests`` then raises its own error, naming the path).
+
+        :param verify: the CA bundle, or whether to verify.
+        :raises ContactsConfigError: the bundle cannot be read, or holds no certificate (as the async face's).
+        """
+        if verify is False:
+            return None
+        location = _bundle(verify)
+        with self._tls_lock:
+            context = self._tls_contexts.get(location)
+            if context is None:
+                if not os.path.exists(location):
+                    return None
+                context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+                try:
+                    if os.path.isdir(location):
+                        context.load_verify_locations(capath=location)
+                    else:
+                        context.load_verify_locations(cafile=location)
+                except (OSError, ssl.SSLError) as err:  # unreadable, or no certificate in it
+                    raise ContactsConfigError(f"the CA bundle {location!r} cannot be loaded: {err}") from err
+                self._tls_contexts[location] = context
+        return context
+
+
+def _bundle(verify: bool | str) -> str:
+    """The CA bundle ``requests`` trusts for a ``verify`` value: its own for True, else the path given."""
+    return DEFAULT_CA_BUNDLE_PATH if verify is True else str(verify)
 
 
 def new_session() -> requests.Session:

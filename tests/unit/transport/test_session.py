@@ -15,9 +15,9 @@ def test_the_session_takes_proxies_and_ca_bundle_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path
 ):
     from airflow_provider_contacts.transport.session import new_session
+    from tests.unit.transport.test_aio import corporate_ca
 
-    bundle = tmp_path / "corporate-ca.pem"
-    bundle.write_text("")
+    bundle = corporate_ca(tmp_path)  # a real certificate: the bundle is loaded as the environment is read
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     settings = new_session().merge_environment_settings(API, {}, None, None, None)

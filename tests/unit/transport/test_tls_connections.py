@@ -1,0 +1,264 @@
+"""
+New HTTPS connections, against a real TLS server of the test's own CA: every connection of a transport's
+session shares one TLS context per CA bundle (``requests`` gives each its own, parsing the whole bundle each
+time), trusting exactly what ``requests`` trusts and checking the host name.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from airflow_provider_contacts.transport.direct import DirectPath
+from airflow_provider_contacts.transport.session import new_session
+
+DEADLINE = 10.0
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _certificate(subject: str, key: Any, issuer: str, issuer_key: Any, *, ca: bool, dns: str | None = None):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(_name(issuer))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if dns:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(dns)]), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _pem(certificate: Any) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+class Authority:
+    """A CA of the test's own, and a server certificate it signed for ``localhost`` only."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = _certificate(name, ca_key, name, ca_key, ca=True)
+        self.bundle = folder / f"{name}.pem"
+        self.bundle.write_bytes(_pem(ca))
+        server_key = ec.generate_private_key(ec.SECP256R1())
+        server = _certificate("localhost", server_key, name, ca_key, ca=False, dns="localhost")
+        self.chain = folder / f"{name}-server.pem"
+        self.chain.write_bytes(_pem(server) + _pem(ca))
+        self.key = folder / f"{name}-server.key"
+        self.key.write_bytes(
+            server_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+
+
+class TlsServer(ThreadingHTTPServer):
+    """Answers every request with ``{}``, keeps connections alive, counts the connections it accepted."""
+
+    daemon_threads = True
+
+    def __init__(self, authority: Authority) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(authority.chain, authority.key)
+        self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+        self.accepted = 0
+        self.lock = threading.Lock()
+
+    def get_request(self) -> Any:
+        connection, address = self.socket.accept()
+        with self.lock:
+            self.accepted += 1
+        return connection, address
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that refused the certificate closes the handshake: expected here
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+
+@pytest.fixture
+def authority(tmp_path: Path) -> Authority:
+    return Authority(tmp_path, "Contacts Test TLS CA")
+
+
+@pytest.fixture
+def server(authority: Authority) -> Iterator[TlsServer]:
+    tls = TlsServer(authority)
+    thread = threading.Thread(target=tls.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield tls
+    finally:
+        tls.shutdown()
+        tls.server_close()
+        thread.join(DEADLINE)
+
+
+@pytest.fixture
+def trusted(authority: Authority, monkeypatch: pytest.MonkeyPatch) -> Authority:
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority.bundle))
+    return authority
+
+
+def _send(sender: DirectPath, url: str) -> int:
+    return sender.send("GET", url, params=None, json=None, headers={}, timeout=DEADLINE).status
+
+
+def _by(path: str, session: requests.Session, url: str) -> int:
+    """One GET by ``requests``' own path of the session, or by its direct path."""
+    if path == "requests":
+        return session.get(url, timeout=DEADLINE).status_code
+    return _send(DirectPath(session), url)
+
+
+def _open_contexts(session: requests.Session, url: str) -> set[int]:
+    """The TLS contexts of the connections the session's pool for ``url`` keeps."""
+    adapter = session.get_adapter(url)
+    contexts = set()
+    for pool in list(adapter.poolmanager.pools._container.values()):
+        for connection in list(pool.pool.queue):
+            if connection is not None and connection.sock is not None:
+                contexts.add(id(connection.sock.context))
+    return contexts
+
+
+def test_every_connection_of_both_paths_shares_one_context_that_loads_the_bundle_once(
+    server: TlsServer, trusted: Authority
+):
+    url = f"https://localhost:{server.port}/x"
+    session = new_session()
+    sender = DirectPath(session)
+
+    def both_paths(_: int) -> list[int]:
+        return [session.get(url, timeout=DEADLINE).status_code, _send(sender, url)]
+
+    barrier = threading.Barrier(6)
+
+    def at_once(index: int) -> list[int]:
+        barrier.wait(DEADLINE)  # six threads at once: six new connections, each its own handshake
+        return both_paths(index)
+
+    answers: list[int] = []
+    workers = [threading.Thread(target=lambda i=i: answers.extend(at_once(i))) for i in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(DEADLINE)
+    assert answers == [200] * 12
+    assert server.accepted >= 6
+    assert len(_open_contexts(session, url)) == 1, "one context for every connection"
+    pool = session.get_adapter(url).poolmanager.connection_from_url(url)
+    assert pool.ca_certs is None and pool.ca_cert_dir is None, "no path for urllib3 to load per connection"
+
+
+def test_requests_own_adapter_gives_each_connection_a_context_of_its_own(
+    server: TlsServer, trusted: Authority
+):
+    # What the shared context replaces: each new connection parses the whole bundle again.
+    url = f"https://localhost:{server.port}/x"
+    plain = requests.Session()
+    barrier = threading.Barrier(3)
+
+    def at_once() -> None:
+        barrier.wait(DEADLINE)
+        plain.get(url, timeout=DEADLINE)
+
+    workers = [threading.Thread(target=at_once) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(DEADLINE)
+    assert len(_open_contexts(plain, url)) == 3
+
+
+def test_the_shared_context_trusts_only_the_bundle_requests_trusts(
+    server: TlsServer, authority: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    url = f"https://localhost:{server.port}/x"
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    other = Authority(tmp_path, "Another CA")
+    for bundle, trusted in ((other.bundle, False), (authority.bundle, True)):
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+        session = new_session()
+        for path in ("requests", "direct"):
+            if trusted:
+                assert _by(path, session, url) == 200
+            else:
+                with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+                    _by(path, session, url)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+        _send(DirectPath(new_session()), url)  # requests' own authorities (certifi) do not know this CA
+
+
+def test_the_shared_context_checks_the_host_name(server: TlsServer, trusted: Authority):
+    # The certificate names localhost only; the same server reached by its address must be refused.
+    session = new_session()
+    url = f"https://127.0.0.1:{server.port}/x"
+    for path in ("requests", "direct"):
+        with pytest.raises(requests.exceptions.SSLError, match=r"match|mismatch"):
+            _by(path, session, url)
+
+
+def test_a_client_certificate_keeps_requests_way(trusted: Authority):
+    adapter = new_session().get_adapter("https://api.test/")
+    probe = requests.Request("GET", "https://api.test/x").prepare()
+    _, pool = adapter.build_connection_pool_key_attributes(
+        probe, str(trusted.bundle), cert=str(trusted.chain)
+    )
+    assert "ssl_context" not in pool and pool["ca_certs"] == str(trusted.bundle)
+    _, shared = adapter.build_connection_pool_key_attributes(probe, str(trusted.bundle))
+    assert "ca_certs" not in shared and shared["ssl_context"].verify_mode == ssl.CERT_REQUIRED
+
+
+def test_a_bundle_without_certificates_is_an_error_naming_it_on_both_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from airflow_provider_contacts.exceptions import ContactsConfigError
+
+    garbage = tmp_path / "not-a-bundle.pem"
+    garbage.write_text("this is no certificate\n")
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(garbage))
+    session = new_session()
+    for path in ("requests", "direct"):
+        with pytest.raises(ContactsConfigError, match=f"the CA bundle '{garbage}' cannot be loaded"):
+            _by(path, session, "https://localhost:9/x")  # nothing is sent: it fails before connecting
