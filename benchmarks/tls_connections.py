@@ -7,7 +7,8 @@ a process of its own (the tests' server, ``tests/unit/transport/test_tls_connect
 ``REQUESTS_CA_BUNDLE`` with a bundle of ``certifi``'s authorities plus that CA (as a corporate bundle is), and
 opens ``--connections`` new connections at once, each sending one GET, ``--rounds`` times through:
 
-- ``provider``: a transport's session (``new_session``) and its direct path, as the hook sends;
+- ``provider``: a transport's session (``new_session``) and its direct path, as the hook sends, after one
+  request by ``requests``' own path (a token's, whose adapter hands the pool the bundle's path);
 - ``requests``: a plain ``requests.Session``, the way ``requests`` opens a connection;
 - ``floor``: a ``urllib3`` pool holding one TLS context loaded before the clock: the handshake and the
   request, nothing else.
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> bool:
                 "requests": functools.partial(requests_get, plain, url),
                 "floor": functools.partial(floor_get, pool),
             }
+            # A transport's first request is its token's, by requests' own path (its adapter hands the pool
+            # the bundle's path): sent before the clock, as a batch's token is fetched before its burst.
+            assert requests_get(sender.session, url) == 200
             for name, send in senders.items():
                 figures[name].append(at_once(args.connections, send))
         per = {name: 1000 * statistics.median(values) / args.connections for name, values in figures.items()}

@@ -272,7 +272,7 @@ class OriginAdapter(HTTPAdapter):
         :param cert: the client certificate.
         """
         super().cert_verify(conn, url, verify, cert)
-        context = getattr(conn, "ssl_context", None)
+        context = getattr(conn, "conn_kw", {}).get("ssl_context")  # what the pool gives its connections
         if context is not None and verify is not False and context is self._tls_contexts.get(_bundle(verify)):
             conn.ca_certs = conn.ca_cert_dir = None
 
