@@ -50,6 +50,7 @@ the hook's clock and before the bare client's, so neither pays a collection the 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import json
@@ -418,6 +419,11 @@ def main(argv: list[str] | None = None) -> bool:
         "--warm", default="cold,0,10.5", help="'cold', or the pause in seconds after a warm-up search"
     )
     p.add_argument("--quick", action="store_true", help="300 records, automatic workers, 1 and 4 locations")
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve the sandbox over HTTPS, as the API is (a CA of its own, trusted with certifi's)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.records, args.workers, args.locations = "300", "auto", "1,4"
@@ -440,7 +446,11 @@ def main(argv: list[str] | None = None) -> bool:
     short: list[str] = []  # judged cases below the goal
     machine_bound: list[str] = []  # ... where the bare client of the same run was below it too
     most = max(int(n) for n in _numbers(args.locations))
-    with common.sandbox(args.scale, latency_ms=args.latency_ms, locations=most, seed=0) as sb:
+    with contextlib.ExitStack() as stack:
+        tls = stack.enter_context(common.tls_sandbox_files()) if args.tls else {}
+        sb = stack.enter_context(
+            common.sandbox(args.scale, latency_ms=args.latency_ms, locations=most, seed=0, **tls)
+        )
         for case in cases:
             figures, stats = run_case_apart(sb, case, window, latency)
             rejected += stats["rate_limited_429"]

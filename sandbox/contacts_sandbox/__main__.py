@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     sb = build_sandbox(options)
     sock = bind(options.host, options.port)
-    base_url = _url(options.host, sock.getsockname()[1])
+    base_url = _url(options.host, sock.getsockname()[1], tls=bool(options.tls_cert))
     public_key = sb.webhooks.public_key if sb.webhooks else None
     connection = connection_for(
         options, base_url, sb.auth.mint_refresh_token(), webhook_public_key=public_key

@@ -56,6 +56,9 @@ class SandboxOptions:
     :param webhook_urls: URLs that get a signed webhook for every change (``--webhook-url``, repeatable).
     :param webhook_retry_scale: factor on HighLevel's 10-minute delay between retries after a 429.
     :param webhook_fault: make every webhook misbehave: ``tampered``, ``unsigned``, ``stale`` or ``duplicate``.
+    :param tls_cert: serve HTTPS with this certificate chain (a PEM file), as the real API does; clients must
+        trust its CA (``REQUESTS_CA_BUNDLE``). Default: plain HTTP.
+    :param tls_key: the private key of ``tls_cert`` (a PEM file).
     """
 
     host: str = "127.0.0.1"
@@ -84,8 +87,12 @@ class SandboxOptions:
     webhook_urls: list[str] = field(default_factory=list, metadata={"flag": "--webhook-url", "repeat": True})
     webhook_retry_scale: float = 1.0
     webhook_fault: str = ""
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     def __post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together: give both, or neither for plain HTTP")
         unknown = set(self.fault_kinds) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; choose among {list(FAULT_KINDS)}")

@@ -103,7 +103,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def make_server(sb: Sandbox) -> uvicorn.Server:
     """
-    Build the uvicorn server (httptools + uvloop, no access log).
+    Build the uvicorn server (httptools + uvloop, no access log; HTTPS when the options name a certificate).
 
     :param sb: the state to serve.
     """
@@ -116,6 +116,8 @@ def make_server(sb: Sandbox) -> uvicorn.Server:
         lifespan="off",
         timeout_graceful_shutdown=2,
         timeout_keep_alive=30,
+        ssl_certfile=sb.options.tls_cert,
+        ssl_keyfile=sb.options.tls_key,
     )
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     return uvicorn.Server(config)
@@ -362,8 +364,8 @@ def wait_healthy(base_url: str, timeout: float = 60.0, process: subprocess.Popen
         delay = min(delay * 2, 0.1)
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+def _url(host: str, port: int, tls: bool = False) -> str:
+    return f"{'https' if tls else 'http'}://{'[' + host + ']' if ':' in host else host}:{port}"
 
 
 @contextmanager
@@ -385,7 +387,7 @@ def running_sandbox(*, subprocess_mode: bool = False, **options: Any) -> Iterato
         return
     sb = build_sandbox(opts)
     sock = bind(opts.host, opts.port)
-    base_url = _url(opts.host, sock.getsockname()[1])
+    base_url = _url(opts.host, sock.getsockname()[1], tls=bool(opts.tls_cert))
     server = make_server(sb)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="contacts-sandbox", daemon=True
