@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import zlib
@@ -194,6 +195,7 @@ def tls_sandbox_files() -> Iterator[dict[str, str]]:
             os.environ.pop("REQUESTS_CA_BUNDLE", None)
         else:
             os.environ["REQUESTS_CA_BUNDLE"] = before
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def bare_headers(token: str, version: str) -> dict[str, str]:

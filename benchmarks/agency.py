@@ -38,9 +38,11 @@ client (:func:`bare_location`: the same workers and pacing, no validation or ret
 its clock and one latency added for them), and its ratios are printed beside the hook's. They are not judged.
 
     .venv/bin/python benchmarks/agency.py [--auth agency,oauth] [--locations 1,4,10] [--records 300,1000]
-        [--workers auto,16,32] [--warm cold,0,10.5] [--quick] [--scale 1] [--latency-ms 150]
+        [--workers auto,16,32] [--warm cold,0,10.5] [--quick] [--tls] [--scale 1] [--latency-ms 150]
 
 ``--quick``: 300 records, automatic workers, 1 and 4 locations, every warmth, both kinds (about 4 minutes).
+``--tls``: the sandbox serves HTTPS, as the API does, with a CA of the benchmark's own trusted through
+``REQUESTS_CA_BUNDLE`` beside ``certifi``'s authorities; every new connection then pays its handshake.
 The full matrix (the default) takes about 90 minutes at the real limit (91 on 2026-12-06, with the bare
 client's runs; 81 on 2026-12-05, before each case ran in a process of its own). Each case runs in a spawned
 process of its own, as a task does: no transport, token, thread or memory is left from the cases before it,

@@ -25,6 +25,7 @@ import argparse
 import functools
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> bool:
     finally:
         stop.set()
         server.join(30)
+        shutil.rmtree(folder, ignore_errors=True)
     passed = ratios["provider"] <= GOAL
     return common.verdict(
         "tls_connections",
