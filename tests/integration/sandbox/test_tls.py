@@ -88,7 +88,9 @@ def test_the_sandbox_serves_https_and_the_hook_works_through_it(
         agency = _hook(tls_sandbox, conn, tmp_path, monkeypatch, location_id=location)
         found = agency.upsert_contact({"email": f"tls-agency-{uuid.uuid4().hex[:6]}@example.com"})
         assert found["contact"]["locationId"] == location
-    assert len(loaded) >= 16, "new HTTPS connections, the batch's and the tokens'"
+    # At least the OAuth transport's one, and each agency location's company and location transports' (how
+    # many more the batch opens depends on how its 16 workers overlap).
+    assert len(loaded) >= 5, "new HTTPS connections, the batch's and the tokens'"
     assert set(loaded) == {None}, (
         "no connection loaded the CA bundle again: each transport's context holds it"
     )
