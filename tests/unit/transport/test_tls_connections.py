@@ -101,6 +101,8 @@ class TlsServer(ThreadingHTTPServer):
         self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
         self.accepted = 0
         self.lock = threading.Lock()
+        #: What ``/together`` waits for: that many requests in flight at once (each on a connection of its own).
+        self.together: threading.Barrier | None = None
 
     def get_request(self) -> Any:
         connection, address = self.socket.accept()
@@ -123,6 +125,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        together = self.server.together  # type: ignore[attr-defined]
+        if self.path.startswith("/together") and together is not None:
+            together.wait(DEADLINE)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", "2")
@@ -195,15 +200,13 @@ def test_every_connection_of_both_paths_shares_one_context_that_loads_the_bundle
         return wrap(*args, **kwargs)
 
     monkeypatch.setattr(urllib3.connection, "ssl_wrap_socket", recording)
-
-    def both_paths(_: int) -> list[int]:
-        return [session.get(url, timeout=DEADLINE).status_code, _send(sender, url)]
-
-    barrier = threading.Barrier(6)
+    server.together = threading.Barrier(
+        6
+    )  # six requests in flight at once: six connections, five of them new
 
     def at_once(index: int) -> list[int]:
-        barrier.wait(DEADLINE)  # six threads at once: six new connections, each its own handshake
-        return both_paths(index)
+        together = f"https://localhost:{server.port}/together"
+        return [session.get(together, timeout=DEADLINE).status_code, _send(sender, url)]
 
     answers: list[int] = []
     workers = [threading.Thread(target=lambda i=i: answers.extend(at_once(i))) for i in range(6)]
@@ -212,7 +215,7 @@ def test_every_connection_of_both_paths_shares_one_context_that_loads_the_bundle
     for worker in workers:
         worker.join(DEADLINE)
     assert answers == [200] * 12
-    assert len(loaded) >= 5, "new connections (one thread may take the first request's), each its handshake"
+    assert len(loaded) >= 5, "new connections (one thread takes the first request's), each its handshake"
     assert set(loaded) == {(None, None, None)}, "no bundle loaded into the context again for a connection"
     assert len(_open_contexts(session, url)) == 1, "one context for every connection"
 
@@ -221,12 +224,11 @@ def test_requests_own_adapter_gives_each_connection_a_context_of_its_own(
     server: TlsServer, trusted: Authority
 ):
     # What the shared context replaces: each new connection parses the whole bundle again.
-    url = f"https://localhost:{server.port}/x"
+    url = f"https://localhost:{server.port}/together"
     plain = requests.Session()
-    barrier = threading.Barrier(3)
+    server.together = threading.Barrier(3)  # three requests in flight at once: three connections
 
     def at_once() -> None:
-        barrier.wait(DEADLINE)
         plain.get(url, timeout=DEADLINE)
 
     workers = [threading.Thread(target=at_once) for _ in range(3)]
