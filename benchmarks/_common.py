@@ -8,6 +8,7 @@ the GIL with the client being measured.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
@@ -25,6 +26,7 @@ import urllib3
 
 # Before anything imports Airflow: a throw-away AIRFLOW_HOME, never the user's ~/airflow.
 _HOME = Path(tempfile.mkdtemp(prefix="contacts-bench-home-"))
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)  # each benchmark process (and case) makes its own
 os.environ.setdefault("AIRFLOW_HOME", str(_HOME))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
