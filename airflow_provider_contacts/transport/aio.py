@@ -10,7 +10,6 @@ refresh (the token store and the token endpoint are synchronous): it runs in a t
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 import threading
 import time
@@ -20,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import tenacity
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
 from airflow_provider_contacts.retries import Retry
 from airflow_provider_contacts.transport.core import (
     Answer,
@@ -30,7 +28,7 @@ from airflow_provider_contacts.transport.core import (
     failure_kind,
     no_answer,
 )
-from airflow_provider_contacts.transport.settings import environment_ca_bundle
+from airflow_provider_contacts.transport.settings import context_trusting, environment_ca_bundle
 
 if TYPE_CHECKING:
     from airflow_provider_contacts.transport.sync import Transport
@@ -44,14 +42,7 @@ def ca_bundle_context() -> ssl.SSLContext:
     deployment that set the first for requests would see its deferred sensors fail where its tasks work.
     """
     bundle = environment_ca_bundle()
-    if not bundle:
-        return httpx.create_ssl_context()
-    try:
-        if os.path.isdir(bundle):
-            return ssl.create_default_context(capath=bundle)
-        return ssl.create_default_context(cafile=bundle)
-    except (OSError, ssl.SSLError) as err:  # unreadable, or no certificate in it
-        raise ContactsConfigError(f"the CA bundle {bundle!r} cannot be loaded: {err}") from err
+    return context_trusting(bundle) if bundle else httpx.create_ssl_context()
 
 
 class AsyncTransport:

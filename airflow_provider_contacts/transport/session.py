@@ -22,8 +22,7 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.ssl_ import create_urllib3_context
 
-from airflow_provider_contacts.exceptions import ContactsConfigError
-from airflow_provider_contacts.transport.settings import environment_ca_bundle
+from airflow_provider_contacts.transport.settings import context_trusting, environment_ca_bundle
 
 
 class BearerSession(requests.Session):
@@ -292,14 +291,7 @@ class OriginAdapter(HTTPAdapter):
             if context is None:
                 if not os.path.exists(location):
                     return None
-                context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
-                try:
-                    if os.path.isdir(location):
-                        context.load_verify_locations(capath=location)
-                    else:
-                        context.load_verify_locations(cafile=location)
-                except (OSError, ssl.SSLError) as err:  # unreadable, or no certificate in it
-                    raise ContactsConfigError(f"the CA bundle {location!r} cannot be loaded: {err}") from err
+                context = context_trusting(location, create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED))
                 self._tls_contexts[location] = context
         return context
 

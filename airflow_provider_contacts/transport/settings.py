@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import ipaddress
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,3 +228,22 @@ def environment_ca_bundle() -> str | None:
                 )
             return path
     return None
+
+
+def context_trusting(bundle: str, context: ssl.SSLContext | None = None) -> ssl.SSLContext:
+    """
+    A TLS context that trusts a CA bundle: ``context`` with the bundle loaded into it, else Python's default
+    client context for it. Both faces of the transport build theirs here.
+
+    :param bundle: a PEM file, or a directory of certificates.
+    :param context: the context to load it into; default: a new ``ssl.create_default_context``.
+    :raises ContactsConfigError: the bundle cannot be read, or holds no certificate.
+    """
+    cafile, capath = (None, bundle) if os.path.isdir(bundle) else (bundle, None)
+    try:
+        if context is None:
+            return ssl.create_default_context(cafile=cafile, capath=capath)
+        context.load_verify_locations(cafile=cafile, capath=capath)
+    except (OSError, ssl.SSLError) as err:  # unreadable, or no certificate in it
+        raise ContactsConfigError(f"the CA bundle {bundle!r} cannot be loaded: {err}") from err
+    return context
