@@ -182,7 +182,7 @@ def tls_sandbox_files() -> Iterator[dict[str, str]]:
     """
     import certifi
 
-    from tests.unit.transport.test_tls_connections import Authority
+    from tests.tls import Authority
 
     folder = Path(tempfile.mkdtemp(prefix="contacts-bench-tls-"))
     authority = Authority(folder, "Contacts Bench CA", hosts=("127.0.0.1",))

@@ -43,7 +43,7 @@ GOAL = 1.5
 def serve(folder: str, ready: Any, stop: Any) -> None:
     """The TLS server, in its own process: put its port in ``ready``, serve until ``stop`` is set."""
     sys.path.insert(0, str(common.REPO_ROOT))
-    from tests.unit.transport.test_tls_connections import Authority, TlsServer
+    from tests.tls import Authority, TlsServer
 
     server = TlsServer(Authority(Path(folder), "Contacts Bench CA"))
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -16,7 +16,7 @@ import pytest
 
 from airflow_provider_contacts.sandbox import running_sandbox
 from tests.dags.helpers import xcom_value
-from tests.unit.transport.test_tls_connections import Authority
+from tests.tls import Authority
 
 DAG_FILE = """
 from datetime import datetime, timezone

@@ -18,7 +18,7 @@ import pytest
 from airflow_provider_contacts.exceptions import ContactsError
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
-from tests.unit.transport.test_tls_connections import Authority
+from tests.tls import Authority
 
 pytestmark = pytest.mark.integration
 
