@@ -3,8 +3,11 @@ The deployment tier's fixture: a whole Airflow deployment, started once for the 
 
 PostgreSQL metadata database (fresh, dropped at the end), ``airflow db migrate``, then the API server,
 scheduler, DAG processor, triggerer and two Celery workers (Redis broker, result backend on PostgreSQL), the
-example DAGs as a DAG bundle, and the sandbox in its own process with 30 s access tokens. Every process gets
-the OAuth connection ``contacts_default`` on the default token store (the Variable
+example DAGs as a DAG bundle, and the sandbox in its own process with 30 s access tokens, serving HTTPS as the
+API does: a certificate of the tier's own CA, which every process trusts through ``REQUESTS_CA_BUNDLE`` beside
+``certifi``'s authorities (a corporate bundle's shape), so the workers' requests, the triggerer's ``httpx``
+client and the API server's connection test each load it and check the certificate. Every process gets the
+OAuth connection ``contacts_default`` on the default token store (the Variable
 ``contacts_token__contacts_default``). The tier skips, saying why, when PostgreSQL or Redis is unreachable.
 
 Its figures (wall time, runs and states, the sandbox's counts) are printed in pytest's terminal summary.
@@ -27,6 +30,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
+from tests.tls import Authority
 
 from .harness import REDIS, Api, Deployment, unreachable_reason, wait_until
 
@@ -74,48 +78,71 @@ def tier() -> Iterator[Tier]:
         pytest.skip(f"deployment tier skipped: {reason}")
     started = time.monotonic()
     home = Path(tempfile.mkdtemp(prefix="contacts-deploy-"))
-    with (
-        _sigterm_raises(),
-        running_sandbox(
-            subprocess_mode=True,
-            seed=30,
-            random_seed=11,
-            access_token_ttl=ACCESS_TOKEN_TTL,
-            rate_limit=100,
-            rate_interval=10,
-            locations=AGENCY_LOCATIONS,
-        ) as sandbox,
-    ):
-        os.environ["AIRFLOW_CONN_CONTACTS_TIER_WRITER"] = sandbox.conn_env(sandbox.private_connection())
-        connection = json.loads(sandbox.conn_env())
-        deployment = Deployment(home=home, connection=connection)
-        # An agency connection too (its company chain on the default Variable store), for contacts_agency_sync;
-        # one rate budget for every process, in Redis under this deployment's own key prefix.
-        agency = deployment.more_connections["contacts_agency"] = sandbox.agency_connection()
-        for conn in (connection, agency):
-            conn["extra"]["rate_limit_backend"] = f"redis://{REDIS[0]}:{REDIS[1]}/{deployment.redis_db}"
-            conn["extra"]["rate_limit_key_prefix"] = deployment.name
-        api = Api(deployment)
-        tier = Tier(deployment, api, sandbox, started)
+    try:
+        authority, bundle = _tier_authority(home / "tls")
+        with _sigterm_raises(), pytest.MonkeyPatch.context() as patch:
+            # This process (the writer hook, the sandbox handle) trusts the CA as the deployment's processes do.
+            patch.delenv("CURL_CA_BUNDLE", raising=False)
+            patch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+            with running_sandbox(
+                subprocess_mode=True,
+                seed=30,
+                random_seed=11,
+                access_token_ttl=ACCESS_TOKEN_TTL,
+                rate_limit=100,
+                rate_interval=10,
+                locations=AGENCY_LOCATIONS,
+                tls_cert=str(authority.chain),
+                tls_key=str(authority.key),
+            ) as sandbox:
+                yield from _deployed(home, sandbox, bundle, started)
+    finally:
+        if not os.environ.get("CONTACTS_DEPLOY_KEEP"):  # set it to keep the processes' logs
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def _tier_authority(folder: Path) -> tuple[Authority, Path]:
+    """The tier's CA and the bundle its processes trust: ``certifi``'s authorities and that CA."""
+    import certifi
+
+    folder.mkdir(parents=True)
+    authority = Authority(folder, "Contacts Deployment Tier CA", hosts=("127.0.0.1",))
+    bundle = folder / "certifi-and-tier-ca.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes() + authority.bundle.read_bytes())
+    return authority, bundle
+
+
+def _deployed(home: Path, sandbox: SandboxHandle, bundle: Path, started: float) -> Iterator[Tier]:
+    """Start the deployment on the running sandbox (HTTPS), yield the tier, and always stop the deployment."""
+    assert sandbox.base_url.startswith("https://"), sandbox.base_url
+    os.environ["AIRFLOW_CONN_CONTACTS_TIER_WRITER"] = sandbox.conn_env(sandbox.private_connection())
+    connection = json.loads(sandbox.conn_env())
+    deployment = Deployment(home=home, connection=connection, ca_bundle=bundle)
+    # An agency connection too (its company chain on the default Variable store), for contacts_agency_sync;
+    # one rate budget for every process, in Redis under this deployment's own key prefix.
+    agency = deployment.more_connections["contacts_agency"] = sandbox.agency_connection()
+    for conn in (connection, agency):
+        conn["extra"]["rate_limit_backend"] = f"redis://{REDIS[0]}:{REDIS[1]}/{deployment.redis_db}"
+        conn["extra"]["rate_limit_key_prefix"] = deployment.name
+    api = Api(deployment)
+    tier = Tier(deployment, api, sandbox, started)
+    try:
+        deployment.create()
+        deployment.start_all()
+        wait_until(api.ready, 120, "the API server")
+        api.login()
+        for dag_id in DAG_IDS:
+            wait_until(lambda dag_id=dag_id: api.dag_parsed(dag_id), 120, f"DAG {dag_id} to be parsed")
+        for dag_id in DAG_IDS:
+            api.unpause(dag_id)
+        tier.notes["ready_after_s"] = round(time.monotonic() - started, 1)
+        yield tier
+    finally:
         try:
-            deployment.create()
-            deployment.start_all()
-            wait_until(api.ready, 120, "the API server")
-            api.login()
-            for dag_id in DAG_IDS:
-                wait_until(lambda dag_id=dag_id: api.dag_parsed(dag_id), 120, f"DAG {dag_id} to be parsed")
-            for dag_id in DAG_IDS:
-                api.unpause(dag_id)
-            tier.notes["ready_after_s"] = round(time.monotonic() - started, 1)
-            yield tier
+            _summarise(tier)
         finally:
-            try:
-                _summarise(tier)
-            finally:
-                deployment.stop()
-                os.environ.pop("AIRFLOW_CONN_CONTACTS_TIER_WRITER", None)
-                if not os.environ.get("CONTACTS_DEPLOY_KEEP"):  # set it to keep the processes' logs
-                    shutil.rmtree(home, ignore_errors=True)
+            deployment.stop()
+            os.environ.pop("AIRFLOW_CONN_CONTACTS_TIER_WRITER", None)
 
 
 @contextmanager
@@ -145,7 +172,8 @@ def _summarise(tier: Tier) -> None:
                 SUMMARY.append(f"  {dag_id:26} {run['run_type']:14} {run['state']:8} {run['dag_run_id']}")
         stats = tier.sandbox.stats()
         SUMMARY.append(
-            f"sandbox: token refreshes {stats['token_refreshes']}, rejected refresh tokens "
+            f"sandbox (over {tier.sandbox.base_url.split(':', 1)[0].upper()}): token refreshes "
+            f"{stats['token_refreshes']}, rejected refresh tokens "
             f"{stats['rejected_refresh_tokens']}, 429s {stats['rate_limit_rejections']}, "
             f"requests {sum(stats['requests_by_route'].values())}"
         )

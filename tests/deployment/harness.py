@@ -91,6 +91,8 @@ class Deployment:
     redis_db: int = 0
     #: Further connections of every process, by connection id (e.g. the agency connection).
     more_connections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The CA bundle every process trusts (``REQUESTS_CA_BUNDLE``), when the sandbox serves HTTPS.
+    ca_bundle: Path | None = None
 
     @property
     def api_url(self) -> str:
@@ -116,6 +118,9 @@ class Deployment:
             },
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST", "CONTACTS_"))}
+        if self.ca_bundle is not None:
+            env.pop("CURL_CA_BUNDLE", None)  # requests would prefer neither; one bundle, named once
+            env["REQUESTS_CA_BUNDLE"] = str(self.ca_bundle)
         env.update(
             {
                 "AIRFLOW_HOME": str(self.home),
