@@ -90,17 +90,27 @@ def sandbox(scale: float = 1.0, **options: Any) -> Iterator[SandboxHandle]:
         yield handle
 
 
+def scratch_dir(prefix: str) -> Path:
+    """
+    A new folder inside this process's throw-away ``AIRFLOW_HOME``, removed with it when the process ends (token
+    files of the sandbox's connections: nothing of a benchmark is left in the temporary directory).
+
+    :param prefix: the folder name's prefix.
+    """
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=_HOME))
+
+
 def use_sandbox(handle: SandboxHandle, token_dir: Path | None = None, **extra: Any) -> dict[str, Any]:
     """
     Point ``contacts_default`` at a sandbox (its OAuth connection, rotated tokens in a temporary file).
 
     :param handle: the running sandbox.
-    :param token_dir: where the token file goes; default a new temporary directory.
+    :param token_dir: where the token file goes; default a new folder of :func:`scratch_dir`.
     :param extra: more connection extra keys (``max_retries``, ...).
     :return: the connection dict now in ``AIRFLOW_CONN_CONTACTS_DEFAULT``.
     """
     connection = json.loads(handle.conn_env(handle.oauth_connection()))
-    folder = token_dir or Path(tempfile.mkdtemp(prefix="contacts-bench-tokens-"))
+    folder = token_dir or scratch_dir("tokens-")
     connection["extra"]["token_file"] = str(folder / "tokens.json")
     connection["extra"].update(extra)
     os.environ[CONN_ENV] = json.dumps(connection)

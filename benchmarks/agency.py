@@ -59,14 +59,12 @@ import json
 import math
 import multiprocessing
 import os
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import _common as common
@@ -177,8 +175,7 @@ def _connection(sb: Any, auth: str) -> dict[str, Any]:
     connection = (
         sb.agency_connection() if auth == "agency" else json.loads(sb.conn_env(sb.oauth_connection()))
     )
-    folder = Path(tempfile.mkdtemp(prefix="contacts-bench-"))
-    connection["extra"]["token_file"] = str(folder / "tokens.json")
+    connection["extra"]["token_file"] = str(common.scratch_dir("tokens-") / "tokens.json")
     return connection
 
 

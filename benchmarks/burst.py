@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> bool:
     figures: dict[str, list[tuple[float, float]]] = {"hook": [], "requests": [], "urllib3": []}
     with common.sandbox(args.scale, latency_ms=args.latency_ms, locations=args.locations, seed=0) as sb:
         connection = sb.agency_connection()
-        connection["extra"]["token_file"] = str(tempfile.mkdtemp(prefix="contacts-bench-") + "/tokens.json")
+        connection["extra"]["token_file"] = str(common.scratch_dir("tokens-") / "tokens.json")
         os.environ["AIRFLOW_CONN_CONTACTS_BURST"] = json.dumps(connection)
         locations = list(sb.installed_location_ids[: args.locations])
         first = {location: ContactsHook("contacts_burst", location_id=location) for location in locations}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -82,8 +83,12 @@ def database() -> Iterator[tuple[str, Callable[[], Any]]]:
         print(f"  PostgreSQL unreachable ({type(exc).__name__}); using SQLite", flush=True)
         import sqlite3
 
-        path = Path(tempfile.mkdtemp(prefix="contacts-webhooks-bench-")) / "airflow.db"
-        yield f"sqlite:///{path}", lambda: sqlite3.connect(path, timeout=30)
+        folder = Path(tempfile.mkdtemp(prefix="contacts-webhooks-bench-"))
+        path = folder / "airflow.db"
+        try:
+            yield f"sqlite:///{path}", lambda: sqlite3.connect(path, timeout=30)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         return
     admin.autocommit = True
     name = f"contacts_webhooks_bench_{uuid.uuid4().hex[:8]}"
@@ -184,6 +189,7 @@ def main() -> int:
     (home / "dags").mkdir()
     (home / "dags" / "bench.py").write_text(DAGS % {"poll": args.poll_interval, "location": LOCATION})
     with ExitStack() as stack:
+        stack.callback(shutil.rmtree, home, ignore_errors=True)
         url, connect = stack.enter_context(database())
         sandbox = stack.enter_context(
             running_sandbox(subprocess_mode=True, rate_limit=100_000, webhook_retry_scale=0.001)
