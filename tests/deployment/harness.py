@@ -9,6 +9,7 @@ their own in Redis and are deleted at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,12 @@ def unreachable_reason() -> str | None:
     except OSError as error:
         return f"Redis at {REDIS[0]}:{REDIS[1]} is not reachable ({type(error).__name__})"
     return None
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    """Send ``sig`` to a process's group (it leads one of its own); a group already gone is no error."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
 
 
 def _pg(sql: str) -> None:
@@ -233,31 +241,36 @@ class Deployment:
 
     def stop_process(self, name: str, grace: float = 20) -> None:
         """Stop one process and its children: TERM to the group, KILL after ``grace`` seconds."""
-        process = self.processes.pop(name, None)
-        if process is None:
-            return
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+        self.stop_processes([name], grace)
+
+    def stop_processes(self, names: list[str], grace: float) -> None:
+        """
+        Stop processes and their children: TERM to every group at once, then KILL to each group once its
+        leader has exited or ``grace`` seconds have passed (one grace for all of them, not one each).
+
+        :param names: the processes, by name.
+        :param grace: seconds they have to stop by themselves.
+        """
+        stopping = {name: self.processes.pop(name) for name in names if name in self.processes}
+        for process in stopping.values():
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name, process in stopping.items():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            # The leader is gone or late; children of the group may still be alive: kill them all.
+            _signal_group(process, signal.SIGKILL)
             try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                process.wait(timeout=wait)
-                # The leader is gone; children of the group may still be alive: kill them too.
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                break
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                continue
-            break
+                print(f"{name} (pid {process.pid}) did not exit after SIGKILL", file=sys.stderr)
 
     def stop(self) -> None:
         """Stop every process, drop the database, delete the broker's keys; never raises."""
-        for name in list(self.processes):
-            try:
-                self.stop_process(name, grace=10)
-            except Exception as error:  # keep stopping the others
-                print(f"stopping {name} failed: {error}", file=sys.stderr)
+        try:
+            self.stop_processes(list(self.processes), grace=10)
+        except Exception as error:
+            print(f"stopping the processes failed: {error}", file=sys.stderr)
         try:
             _pg(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         except Exception as error:
