@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml sandbox/pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-# Most tests wait on a server (the sandbox's latency, Airflow processes starting), not on the CPU: two
-# workers, each taking whole files (module fixtures such as the deployment tier stay in one process).
-PYTEST_WORKERS ?= 2
+# Most tests wait on a server (the sandbox's latency, Airflow processes starting), not on the CPU: three
+# workers on two cores, each taking whole files (module fixtures such as the deployment tier stay in one
+# process). On 2026-12-06's slower host, two workers took 10 min 20 s and three 8 min 36 s.
+PYTEST_WORKERS ?= 3
 
 # The suite includes the package check (tests/packaging/test_wheel.py).
 test: $(STAMP) pyfloor docs-check
