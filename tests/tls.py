@@ -10,6 +10,8 @@ import datetime
 import ipaddress
 import ssl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+#: What :func:`bundles_loaded` records for a connection that loads no CA bundle (its context holds the trust).
+NO_BUNDLE = (None, None, None)
 #: How long a test server's ``/together`` waits for its requests, in seconds.
 DEADLINE = 10.0
 
@@ -128,3 +132,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"{}")
+
+
+@contextmanager
+def bundles_loaded() -> Iterator[list[tuple[Any, Any, Any]]]:
+    """
+    Record, for each new TLS connection ``urllib3`` opens inside the block, the CA bundle it is given to load
+    (``ca_certs``, ``ca_cert_dir``, ``ca_cert_data``): :data:`NO_BUNDLE` when it loads none.
+    """
+    import urllib3.connection
+
+    loaded: list[tuple[Any, Any, Any]] = []
+    wrap = urllib3.connection.ssl_wrap_socket
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        loaded.append((kwargs.get("ca_certs"), kwargs.get("ca_cert_dir"), kwargs.get("ca_cert_data")))
+        return wrap(*args, **kwargs)
+
+    urllib3.connection.ssl_wrap_socket = recording  # type: ignore[assignment]
+    try:
+        yield loaded
+    finally:
+        urllib3.connection.ssl_wrap_socket = wrap  # type: ignore[assignment]

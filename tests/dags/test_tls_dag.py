@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_provider_contacts.sandbox import running_sandbox
 from tests.dags.helpers import xcom_value
-from tests.tls import Authority
+from tests.tls import NO_BUNDLE, Authority, bundles_loaded
 
 DAG_FILE = """
 from datetime import datetime, timezone
@@ -41,7 +40,6 @@ with DAG("contacts_over_https", schedule=None, start_date=datetime(2026, 1, 1, t
 def test_a_task_upserts_over_https_with_the_default_token_store(
     airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import urllib3.connection
     from airflow import settings
     from airflow.dag_processing.dagbag import BundleDagBag
     from airflow.models import Variable
@@ -67,16 +65,8 @@ def test_a_task_upserts_over_https_with_the_default_token_store(
         bag = BundleDagBag(dag_folder=str(dags), bundle_path=dags, bundle_name="dags-folder")
         assert bag.import_errors == {}
 
-        loaded: list[Any] = []
-        wrap = urllib3.connection.ssl_wrap_socket
-
-        def recording(*args: Any, **kwargs: Any) -> Any:
-            loaded.append(kwargs.get("ca_certs") or kwargs.get("ca_cert_dir") or kwargs.get("ca_cert_data"))
-            return wrap(*args, **kwargs)
-
-        monkeypatch.setattr(urllib3.connection, "ssl_wrap_socket", recording)
-        run = bag.dags["contacts_over_https"].test()
-        monkeypatch.setattr(urllib3.connection, "ssl_wrap_socket", wrap)
+        with bundles_loaded() as loaded:
+            run = bag.dags["contacts_over_https"].test()
 
         assert run.state == "success"
         created = xcom_value(run, "upsert")
@@ -86,4 +76,4 @@ def test_a_task_upserts_over_https_with_the_default_token_store(
         }
         stored = Variable.get("contacts_token__contacts_default", default_var=None)
         assert stored and "refresh_token" in stored, "the run fetched its token and kept it in the Variable"
-        assert loaded and set(loaded) == {None}, "no connection of the task loaded the CA bundle again"
+        assert loaded and set(loaded) == {NO_BUNDLE}, "no connection of the task loaded the CA bundle again"

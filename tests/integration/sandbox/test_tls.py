@@ -18,7 +18,7 @@ import pytest
 from airflow_provider_contacts.exceptions import ContactsError
 from airflow_provider_contacts.hooks.contacts import ContactsHook
 from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
-from tests.tls import Authority
+from tests.tls import NO_BUNDLE, Authority, bundles_loaded
 
 pytestmark = pytest.mark.integration
 
@@ -64,34 +64,25 @@ def _hook(
 def test_the_sandbox_serves_https_and_the_hook_works_through_it(
     tls_sandbox: SandboxHandle, trusting: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    import urllib3.connection
-
     assert tls_sandbox.base_url.startswith("https://127.0.0.1:")
     # The connections first: the sandbox handle's own requests (it mints their refresh tokens) are not the hook's.
     oauth_conn = dict(tls_sandbox.connection, extra=dict(tls_sandbox.connection["extra"]))
     agency_conns = {
         location: tls_sandbox.agency_connection() for location in tls_sandbox.installed_location_ids
     }
-    loaded: list[Any] = []
-    wrap = urllib3.connection.ssl_wrap_socket
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        loaded.append(kwargs.get("ca_certs") or kwargs.get("ca_cert_dir") or kwargs.get("ca_cert_data"))
-        return wrap(*args, **kwargs)
-
-    monkeypatch.setattr(urllib3.connection, "ssl_wrap_socket", recording)
-    oauth = _hook(tls_sandbox, oauth_conn, tmp_path, monkeypatch)
-    records = [{"email": f"tls-{i}-{uuid.uuid4().hex[:6]}@example.com"} for i in range(40)]
-    results = oauth.upsert_contacts(records, max_workers=16)
-    assert [r["ok"] for r in results] == [True] * 40
-    for location, conn in agency_conns.items():
-        agency = _hook(tls_sandbox, conn, tmp_path, monkeypatch, location_id=location)
-        found = agency.upsert_contact({"email": f"tls-agency-{uuid.uuid4().hex[:6]}@example.com"})
-        assert found["contact"]["locationId"] == location
+    with bundles_loaded() as loaded:
+        oauth = _hook(tls_sandbox, oauth_conn, tmp_path, monkeypatch)
+        records = [{"email": f"tls-{i}-{uuid.uuid4().hex[:6]}@example.com"} for i in range(40)]
+        results = oauth.upsert_contacts(records, max_workers=16)
+        assert [r["ok"] for r in results] == [True] * 40
+        for location, conn in agency_conns.items():
+            agency = _hook(tls_sandbox, conn, tmp_path, monkeypatch, location_id=location)
+            found = agency.upsert_contact({"email": f"tls-agency-{uuid.uuid4().hex[:6]}@example.com"})
+            assert found["contact"]["locationId"] == location
     # At least the OAuth transport's one, and each agency location's company and location transports' (how
     # many more the batch opens depends on how its 16 workers overlap).
     assert len(loaded) >= 5, "new HTTPS connections, the batch's and the tokens'"
-    assert set(loaded) == {None}, (
+    assert set(loaded) == {NO_BUNDLE}, (
         "no connection loaded the CA bundle again: each transport's context holds it"
     )
 

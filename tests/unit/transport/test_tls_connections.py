@@ -10,14 +10,13 @@ import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from airflow_provider_contacts.transport.direct import DirectPath
 from airflow_provider_contacts.transport.session import new_session
-from tests.tls import DEADLINE, Authority, TlsServer
+from tests.tls import DEADLINE, NO_BUNDLE, Authority, TlsServer, bundles_loaded
 
 
 @pytest.fixture
@@ -70,21 +69,11 @@ def _open_contexts(session: requests.Session, url: str) -> set[int]:
 def test_every_connection_of_both_paths_shares_one_context_that_loads_the_bundle_once(
     server: TlsServer, trusted: Authority, monkeypatch: pytest.MonkeyPatch
 ):
-    import urllib3.connection
-
     url = f"https://localhost:{server.port}/x"
     session = new_session()
     sender = DirectPath(session)
     # requests' own path first, as a token's request goes: its adapter hands the pool the bundle's path.
     assert session.get(url, timeout=DEADLINE).status_code == 200
-    loaded: list[Any] = []
-    wrap = urllib3.connection.ssl_wrap_socket
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        loaded.append((kwargs.get("ca_certs"), kwargs.get("ca_cert_dir"), kwargs.get("ca_cert_data")))
-        return wrap(*args, **kwargs)
-
-    monkeypatch.setattr(urllib3.connection, "ssl_wrap_socket", recording)
     server.together = threading.Barrier(
         6
     )  # six requests in flight at once: six connections, five of them new
@@ -95,13 +84,14 @@ def test_every_connection_of_both_paths_shares_one_context_that_loads_the_bundle
 
     answers: list[int] = []
     workers = [threading.Thread(target=lambda i=i: answers.extend(at_once(i))) for i in range(6)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(DEADLINE)
+    with bundles_loaded() as loaded:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(DEADLINE)
     assert answers == [200] * 12
     assert len(loaded) >= 5, "new connections (one thread takes the first request's), each its handshake"
-    assert set(loaded) == {(None, None, None)}, "no bundle loaded into the context again for a connection"
+    assert set(loaded) == {NO_BUNDLE}, "no bundle loaded into the context again for a connection"
     assert len(_open_contexts(session, url)) == 1, "one context for every connection"
 
 
