@@ -11,7 +11,11 @@ limit (100 requests per rolling 10 s per app and location):
 
 then ``upsert_contacts`` of ``--records`` new contacts per location, each location in its own thread. An
 agency case runs its locations through one agency connection (one ``ContactsHook(location_id=...)`` each);
-an OAuth connection holds one location, so the OAuth cases run with one location only.
+an OAuth connection holds one location, so the OAuth cases run with one location only. With ``--layout tasks``
+each location of an agency case runs in a spawned process of its own instead, as the mapped tasks of
+``contacts_agency_sync`` run (a task process per location; they share the connection's token file as tasks share
+its Variable), its imports done before the locations start together at a barrier; the bare client's reference
+below runs beside the threads layout only.
 
 Each location is judged by its own time ratio: the fastest time the limit allows, computed for that location
 in the same run, divided by the time it took (a burst cannot push it above 1). The fastest time counts the
@@ -38,7 +42,8 @@ client (:func:`bare_location`: the same workers and pacing, no validation or ret
 its clock and one latency added for them), and its ratios are printed beside the hook's. They are not judged.
 
     .venv/bin/python benchmarks/agency.py [--auth agency,oauth] [--locations 1,4,10] [--records 300,1000]
-        [--workers auto,16,32] [--warm cold,0,10.5] [--quick] [--tls] [--scale 1] [--latency-ms 150]
+        [--workers auto,16,32] [--warm cold,0,10.5] [--layout threads,tasks] [--quick] [--tls] [--scale 1]
+        [--latency-ms 150]
 
 ``--quick``: 300 records, automatic workers, 1 and 4 locations, every warmth, both kinds (about 4 minutes).
 ``--tls``: the sandbox serves HTTPS, as the API does, with a CA of the benchmark's own trusted through
@@ -138,11 +143,13 @@ class Case:
     records: int
     workers: int | None
     pause: float | None  # None: cold
+    layout: str = "threads"  # or "tasks": each location in a process of its own
 
     @property
     def label(self) -> str:
         warmth = "cold" if self.pause is None else f"warm {self.pause:g}s"
-        return f"{self.auth} x{self.locations} {self.records} w={self.workers or 'auto'} {warmth}"
+        apart = " tasks" if self.layout == "tasks" else ""
+        return f"{self.auth} x{self.locations}{apart} {self.records} w={self.workers or 'auto'} {warmth}"
 
 
 @dataclass
@@ -263,6 +270,113 @@ def bare_reference(
     return seconds
 
 
+def location_work(conn_id: str, location: str, case: Case, domain: str, ready: Any) -> dict[str, Any]:
+    """
+    One location's part of a case, in a thread of the case's process or in a process of its own.
+
+    :param conn_id: the case's connection.
+    :param location: the location.
+    :param case: the case.
+    :param domain: the e-mail domain of its records.
+    :param ready: a barrier every location of the case waits at before its clock.
+    :return: its clock (``start``, ``end`` and the warm search's ``sent``, on the system-wide monotonic
+        clock), ``failed`` records, ``attempts``, ``token_wait``, its ``token`` and ``version`` (for the bare
+        client), and the CPU seconds its thread or process spent (``cpu``; a process's only).
+    """
+    from airflow_provider_contacts.hooks.contacts import ContactsHook
+
+    cpu = time.process_time()
+    hook = ContactsHook(conn_id, location_id=location)
+    records = common.people(case.records, domain)
+    sent: list[float] = []
+    if case.pause is not None:
+        hook.auth.access_token()  # the token first, as a task that already used its connection
+        sent.append(time.monotonic())
+        next(iter(hook.search_contacts(page_limit=1)), None)
+    ready.wait()  # the locations start together, cold or after their searches
+    if case.pause is not None:
+        time.sleep(case.pause)
+    before = hook.requests_sent
+    start = time.monotonic()
+    if case.pause is None:
+        hook.auth.access_token()  # what the first upsert waits for anyway: inside the clock, timed apart
+    token_wait = time.monotonic() - start
+    results = hook.upsert_contacts(records, max_workers=case.workers)
+    end = time.monotonic()
+    return {
+        "start": start,
+        "end": end,
+        "sent": sent,
+        "failed": sum(1 for r in results if not r["ok"]),
+        "attempts": hook.requests_sent - before,  # retries included: each took a rate slot
+        "token_wait": token_wait,
+        "token": hook.auth.access_token(),  # for the bare client, after the clock
+        "version": hook.settings.api_version,
+        "cpu": time.process_time() - cpu,
+    }
+
+
+def _location_task(
+    conn_id: str, connection: str, location: str, case: Case, domain: str, ready: Any, results: Any
+) -> None:
+    """
+    :func:`location_work` as a mapped task of ``contacts_agency_sync`` runs it: in a process of its own, its
+    imports done before the barrier; the figures (or the error) go to ``results``.
+    """
+    import airflow.sdk.execution_time.supervisor  # noqa: F401  (loaded in a task process already)
+
+    from airflow_provider_contacts.hooks.contacts import ContactsHook  # noqa: F401
+
+    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = connection
+    gc.collect()
+    try:
+        results.put((location, location_work(conn_id, location, case, domain, ready)))
+    except BaseException as error:
+        ready.abort()  # the other locations do not wait for this one
+        results.put((location, f"{type(error).__name__}: {error}"))
+
+
+def run_in_tasks(
+    conn_id: str, connection: str, locations: list[str], case: Case, domains: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """
+    Each location of the case in a spawned process of its own, started together at a barrier.
+
+    :param conn_id: the case's connection.
+    :param connection: its JSON.
+    :param locations: the locations.
+    :param case: the case.
+    :param domains: each location's e-mail domain.
+    :return: :func:`location_work`'s figures per location.
+    """
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(len(locations))
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=_location_task,
+            args=(conn_id, connection, location, case, domains[location], ready, results),
+            daemon=True,
+        )
+        for location in locations
+    ]
+    for process in processes:
+        process.start()
+    figures: dict[str, dict[str, Any]] = {}
+    try:
+        for _ in locations:
+            location, outcome = results.get(timeout=600)
+            if isinstance(outcome, str):
+                raise RuntimeError(f"location {location}: {outcome}")
+            figures[location] = outcome
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+    return figures
+
+
 def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[Location], dict[str, Any]]:
     """
     Run one case and measure every location.
@@ -277,45 +391,17 @@ def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[L
     # token wait on 2026-12-06); a task process is forked from its supervisor and has it loaded already.
     import airflow.sdk.execution_time.supervisor  # noqa: F401
 
-    from airflow_provider_contacts.hooks.contacts import ContactsHook
+    from airflow_provider_contacts.hooks.contacts import ContactsHook  # noqa: F401
     from airflow_provider_contacts.transport import clear_transports
 
     conn_id = f"contacts_bench_{uuid.uuid4().hex[:8]}"
-    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(_connection(sb, case.auth))
+    connection = json.dumps(_connection(sb, case.auth))
+    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = connection
     locations = list(sb.installed_location_ids[: case.locations])
     tag = uuid.uuid4().hex[:6]
     domains = {location: f"{location[-4:].lower()}-{tag}.bench" for location in locations}
     clear_transports()
     sb.reset_stats()  # also empties the server's rate windows
-    ready = threading.Barrier(len(locations))
-    timing: dict[str, tuple[float, float, list[float]]] = {}
-    attempts: dict[str, int] = {}
-    token_waits: dict[str, float] = {}
-    tokens: dict[str, str] = {}
-    versions: list[str] = []
-
-    def work(location: str) -> list[dict[str, Any]]:
-        hook = ContactsHook(conn_id, location_id=location)
-        records = common.people(case.records, domains[location])
-        sent: list[float] = []
-        if case.pause is not None:
-            hook.auth.access_token()  # the token first, as a task that already used its connection
-            sent.append(time.monotonic())
-            next(iter(hook.search_contacts(page_limit=1)), None)
-        ready.wait()  # the locations start together, cold or after their searches
-        if case.pause is not None:
-            time.sleep(case.pause)
-        before = hook.requests_sent
-        start = time.monotonic()
-        if case.pause is None:
-            hook.auth.access_token()  # what the first upsert waits for anyway: inside the clock, timed apart
-        token_waits[location] = time.monotonic() - start
-        results = hook.upsert_contacts(records, max_workers=case.workers)
-        timing[location] = (start, time.monotonic(), sent)
-        tokens[location] = hook.auth.access_token()  # for the bare client, after the clock
-        versions.append(hook.settings.api_version)
-        attempts[location] = hook.requests_sent - before  # retries included: each took a rate slot
-        return results
 
     # The harness's imports leave a full collection nearly due (counts (365, 10, 9) before a case's clock on
     # 2026-12-06; the collection, 81 ms, came 0.12 s in, inside every location's token wait), and the bare
@@ -324,31 +410,45 @@ def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[L
     gc.collect()
     server_cpu = sb.stats()["process_cpu_seconds"]
     client_cpu = time.process_time()
-    with ThreadPoolExecutor(len(locations)) as pool:
-        outcomes = dict(zip(locations, pool.map(work, locations), strict=True))
-    client_cpu = time.process_time() - client_cpu
+    if case.layout == "tasks":
+        work = run_in_tasks(conn_id, connection, locations, case, domains)
+        client_cpu = sum(figures["cpu"] for figures in work.values())
+    else:
+        ready = threading.Barrier(len(locations))
+        with ThreadPoolExecutor(len(locations)) as pool:
+            work = dict(
+                zip(
+                    locations,
+                    pool.map(lambda at: location_work(conn_id, at, case, domains[at], ready), locations),
+                    strict=True,
+                )
+            )
+        client_cpu = time.process_time() - client_cpu
     stats = sb.stats()
     stats["client_cpu_seconds"] = client_cpu
     stats["server_cpu_seconds"] = stats["process_cpu_seconds"] - server_cpu
     # A cold agency location's first upsert waits for its token's mint, one request at the API's latency.
     cold_agency = case.auth == "agency" and case.pause is None
     mint = latency if cold_agency else 0.0
-    if cold_agency and case.locations >= BARE_FROM_LOCATIONS:
+    if cold_agency and case.locations >= BARE_FROM_LOCATIONS and case.layout == "threads":
         # After the hook's figures are read (the reference empties the server's windows and counters).
         stats["bare_ratios"] = [
             (mint + fastest_allowed(case.records, window, latency)) / (mint + seconds)
-            for seconds in bare_reference(sb, case, window, tokens, versions[0]).values()
+            for seconds in bare_reference(
+                sb, case, window, {at: work[at]["token"] for at in locations}, work[locations[0]]["version"]
+            ).values()
         ]
     peaks = {key.split("/", 1)[1]: n for key, n in stats["peak_requests_in_window"].items()}
     figures = []
     for location in locations:
-        start, end, sent = timing[location]
-        before = [at - start for at in sent]
+        figures_of = work[location]
+        start = figures_of["start"]
+        before = [at - start for at in figures_of["sent"]]
         lost, duplicated = lost_and_duplicated(sb, location, domains[location], case.records)
         figures.append(
             Location(
                 location=location,
-                seconds=end - start,
+                seconds=figures_of["end"] - start,
                 fastest=mint + fastest_allowed(case.records, window, latency, before=before),
                 bound=mint
                 + fastest_allowed(
@@ -359,12 +459,12 @@ def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[L
                     workers=case.workers or AUTO_CEILING,
                     from_answers=True,
                 ),
-                failed=sum(1 for r in outcomes[location] if not r["ok"]),
+                failed=figures_of["failed"],
                 lost=lost,
                 duplicated=duplicated,
                 peak=peaks.get(location, 0),
-                attempts=attempts[location],
-                token_wait=token_waits[location],
+                attempts=figures_of["attempts"],
+                token_wait=figures_of["token_wait"],
             )
         )
     return figures, stats
@@ -400,10 +500,13 @@ def matrix(args: Any) -> list[Case]:
         for locations in [int(n) for n in _numbers(args.locations)]:
             if auth == "oauth" and locations != 1:
                 continue
-            for records in [int(n) for n in _numbers(args.records)]:
-                for worker in workers:
-                    for pause in pauses:
-                        cases.append(Case(auth, locations, records, worker, pause))
+            for layout in args.layout.split(","):
+                if layout == "tasks" and locations == 1:
+                    continue  # one location in one process: the threads layout's case
+                for records in [int(n) for n in _numbers(args.records)]:
+                    for worker in workers:
+                        for pause in pauses:
+                            cases.append(Case(auth, locations, records, worker, pause, layout))
     return cases
 
 
@@ -416,6 +519,12 @@ def main(argv: list[str] | None = None) -> bool:
     p.add_argument("--workers", default="auto,16,32", help="max_workers ('auto' = None)")
     p.add_argument(
         "--warm", default="cold,0,10.5", help="'cold', or the pause in seconds after a warm-up search"
+    )
+    p.add_argument(
+        "--layout",
+        default="threads",
+        help="'threads': every location of a case in one process, a thread each; 'tasks': each location in a "
+        "process of its own, as the mapped tasks of contacts_agency_sync run",
     )
     p.add_argument("--quick", action="store_true", help="300 records, automatic workers, 1 and 4 locations")
     p.add_argument(
