@@ -69,7 +69,10 @@ class AsyncTransport:
         """
         with self._prepare_lock:
             if self._ssl_context is None:
-                # What httpcore imports on its first async request (anyio, its backend).
+                # What httpcore imports on its first async request: anyio, whose backend and streams load
+                # lazily (about 50 ms on the loop otherwise, at the first request of a triggerer).
+                import anyio._backends._asyncio
+                import anyio.streams.tls  # noqa: F401
                 from httpcore._backends.anyio import AnyIOBackend  # noqa: F401
 
                 self._ssl_context = ca_bundle_context()

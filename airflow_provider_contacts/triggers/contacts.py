@@ -381,9 +381,11 @@ class ContactChangedEventTrigger(ContactsPollTrigger, BaseEventTrigger):
         of the location's queued requests (:func:`ahead_of_the_queue`): one search per interval starts the
         runs of every watcher on the location, while deferred sensors can wait a slot longer.
         """
+        hook = await self._ready_hook()
+        # Imported only now: the lookup's thread has loaded the transport, so this is no longer the 0.1 s
+        # import that would otherwise stop the loop (this module loads none of it, for DAG parse time).
         from airflow_provider_contacts.transport.limiter import ahead_of_the_queue
 
-        hook = await self._ready_hook()
         failures = 0
         loop = asyncio.get_running_loop()
         for wait in poll_intervals(self.poll_interval, self.exponential_backoff, self.max_wait):
