@@ -64,6 +64,7 @@ import json
 import math
 import multiprocessing
 import os
+import queue
 import threading
 import time
 import uuid
@@ -281,7 +282,7 @@ def location_work(conn_id: str, location: str, case: Case, domain: str, ready: A
     :param ready: a barrier every location of the case waits at before its clock.
     :return: its clock (``start``, ``end`` and the warm search's ``sent``, on the system-wide monotonic
         clock), ``failed`` records, ``attempts``, ``token_wait``, its ``token`` and ``version`` (for the bare
-        client), and the CPU seconds its thread or process spent (``cpu``; a process's only).
+        client), and its process's CPU seconds over it (``cpu``: its own only in a process of its own).
     """
     from airflow_provider_contacts.hooks.contacts import ContactsHook
 
@@ -363,9 +364,19 @@ def run_in_tasks(
     for process in processes:
         process.start()
     figures: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 600
     try:
-        for _ in locations:
-            location, outcome = results.get(timeout=600)
+        while len(figures) < len(locations):
+            try:
+                location, outcome = results.get(timeout=1)
+            except queue.Empty:
+                died = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+                if died or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{len(locations) - len(figures)} locations reported nothing "
+                        f"({'exit codes ' + str(died) if died else 'in 600 s'})"
+                    ) from None
+                continue
             if isinstance(outcome, str):
                 raise RuntimeError(f"location {location}: {outcome}")
             figures[location] = outcome
@@ -391,7 +402,7 @@ def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[L
     # token wait on 2026-12-06); a task process is forked from its supervisor and has it loaded already.
     import airflow.sdk.execution_time.supervisor  # noqa: F401
 
-    from airflow_provider_contacts.hooks.contacts import ContactsHook  # noqa: F401
+    from airflow_provider_contacts.hooks.contacts import ContactsHook  # noqa: F401  (before the clock)
     from airflow_provider_contacts.transport import clear_transports
 
     conn_id = f"contacts_bench_{uuid.uuid4().hex[:8]}"
