@@ -19,6 +19,5 @@ def test_a_watcher_and_a_sensor_trigger_import_nothing_on_the_loop():
     assert "no answer" in report["deferred"], report["deferred"]
     # The transport was loaded in the hook lookup's thread (the recorder sees real imports) ...
     assert "airflow_provider_contacts.transport.sync" in report["elsewhere"]
-    assert any(name.startswith("anyio._backends") for name in report["elsewhere"])
     # ... and nothing on the loop: the transport alone took 0.1 s there, anyio's lazy backend 50 ms.
     assert report["on_the_loop"] == []
