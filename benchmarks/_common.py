@@ -190,14 +190,11 @@ def tls_sandbox_files() -> Iterator[dict[str, str]]:
 
     :return: the sandbox options ``tls_cert`` and ``tls_key``.
     """
-    import certifi
-
-    from tests.tls import Authority
+    from tests.tls import Authority, corporate_bundle
 
     folder = Path(tempfile.mkdtemp(prefix="contacts-bench-tls-"))
     authority = Authority(folder, "Contacts Bench CA", hosts=("127.0.0.1",))
-    bundle = folder / "certifi-and-bench-ca.pem"
-    bundle.write_bytes(Path(certifi.where()).read_bytes() + authority.bundle.read_bytes())
+    bundle = corporate_bundle(authority.bundle)
     before = os.environ.get("REQUESTS_CA_BUNDLE")
     os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
     try:

@@ -97,13 +97,13 @@ def main(argv: list[str] | None = None) -> bool:
     p.add_argument("--connections", type=int, default=64, help="new connections opened at once per round")
     p.add_argument("--rounds", type=int, default=5)
     args = p.parse_args(argv)
-    import certifi
     import requests
     import urllib3
     from urllib3.util.ssl_ import create_urllib3_context
 
     from airflow_provider_contacts.transport.direct import DirectPath
     from airflow_provider_contacts.transport.session import new_session
+    from tests.tls import corporate_bundle
 
     folder = tempfile.mkdtemp(prefix="contacts-bench-tls-")
     context = multiprocessing.get_context("spawn")
@@ -112,10 +112,7 @@ def main(argv: list[str] | None = None) -> bool:
     server.start()
     try:
         port = ready.get(timeout=60)
-        bundle = Path(folder) / "certifi-and-bench-ca.pem"
-        bundle.write_bytes(
-            Path(certifi.where()).read_bytes() + (Path(folder) / "Contacts Bench CA.pem").read_bytes()
-        )
+        bundle = corporate_bundle(Path(folder) / "Contacts Bench CA.pem")
         os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
         url = f"https://localhost:{port}/x"
         print(

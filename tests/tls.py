@@ -88,6 +88,20 @@ class Authority:
         )
 
 
+def corporate_bundle(ca_bundle: Path) -> Path:
+    """
+    Write, beside a CA's bundle, one that trusts ``certifi``'s authorities and that CA (the shape of a
+    corporate bundle, as ``REQUESTS_CA_BUNDLE`` names one); return its path.
+
+    :param ca_bundle: the CA's own bundle (:attr:`Authority.bundle`).
+    """
+    import certifi
+
+    bundle = ca_bundle.with_name(f"certifi-and-{ca_bundle.name}")
+    bundle.write_bytes(Path(certifi.where()).read_bytes() + ca_bundle.read_bytes())
+    return bundle
+
+
 class TlsServer(ThreadingHTTPServer):
     """Answers every request with ``{}``, keeps connections alive, counts the connections it accepted."""
 

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_contacts.sandbox import SandboxHandle, running_sandbox
-from tests.tls import Authority
+from tests.tls import Authority, corporate_bundle
 
 from .harness import REDIS, Api, Deployment, unreachable_reason, wait_until
 
@@ -103,13 +103,9 @@ def tier() -> Iterator[Tier]:
 
 def _tier_authority(folder: Path) -> tuple[Authority, Path]:
     """The tier's CA and the bundle its processes trust: ``certifi``'s authorities and that CA."""
-    import certifi
-
     folder.mkdir(parents=True)
     authority = Authority(folder, "Contacts Deployment Tier CA", hosts=("127.0.0.1",))
-    bundle = folder / "certifi-and-tier-ca.pem"
-    bundle.write_bytes(Path(certifi.where()).read_bytes() + authority.bundle.read_bytes())
-    return authority, bundle
+    return authority, corporate_bundle(authority.bundle)
 
 
 def _deployed(home: Path, sandbox: SandboxHandle, bundle: Path, started: float) -> Iterator[Tier]:
