@@ -271,6 +271,17 @@ def bare_reference(
     return seconds
 
 
+def load_task_modules() -> None:
+    """
+    Import, before any clock, what a task process has loaded when its task starts. Airflow's connection lookup
+    imports its supervisor module on first use (23 ms of the first location's token wait on 2026-12-06); a
+    task process is forked from its supervisor and has it loaded already.
+    """
+    import airflow.sdk.execution_time.supervisor  # noqa: F401
+
+    from airflow_provider_contacts.hooks.contacts import ContactsHook  # noqa: F401
+
+
 def location_work(conn_id: str, location: str, case: Case, domain: str, ready: Any) -> dict[str, Any]:
     """
     One location's part of a case, in a thread of the case's process or in a process of its own.
@@ -324,10 +335,7 @@ def _location_task(
     :func:`location_work` as a mapped task of ``contacts_agency_sync`` runs it: in a process of its own, its
     imports done before the barrier; the figures (or the error) go to ``results``.
     """
-    import airflow.sdk.execution_time.supervisor  # noqa: F401  (loaded in a task process already)
-
-    from airflow_provider_contacts.hooks.contacts import ContactsHook  # noqa: F401
-
+    load_task_modules()
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = connection
     gc.collect()
     try:
@@ -398,12 +406,9 @@ def run_case(sb: Any, case: Case, window: float, latency: float) -> tuple[list[L
     :param latency: the sandbox's latency in seconds.
     :return: the figures per location, and the sandbox's counters.
     """
-    # Airflow's connection lookup imports its supervisor module on first use (23 ms of the first location's
-    # token wait on 2026-12-06); a task process is forked from its supervisor and has it loaded already.
-    import airflow.sdk.execution_time.supervisor  # noqa: F401
-
-    from airflow_provider_contacts.hooks.contacts import ContactsHook  # noqa: F401  (before the clock)
     from airflow_provider_contacts.transport import clear_transports
+
+    load_task_modules()
 
     conn_id = f"contacts_bench_{uuid.uuid4().hex[:8]}"
     connection = json.dumps(_connection(sb, case.auth))
